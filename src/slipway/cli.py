@@ -1,0 +1,241 @@
+"""The ``slipway`` command line: parse, call the library, render, exit.
+
+Exit codes are those of :mod:`slipway.outcomes`; a traceback is shown only with --debug.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from slipway import release as lib
+from slipway.config import Settings, load_settings
+from slipway.errors import SlipwayError
+from slipway.logs import redact, setup_console
+from slipway.outcomes import Outcome
+from slipway.report import Report, render_summary
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Context:
+    def __init__(self, env: str, db_url: str | None, alembic_ini: Path | None,
+                 config: Path | None, as_json: bool, debug: bool, verbose: bool) -> None:
+        self.env, self.db_url, self.alembic_ini, self.config = env, db_url, alembic_ini, config
+        self.as_json, self.debug, self.verbose = as_json, debug, verbose
+
+    def settings(self) -> Settings:
+        settings = load_settings(
+            self.env, config=self.config, db_url=self.db_url, alembic_ini=self.alembic_ini
+        )
+        if settings.development or self.verbose:
+            logging.getLogger("slipway").setLevel(logging.DEBUG if settings.development else logging.INFO)
+            for handler in logging.getLogger().handlers:
+                handler.setLevel(logging.INFO)
+        return settings
+
+
+def common(fn: F) -> F:
+    """The options every command takes (DESIGN.md, CLI contract)."""
+
+    @click.option("--env", "env", default="local", envvar="SLIPWAY_ENV", show_default=True,
+                  help="Environment from slipway.yml.")
+    @click.option("--db-url", envvar=None, help="Database URL; overrides the environment's.")
+    @click.option("--alembic-ini", type=click.Path(path_type=Path), help="Alembic ini file.")
+    @click.option("--config", type=click.Path(path_type=Path),
+                  help="slipway.yml to read (default: ./slipway.yml or $SLIPWAY_CONFIG).")
+    @click.option("--json", "as_json", is_flag=True, help="Print the JSON report on stdout.")
+    @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
+    @click.option("-v", "--verbose", is_flag=True, help="Log progress to stderr.")
+    @functools.wraps(fn)
+    def wrapper(env: str, db_url: str | None, alembic_ini: Path | None, config: Path | None,
+                as_json: bool, debug: bool, verbose: bool, **kwargs: Any) -> None:
+        ctx = Context(env, db_url, alembic_ini, config, as_json, debug, verbose)
+        setup_console(debug=debug)
+        secrets = (db_url_password(db_url),)
+        try:
+            report = fn(ctx, **kwargs)
+        except SlipwayError as err:
+            _fail_early(ctx, err, secrets)
+        except Exception as err:
+            if debug:
+                raise
+            _fail_early(ctx, err, secrets)
+        if report is not None:
+            _finish(ctx, report)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def db_url_password(db_url: str | None) -> str:
+    if not db_url:
+        return ""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return str(make_url(db_url).password or "")
+    except Exception:  # a malformed URL: mask what would be the password part
+        rest = db_url.split("://", 1)[-1]
+        userinfo = rest.rsplit("@", 1)[0] if "@" in rest else ""
+        return userinfo.split(":", 1)[1] if ":" in userinfo else ""
+
+
+def _fail_early(ctx: Context, err: BaseException, secrets: Sequence[str]) -> None:
+    outcome = err.outcome if isinstance(err, SlipwayError) else Outcome.ERROR
+    message = redact(str(err), secrets)
+    if ctx.as_json:
+        print(json.dumps({"outcome": outcome.value, "exit_code": outcome.exit_code,
+                          "error": {"type": type(err).__name__, "message": message}}))
+    prefix = "internal error" if outcome is Outcome.ERROR else "error"
+    tail = " (run with --debug for the traceback)" if outcome is Outcome.ERROR else ""
+    click.echo(f"slipway: {prefix}: {message}{tail}", err=True)
+    sys.exit(outcome.exit_code)
+
+
+def _finish(ctx: Context, report: Report) -> None:
+    if ctx.as_json:
+        print(json.dumps(report.to_dict(), indent=2, default=str))
+    elif report.outcome is not Outcome.BAD_INPUT:
+        render_summary(report, Console(highlight=False, soft_wrap=True))
+    if report.exit_code != 0:
+        if report.traceback and ctx.debug:
+            click.echo(report.traceback, err=True)
+        if report.error:
+            tail = f" ({report.error['hint']})" if report.error.get("hint") else ""
+            prefix = "internal error" if report.outcome is Outcome.ERROR else report.outcome.value
+            debug = " (run with --debug for the traceback)" if report.traceback and not ctx.debug else ""
+            click.echo(f"slipway: {prefix}: {report.error['message']}{tail}{debug}", err=True)
+    sys.exit(report.exit_code)
+
+
+@click.group()
+@click.version_option(package_name="slipway")
+def cli() -> None:
+    """slipway: guarded database releases for Alembic projects."""
+
+
+@cli.group()
+def db() -> None:
+    """The guarded migration and its single steps."""
+
+
+@db.command()
+@common
+def release(ctx: Context) -> Report:
+    """The guarded release: preflight, lock, backup, render, apply, verify, rollback."""
+    return lib.release(ctx.settings())
+
+
+@db.command()
+@common
+def status(ctx: Context) -> Report:
+    """Current revision, head, pending revisions and open claims. Changes nothing."""
+    return lib.status(ctx.settings())
+
+
+@db.command()
+@common
+def preflight(ctx: Context) -> Report:
+    """Every check of the release, without changing anything."""
+    return lib.preflight(ctx.settings())
+
+
+@db.command()
+@common
+def backup(ctx: Context) -> Report:
+    """Back up the database (validated, 0600, sha256 recorded, old ones pruned)."""
+    return lib.backup(ctx.settings())
+
+
+@db.command()
+@common
+def render(ctx: Context) -> Report:
+    """Write upgrade.sql and downgrade.sql of the pending revisions."""
+    return lib.render(ctx.settings())
+
+
+@db.command()
+@common
+def apply(ctx: Context) -> Report:
+    """upgrade head, one transaction per revision (no backup, no automatic rollback)."""
+    return lib.apply(ctx.settings())
+
+
+@db.command()
+@common
+@click.option("--revision", help="Expected revision (default: the code's head).")
+def verify(ctx: Context, revision: str | None) -> Report:
+    """Check with a fresh connection that the database is at the expected revision."""
+    return lib.verify(ctx.settings(), revision)
+
+
+@db.command()
+@common
+@click.option("--to", "to", help="Target revision, or 'base' (default: start of the last run).")
+def rollback(ctx: Context, to: str | None) -> Report:
+    """Downgrade to a revision and verify it."""
+    return lib.rollback(ctx.settings(), to)
+
+
+@db.command()
+@common
+@click.option("--backup", "backup_path", required=True, help="Backup file written by slipway.")
+@click.option("--yes", is_flag=True, help="Confirm that the database is to be overwritten.")
+def restore(ctx: Context, backup_path: str, yes: bool) -> Report:
+    """Overwrite the database with a backup taken by slipway."""
+    if not yes:
+        raise click.UsageError("restore overwrites the database: add --yes to confirm")
+    return lib.restore(ctx.settings(), backup_path)
+
+
+@db.command()
+@common
+@click.option("--limit", default=20, show_default=True)
+def history(ctx: Context, limit: int) -> Report | None:
+    """Runs recorded in the ledger, newest first."""
+    report, rows = lib.history(ctx.settings(), limit)
+    if ctx.as_json or report.exit_code != 0:
+        return report
+    table = Table("run", "env", "who", "from", "to", "outcome", "s")
+    for r in rows:
+        table.add_row(r["run_id"], r["env"], r["who"], r["from_revision"] or "base",
+                      r["to_revision"] or "base", r["outcome"], f"{r['duration_s'] or 0:.1f}")
+    Console().print(table)
+    return None
+
+
+@db.command()
+@common
+@click.argument("run_id")
+def unlock(ctx: Context, run_id: str) -> Report:
+    """Close the claim of a run whose process died."""
+    return lib.unlock(ctx.settings(), run_id)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="slipway",
+                 standalone_mode=False)
+    except click.exceptions.Exit as err:
+        return int(err.exit_code)
+    except click.ClickException as err:
+        click.echo(f"slipway: error: {err.format_message()}", err=True)
+        return Outcome.BAD_INPUT.exit_code
+    except click.exceptions.Abort:
+        return Outcome.ERROR.exit_code
+    except SystemExit as err:
+        return int(err.code or 0) if isinstance(err.code, int) else 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

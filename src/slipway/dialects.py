@@ -1,0 +1,449 @@
+"""What differs between PostgreSQL, MySQL/MariaDB and SQLite, behind one small interface.
+
+Each dialect knows how to hold the release lock, bound a migration's waiting time,
+back up, validate and restore its database, and which client tools that needs.
+Passwords reach client tools only through the environment (PostgreSQL) or a 0600
+option file (MySQL), never through argv.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import logging
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, ClassVar
+
+from sqlalchemy import Connection, Engine, create_engine, pool, text
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError
+
+from slipway.errors import BadInput, LockHeld, Refused, SlipwayError
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT_S = 10
+
+
+class ToolFailed(SlipwayError):
+    """A client tool (pg_dump, mysqldump, psql, ...) exited non-zero."""
+
+
+def _run(argv: list[str], *, env: Mapping[str, str] | None = None,
+         stdin: IO[bytes] | None = None, input_: bytes | None = None) -> str:
+    merged = {**os.environ, **(env or {})}
+    proc = subprocess.run(  # argv never carries a password; see the class docstrings
+        argv, env=merged, stdin=stdin, input=input_, capture_output=True, check=False
+    )
+    if proc.returncode != 0:
+        err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        last = err[-1] if err else f"exit code {proc.returncode}"
+        raise ToolFailed(f"{Path(argv[0]).name} failed: {last}")
+    return proc.stdout.decode("utf-8", "replace")
+
+
+def _require_tool(*names: str) -> str:
+    for name in names:
+        found = shutil.which(name)
+        if found:
+            return found
+    raise Refused(
+        f"{' or '.join(names)} not found on PATH",
+        check="tools",
+        hint="install the database client package (postgresql-client / mariadb-client)",
+    )
+
+
+class Dialect:
+    """Base: the operations every dialect provides."""
+
+    name: ClassVar[str]
+    transactional_ddl: ClassVar[bool]
+    backup_suffix: ClassVar[str]
+
+    def __init__(self, url: URL) -> None:
+        self.url = url
+
+    # connections -------------------------------------------------------------
+    def create_engine(self) -> Engine:
+        return create_engine(self.url, poolclass=pool.NullPool, connect_args=self.connect_args())
+
+    def connect_args(self) -> dict[str, object]:
+        return {}
+
+    def database_exists(self) -> bool:
+        """False only where connecting would create the database (a SQLite file)."""
+        return True
+
+    # locking and timeouts --------------------------------------------------
+    @contextmanager
+    def lock(self, engine: Engine, name: str) -> Iterator[None]:  # pragma: no cover
+        raise NotImplementedError
+        yield
+
+    def set_timeouts(self, conn: Connection, lock_timeout_s: float, statement_timeout_s: float) -> None:
+        """Bound how long the current transaction may wait for locks and run."""
+
+    def is_lock_timeout(self, err: BaseException) -> bool:
+        return False
+
+    # backups -------------------------------------------------------------------
+    def size_bytes(self, conn: Connection) -> int:  # pragma: no cover
+        raise NotImplementedError
+
+    def check_tools(self, conn: Connection) -> str:
+        """Raise :class:`Refused` when backup tools are missing or too old; say what was found."""
+        return "no client tools needed"
+
+    def backup(self, target: Path) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    def validate_backup(self, target: Path) -> str:  # pragma: no cover
+        raise NotImplementedError
+
+    def restore(self, source: Path) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+
+def lock_key(name: str) -> int:
+    """A stable signed 64-bit advisory-lock key for a name."""
+    digest = hashlib.sha256(f"slipway:{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+class PostgreSQL(Dialect):
+    """PostgreSQL: ``pg_advisory_lock``, ``lock_timeout``, ``pg_dump -Fc``.
+
+    Client tools get host, port, user, database and password through PG* variables.
+    """
+
+    name = "postgresql"
+    transactional_ddl = True
+    backup_suffix = ".dump"
+
+    def connect_args(self) -> dict[str, object]:
+        return {"connect_timeout": CONNECT_TIMEOUT_S, "application_name": "slipway"}
+
+    def _pg_env(self) -> dict[str, str]:
+        u = self.url
+        env = {"PGDATABASE": u.database or "", "PGCONNECT_TIMEOUT": str(CONNECT_TIMEOUT_S)}
+        if u.host:
+            env["PGHOST"] = u.host
+        if u.port:
+            env["PGPORT"] = str(u.port)
+        if u.username:
+            env["PGUSER"] = u.username
+        if u.password:
+            env["PGPASSWORD"] = str(u.password)
+        return env
+
+    @contextmanager
+    def lock(self, engine: Engine, name: str) -> Iterator[None]:
+        key = lock_key(name)
+        with engine.connect() as conn:
+            got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar()
+            conn.commit()
+            if not got:
+                holder = conn.execute(
+                    text(
+                        "SELECT a.pid, a.application_name, a.client_addr::text "
+                        "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                        "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
+                        "AND l.classid::bigint = :hi AND l.objid::bigint = :lo"
+                    ),
+                    {"hi": (key >> 32) & 0xFFFFFFFF, "lo": key & 0xFFFFFFFF},
+                ).first()
+                who = f" (backend pid {holder[0]}, {holder[1]} from {holder[2]})" if holder else ""
+                raise LockHeld(
+                    f"another release holds the lock on database {name}{who}",
+                    hint="wait for it to finish; the lock ends with its session",
+                )
+            try:
+                yield
+            finally:
+                try:
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                    conn.commit()
+                except DBAPIError:  # the session is gone, and the lock with it
+                    log.debug("advisory unlock skipped: connection lost")
+
+    def set_timeouts(self, conn: Connection, lock_timeout_s: float, statement_timeout_s: float) -> None:
+        conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{int(lock_timeout_s * 1000)}ms'")
+        conn.exec_driver_sql(f"SET LOCAL statement_timeout = '{int(statement_timeout_s * 1000)}ms'")
+
+    def is_lock_timeout(self, err: BaseException) -> bool:
+        orig = err.orig if isinstance(err, DBAPIError) else err
+        return getattr(orig, "sqlstate", None) == "55P03"
+
+    def size_bytes(self, conn: Connection) -> int:
+        return int(conn.execute(text("SELECT pg_database_size(current_database())")).scalar_one())
+
+    def check_tools(self, conn: Connection) -> str:
+        pg_dump = _require_tool("pg_dump")
+        _require_tool("pg_restore")
+        _require_tool("psql")
+        out = _run([pg_dump, "--version"])
+        match = re.search(r"(\d+)(?:\.\d+)?", out)
+        client = int(match.group(1)) if match else 0
+        server = int(conn.execute(text("SHOW server_version_num")).scalar_one()) // 10000
+        if client < server:
+            raise Refused(
+                f"pg_dump {client} cannot dump a PostgreSQL {server} server",
+                check="tools",
+                hint=f"install postgresql-client-{server} or newer",
+            )
+        return f"pg_dump {client} for server {server}"
+
+    def backup(self, target: Path) -> None:
+        _run(
+            [_require_tool("pg_dump"), "--format=custom", "--no-password", f"--file={target}"],
+            env=self._pg_env(),
+        )
+
+    def validate_backup(self, target: Path) -> str:
+        toc = _run([_require_tool("pg_restore"), "--list", str(target)])
+        entries = [ln for ln in toc.splitlines() if ln and not ln.startswith(";")]
+        return f"pg_restore --list: {len(entries)} entries"
+
+    def restore(self, source: Path) -> None:
+        """Drop the user schemas and load the dump, all in one psql transaction."""
+        engine = self.create_engine()
+        try:
+            with engine.connect() as conn:
+                schemas = list(
+                    conn.execute(
+                        text(
+                            "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' "
+                            "AND nspname <> 'information_schema'"
+                        )
+                    ).scalars()
+                )
+        finally:
+            engine.dispose()
+        drops = "".join(f'DROP SCHEMA IF EXISTS "{s}" CASCADE; ' for s in schemas)
+        script = _run([_require_tool("pg_restore"), "--file=-", str(source)])
+        if "CREATE SCHEMA public;" not in script:
+            drops += "CREATE SCHEMA public; "
+        _run(
+            [_require_tool("psql"), "--no-psqlrc", "--quiet", "--single-transaction",
+             "--set=ON_ERROR_STOP=1", "--no-password", "--file=-"],
+            env=self._pg_env(),
+            input_=(drops + "\n" + script).encode("utf-8"),
+        )
+
+
+class MySQL(Dialect):
+    """MySQL/MariaDB: ``GET_LOCK``, ``lock_wait_timeout``, ``mysqldump --single-transaction``.
+
+    Client tools read user, host, port and password from a 0600 option file passed as
+    ``--defaults-extra-file``, removed right after.
+    """
+
+    name = "mysql"
+    transactional_ddl = False
+    backup_suffix = ".sql"
+
+    def connect_args(self) -> dict[str, object]:
+        return {"connect_timeout": CONNECT_TIMEOUT_S}
+
+    @contextmanager
+    def _option_file(self) -> Iterator[str]:
+        u = self.url
+        lines = ["[client]"]
+        if u.username:
+            lines.append(f"user={u.username}")
+        if u.password:
+            pw = str(u.password).replace("\\", "\\\\").replace('"', '\\"')
+            lines.append(f'password="{pw}"')
+        lines.append(f"host={u.host or '127.0.0.1'}")
+        if u.port:
+            lines.append(f"port={u.port}")
+        fd, path = tempfile.mkstemp(prefix="slipway-my-", suffix=".cnf")
+        try:
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write("\n".join(lines) + "\n")
+            yield path
+        finally:
+            os.unlink(path)
+
+    @contextmanager
+    def lock(self, engine: Engine, name: str) -> Iterator[None]:
+        lock_name = f"slipway:{name}"[:64]
+        with engine.connect() as conn:
+            got = conn.execute(text("SELECT GET_LOCK(:n, 0)"), {"n": lock_name}).scalar()
+            if got != 1:
+                holder = conn.execute(text("SELECT IS_USED_LOCK(:n)"), {"n": lock_name}).scalar()
+                raise LockHeld(
+                    f"another release holds the lock on database {name} (connection id {holder})",
+                    hint="wait for it to finish; the lock ends with its session",
+                )
+            try:
+                yield
+            finally:
+                try:
+                    conn.execute(text("SELECT RELEASE_LOCK(:n)"), {"n": lock_name})
+                except DBAPIError:
+                    log.debug("RELEASE_LOCK skipped: connection lost")
+
+    def set_timeouts(self, conn: Connection, lock_timeout_s: float, statement_timeout_s: float) -> None:
+        seconds = max(1, int(lock_timeout_s))
+        conn.exec_driver_sql(f"SET SESSION lock_wait_timeout = {seconds}")
+        conn.exec_driver_sql(f"SET SESSION innodb_lock_wait_timeout = {seconds}")
+        if conn.dialect.name == "mysql" and getattr(conn.dialect, "is_mariadb", False):
+            conn.exec_driver_sql(f"SET SESSION max_statement_time = {float(statement_timeout_s)}")
+
+    def is_lock_timeout(self, err: BaseException) -> bool:
+        orig = err.orig if isinstance(err, DBAPIError) else err
+        args = getattr(orig, "args", ())
+        return bool(args) and args[0] == 1205
+
+    def size_bytes(self, conn: Connection) -> int:
+        value = conn.execute(
+            text(
+                "SELECT COALESCE(SUM(data_length + index_length), 0) "
+                "FROM information_schema.tables WHERE table_schema = DATABASE()"
+            )
+        ).scalar_one()
+        return int(value)
+
+    def _dump_tool(self) -> str:
+        return _require_tool("mariadb-dump", "mysqldump")
+
+    def _client_tool(self) -> str:
+        return _require_tool("mariadb", "mysql")
+
+    def check_tools(self, conn: Connection) -> str:
+        dump = self._dump_tool()
+        self._client_tool()
+        version = _run([dump, "--version"]).strip()
+        return version
+
+    def backup(self, target: Path) -> None:
+        with self._option_file() as opts:
+            _run([
+                self._dump_tool(), f"--defaults-extra-file={opts}", "--single-transaction",
+                "--routines", "--triggers", "--hex-blob", "--no-tablespaces",
+                f"--result-file={target}", self.url.database or "",
+            ])
+
+    def validate_backup(self, target: Path) -> str:
+        with target.open("rb") as fh:
+            fh.seek(max(0, target.stat().st_size - 512))
+            tail = fh.read().decode("utf-8", "replace")
+        if "-- Dump completed" not in tail:
+            raise ToolFailed(f"backup {target} is truncated: no 'Dump completed' trailer")
+        return "dump trailer present"
+
+    def restore(self, source: Path) -> None:
+        """Drop every table, then load the dump (MySQL cannot do this atomically)."""
+        engine = self.create_engine()
+        try:
+            with engine.connect() as conn:
+                tables = list(
+                    conn.execute(
+                        text(
+                            "SELECT table_name FROM information_schema.tables "
+                            "WHERE table_schema = DATABASE()"
+                        )
+                    ).scalars()
+                )
+        finally:
+            engine.dispose()
+        drops = "SET FOREIGN_KEY_CHECKS=0;\n" + "".join(
+            f"DROP TABLE IF EXISTS `{t}`;\n" for t in tables
+        )
+        with self._option_file() as opts:
+            _run(
+                [self._client_tool(), f"--defaults-extra-file={opts}", self.url.database or ""],
+                input_=drops.encode() + source.read_bytes(),
+            )
+
+
+class SQLite(Dialect):
+    """SQLite: ``flock`` beside the file, the online backup API, ``integrity_check``."""
+
+    name = "sqlite"
+    transactional_ddl = True
+    backup_suffix = ".sqlite3"
+
+    @property
+    def path(self) -> Path:
+        return Path(self.url.database or "")
+
+    def database_exists(self) -> bool:
+        return self.path.is_file()
+
+    def create_engine(self) -> Engine:
+        if not self.path.parent.is_dir():
+            raise BadInput(
+                f"folder {self.path.parent} of the SQLite database does not exist",
+                hint="create it, or fix the URL",
+            )
+        return super().create_engine()
+
+    @contextmanager
+    def lock(self, engine: Engine, name: str) -> Iterator[None]:
+        lock_path = self.path.with_name(self.path.name + ".slipway-lock")
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as err:
+                raise LockHeld(
+                    f"another release holds the lock on {self.path}",
+                    hint="wait for it to finish; the lock ends with its process",
+                ) from err
+            yield
+        finally:
+            os.close(fd)
+
+    def size_bytes(self, conn: Connection) -> int:
+        return self.path.stat().st_size if self.path.exists() else 0
+
+    def backup(self, target: Path) -> None:
+        src = sqlite3.connect(self.path)
+        dst = sqlite3.connect(target)
+        try:
+            src.backup(dst)
+        finally:
+            dst.close()
+            src.close()
+
+    def validate_backup(self, target: Path) -> str:
+        conn = sqlite3.connect(f"file:{target}?mode=ro", uri=True)
+        try:
+            result = conn.execute("PRAGMA integrity_check").fetchone()
+        finally:
+            conn.close()
+        if not result or result[0] != "ok":
+            raise ToolFailed(f"backup {target} fails PRAGMA integrity_check: {result}")
+        return "PRAGMA integrity_check: ok"
+
+    def restore(self, source: Path) -> None:
+        src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+        dst = sqlite3.connect(self.path)
+        try:
+            src.backup(dst)
+        finally:
+            dst.close()
+            src.close()
+
+
+def dialect_for(url: URL) -> Dialect:
+    backend = url.get_backend_name()
+    if backend == "postgresql":
+        return PostgreSQL(url)
+    if backend in ("mysql", "mariadb"):
+        return MySQL(url)
+    if backend == "sqlite":
+        return SQLite(url)
+    raise BadInput(f"unsupported database '{backend}'")

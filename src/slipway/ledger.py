@@ -1,0 +1,163 @@
+"""slipway's own tables in the target database: run history and revision checksums.
+
+``slipway_history`` holds one row per run; a row whose outcome is ``running`` is the
+run's claim on the database, closed when the run ends. ``slipway_checksum`` holds the
+sha256 of each revision file as it was when applied.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    DateTime,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    inspect,
+    insert,
+    select,
+    update,
+)
+
+from slipway.outcomes import Outcome
+
+metadata = MetaData()
+
+history = Table(
+    "slipway_history",
+    metadata,
+    Column("run_id", String(40), primary_key=True),
+    Column("env", String(40), nullable=False),
+    Column("who", String(200), nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", DateTime, nullable=False),
+    Column("finished_at", DateTime),
+    Column("from_revision", String(64)),
+    Column("to_revision", String(64)),
+    Column("outcome", String(20), nullable=False),
+    Column("duration_s", Float),
+    Column("upgrade_sql_sha256", String(64)),
+    Column("downgrade_sql_sha256", String(64)),
+    Column("backup_path", String(1024)),
+    Column("backup_sha256", String(64)),
+    Column("backup_bytes", BigInteger),
+    Column("detail", Text),
+)
+
+checksums = Table(
+    "slipway_checksum",
+    metadata,
+    Column("revision", String(64), primary_key=True),
+    Column("path", String(1024), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("recorded_at", DateTime, nullable=False),
+    Column("run_id", String(40), nullable=False),
+    Column("how", String(20), nullable=False),
+)
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+
+
+@dataclass(frozen=True)
+class Claim:
+    run_id: str
+    env: str
+    who: str
+    host: str
+    pid: int
+    started_at: dt.datetime
+    from_revision: str | None
+
+
+def exists(conn: Connection) -> bool:
+    insp = inspect(conn)
+    return all(insp.has_table(t.name) for t in metadata.sorted_tables)
+
+
+def ensure(conn: Connection) -> None:
+    metadata.create_all(conn, checkfirst=True)
+
+
+def open_claims(conn: Connection) -> list[Claim]:
+    if not exists(conn):
+        return []
+    rows = conn.execute(
+        select(history).where(history.c.outcome == Outcome.RUNNING.value)
+        .order_by(history.c.started_at)
+    ).mappings()
+    return [
+        Claim(
+            run_id=r["run_id"], env=r["env"], who=r["who"], host=r["host"], pid=r["pid"],
+            started_at=r["started_at"], from_revision=r["from_revision"],
+        )
+        for r in rows
+    ]
+
+
+def open_claim(conn: Connection, claim: Claim, to_revision: str | None) -> None:
+    conn.execute(
+        insert(history).values(
+            run_id=claim.run_id, env=claim.env, who=claim.who, host=claim.host, pid=claim.pid,
+            started_at=claim.started_at, from_revision=claim.from_revision,
+            to_revision=to_revision, outcome=Outcome.RUNNING.value,
+        )
+    )
+
+
+def close_claim(conn: Connection, run_id: str, outcome: Outcome, **fields: Any) -> None:
+    conn.execute(
+        update(history)
+        .where(history.c.run_id == run_id)
+        .values(outcome=outcome.value, finished_at=now(), **fields)
+    )
+
+
+def runs(conn: Connection, limit: int = 20) -> list[dict[str, Any]]:
+    if not exists(conn):
+        return []
+    rows = conn.execute(
+        select(history).order_by(history.c.started_at.desc(), history.c.run_id.desc()).limit(limit)
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+def run(conn: Connection, run_id: str) -> dict[str, Any] | None:
+    if not exists(conn):
+        return None
+    row = conn.execute(select(history).where(history.c.run_id == run_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def recorded_checksums(conn: Connection) -> dict[str, tuple[str, str]]:
+    """revision -> (sha256, path) as recorded when it was applied."""
+    if not exists(conn):
+        return {}
+    rows = conn.execute(select(checksums.c.revision, checksums.c.sha256, checksums.c.path))
+    return {r.revision: (r.sha256, r.path) for r in rows}
+
+
+def record_checksum(
+    conn: Connection, revision: str, path: str, sha256: str, run_id: str, how: str
+) -> None:
+    conn.execute(checksums.delete().where(checksums.c.revision == revision))
+    conn.execute(
+        insert(checksums).values(
+            revision=revision, path=path, sha256=sha256, recorded_at=now(), run_id=run_id, how=how
+        )
+    )
+
+
+def forget_checksum(conn: Connection, revision: str) -> None:
+    conn.execute(checksums.delete().where(checksums.c.revision == revision))

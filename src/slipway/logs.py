@@ -1,0 +1,80 @@
+"""Logging for a run: to stderr and to the run's own log file, secrets masked in both."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from slipway.artifacts import private_file
+
+LOGGER = "slipway"
+MASK = "***"
+_FORMAT = "%(asctime)s %(levelname)-5s [%(name)s] %(message)s"
+
+
+class Redact(logging.Filter):
+    """Replaces every known secret in a record's final text with ``***``."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        super().__init__()
+        self.secrets = tuple(s for s in secrets if s)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            text = record.getMessage()
+            for secret in self.secrets:
+                text = text.replace(secret, MASK)
+            record.msg, record.args = text, None
+        return True
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, MASK)
+    return text
+
+
+def setup_console(*, debug: bool) -> None:
+    """stderr logging for the whole process: slipway's own lines, and alembic's."""
+    root = logging.getLogger()
+    if not any(getattr(h, "_slipway", False) for h in root.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(_FORMAT, "%H:%M:%S"))
+        handler._slipway = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+    root.setLevel(logging.DEBUG if debug else logging.INFO)
+    logging.getLogger("alembic").setLevel(logging.INFO)
+    if not debug:
+        logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
+
+
+@contextmanager
+def run_log(path: Path, secrets: Iterable[str]) -> Iterator[None]:
+    """Copy every log line of the run into ``path`` (0600), secrets masked everywhere."""
+    root = logging.getLogger()
+    redactor = Redact(secrets)
+    handler = logging.FileHandler(private_file(path), encoding="utf-8")
+    handler.setFormatter(logging.Formatter(_FORMAT))
+    handler.addFilter(redactor)
+    others = list(root.handlers)
+    for other in others:
+        other.addFilter(redactor)
+    root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        handler.close()
+        for other in others:
+            other.removeFilter(redactor)
+
+
+def keep_loggers_enabled() -> None:
+    """An env.py calling ``fileConfig()`` disables existing loggers; undo that for ours."""
+    for name, logger in logging.Logger.manager.loggerDict.items():
+        if isinstance(logger, logging.Logger) and (name == LOGGER or name.startswith(LOGGER)):
+            logger.disabled = False

@@ -1,0 +1,38 @@
+"""The outcomes of a run and their exit codes: the contract in DESIGN.md, in one place."""
+
+from __future__ import annotations
+
+import enum
+
+
+class Outcome(enum.StrEnum):
+    APPLIED = "applied"
+    NOOP = "noop"
+    ERROR = "error"
+    BAD_INPUT = "bad_input"
+    REFUSED = "refused"
+    ROLLED_BACK = "rolled_back"
+    RESTORED = "restored"
+    NEEDS_ATTENTION = "needs_attention"
+    # A claim that is still open: only ever seen in the ledger, never as a result.
+    RUNNING = "running"
+    # A claim closed by ``slipway db unlock`` after its process died.
+    ABANDONED = "abandoned"
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self]
+
+
+EXIT_CODES: dict[Outcome, int] = {
+    Outcome.APPLIED: 0,
+    Outcome.NOOP: 0,
+    Outcome.ERROR: 1,
+    Outcome.BAD_INPUT: 2,
+    Outcome.REFUSED: 3,
+    Outcome.ROLLED_BACK: 4,
+    Outcome.RESTORED: 5,
+    Outcome.NEEDS_ATTENTION: 6,
+    Outcome.RUNNING: 1,
+    Outcome.ABANDONED: 6,
+}

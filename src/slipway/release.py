@@ -1,0 +1,240 @@
+"""The guarded release and the single-purpose commands, as library functions.
+
+Each function takes :class:`~slipway.config.Settings` and returns the run's
+:class:`~slipway.report.Report`; none of them prints or exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from pathlib import Path
+from typing import Any
+
+from slipway import ledger, steps
+from slipway.config import Settings
+from slipway.errors import BadInput, Refused, StepFailed
+from slipway.migrations import file_sha256
+from slipway.outcomes import Outcome
+from slipway.report import FileRef, Report
+from slipway.run import Run, State, process_alive
+
+log = logging.getLogger(__name__)
+
+
+def release(settings: Settings, *, run_id: str | None = None) -> Report:
+    """preflight, lock, backup, render, apply, verify; on failure rollback, then restore."""
+    with Run(settings, "release", run_id=run_id) as run:
+        state = steps.preflight(run)
+        state = steps.lock(run)
+        if not state.pending:
+            for name in ("backup", "render", "apply", "verify"):
+                run.report.skip(name, "nothing pending")
+            run.report.finish(Outcome.NOOP)
+            return run.report
+        start_fp = steps.fingerprint_now(run)
+        backup = steps.backup(run)
+        steps.render(run, state)
+        try:
+            steps.apply(run, state)
+            steps.verify(run, state.head)
+        except StepFailed as failure:
+            run.report.error = {"type": "StepFailed", "step": failure.step, "message": failure.message}
+            log.error("%s failed: %s; rolling back to %s", failure.step, failure.message,
+                      state.current or "base")
+            _recover(run, state, start_fp, backup)
+            return run.report
+        run.report.finish(Outcome.APPLIED)
+    return run.report
+
+
+def _recover(run: Run, state: State, start_fp: str | None, backup: FileRef) -> None:
+    try:
+        steps.rollback(run, state.current, start_fp)
+        run.report.finish(Outcome.ROLLED_BACK)
+        return
+    except StepFailed as failure:
+        log.error("rollback failed: %s", failure.message)
+        run.report.error = {"type": "StepFailed", "step": failure.step, "message":
+                            f"{(run.report.error or {}).get('message', '')}; then {failure.message}"}
+    restore_cmd = (
+        f"slipway db restore --env {run.settings.env} --backup {backup.path} --yes"
+    )
+    if not run.settings.restore_on_failed_rollback:
+        run.report.skip("restore", f"not allowed on {run.settings.env}")
+        run.report.next_command = restore_cmd
+        run.report.finish(Outcome.NEEDS_ATTENTION)
+        return
+    try:
+        steps.restore(run, backup, state.current, start_fp)
+        run.report.finish(Outcome.RESTORED)
+    except StepFailed as failure:
+        log.error("restore failed: %s", failure.message)
+        run.report.next_command = restore_cmd
+        run.report.finish(Outcome.NEEDS_ATTENTION)
+
+
+# The single steps, for operators and for Ansible tasks --------------------------------
+
+def status(settings: Settings) -> Report:
+    """Where the database is, what is pending, and any open claims. Changes nothing."""
+    with Run(settings, "status") as run:
+        state = steps.preflight(run)
+        if state.exists:
+            with run.connect() as conn:
+                claims = ledger.open_claims(conn)
+            run.report.data["open_claims"] = [
+                {"run_id": c.run_id, "who": c.who, "host": c.host, "pid": c.pid,
+                 "started_at": c.started_at.isoformat(),
+                 "alive": process_alive(c.host, c.pid)}
+                for c in claims
+            ]
+        run.report.finish(Outcome.NOOP if not state.pending else Outcome.APPLIED)
+        run.report.data["up_to_date"] = not state.pending
+        return run.report
+
+
+def preflight(settings: Settings) -> Report:
+    with Run(settings, "preflight") as run:
+        steps.preflight(run)
+        run.report.finish(Outcome.NOOP)
+        return run.report
+
+
+def render(settings: Settings) -> Report:
+    with Run(settings, "render") as run:
+        state = steps.preflight(run)
+        steps.render(run, state)
+        run.report.finish(Outcome.APPLIED if state.pending else Outcome.NOOP)
+        return run.report
+
+
+def backup(settings: Settings) -> Report:
+    with Run(settings, "backup") as run:
+        steps.preflight(run)
+        steps.lock(run)
+        steps.backup(run)
+        run.report.finish(Outcome.APPLIED)
+        return run.report
+
+
+def apply(settings: Settings) -> Report:
+    """``upgrade head`` without backup or automatic rollback: the caller handles failure."""
+    with Run(settings, "apply") as run:
+        steps.preflight(run)
+        state = steps.lock(run)
+        if not state.pending:
+            run.report.finish(Outcome.NOOP)
+            return run.report
+        try:
+            steps.apply(run, state)
+        except StepFailed as failure:
+            run.report.error = {"type": "StepFailed", "step": "apply", "message": failure.message}
+            run.report.next_command = (
+                f"slipway db rollback --env {settings.env} --to {state.current or 'base'}"
+            )
+            run.report.finish(Outcome.NEEDS_ATTENTION)
+            return run.report
+        run.report.finish(Outcome.APPLIED)
+        return run.report
+
+
+def verify(settings: Settings, expected: str | None = None) -> Report:
+    with Run(settings, "verify") as run:
+        target = expected or run.project.single_head()
+        try:
+            steps.verify(run, None if target == "base" else target)
+        except StepFailed as failure:
+            run.report.error = {"type": "StepFailed", "step": "verify", "message": failure.message}
+            run.report.finish(Outcome.NEEDS_ATTENTION)
+            return run.report
+        run.report.to_revision = target
+        run.report.finish(Outcome.APPLIED)
+        return run.report
+
+
+def rollback(settings: Settings, to: str | None) -> Report:
+    """Downgrade to ``to`` (a revision, or ``base``), or to where the last run started."""
+    with Run(settings, "rollback") as run:
+        state = steps.preflight(run)
+        steps.lock(run)
+        target = to
+        if target is None:
+            with run.connect() as conn:
+                previous = [r for r in ledger.runs(conn, 50) if r["run_id"] != run.run_id
+                            and r["outcome"] == Outcome.APPLIED.value]
+            if not previous:
+                raise BadInput("no applied run in the history to roll back", hint="pass --to REV")
+            target = previous[0]["from_revision"]
+        elif target == "base":
+            target = None
+        elif not run.project.knows(target):
+            raise BadInput(f"revision {target} is not in the migration graph")
+        run.report.from_revision, run.report.to_revision = state.current, target
+        if target == state.current:
+            run.report.finish(Outcome.NOOP)
+            return run.report
+        try:
+            steps.rollback(run, target, None)
+        except StepFailed as failure:
+            run.report.error = {"type": "StepFailed", "step": "rollback", "message": failure.message}
+            run.report.finish(Outcome.NEEDS_ATTENTION)
+            return run.report
+        run.report.finish(Outcome.APPLIED)
+        return run.report
+
+
+def restore(settings: Settings, backup_path: str) -> Report:
+    """Load a backup taken by slipway over the database; the revision it holds is verified."""
+    path = Path(backup_path)
+    if not path.is_file():
+        raise BadInput(f"backup {path} does not exist")
+    with Run(settings, "restore") as run:
+        run.lock()
+        ref = FileRef(str(path), file_sha256(path), path.stat().st_size)
+        with run.report.step("restore") as step:
+            run.dialect.restore(path)
+            current, _ = steps.read_current(run)
+            run.report.current_revision = run.report.to_revision = current
+            step.detail = f"restored {path}; database at {current or 'base'}"
+        run.report.backup = ref
+        run.report.finish(Outcome.APPLIED)
+        return run.report
+
+
+def history(settings: Settings, limit: int = 20) -> tuple[Report, list[dict[str, Any]]]:
+    with Run(settings, "history") as run:
+        run.state()
+        with run.connect() as conn:
+            rows = ledger.runs(conn, limit)
+        run.report.data["runs"] = rows
+        run.report.finish(Outcome.NOOP)
+        return run.report, rows
+
+
+def unlock(settings: Settings, run_id: str) -> Report:
+    """Close the claim of a run whose process died, after checking that it did."""
+    with Run(settings, "unlock") as run:
+        run.state()
+        with run.report.step("unlock") as step:
+            run.hold_lock()
+            with run.connect() as conn:
+                row = ledger.run(conn, run_id)
+            if row is None:
+                raise BadInput(f"no run {run_id} in the history of this database")
+            if row["outcome"] != Outcome.RUNNING.value:
+                raise BadInput(f"run {run_id} is not open (outcome {row['outcome']})")
+            if process_alive(row["host"], row["pid"]):
+                raise Refused(
+                    f"run {run_id} is still alive (pid {row['pid']} on {socket.gethostname()})",
+                    check="claim",
+                    hint="wait for it to finish",
+                )
+            current, _ = steps.read_current(run)
+            note = f"unlocked by {run.report.who}; database found at {current or 'base'}"
+            with run.connect() as conn, conn.begin():
+                ledger.close_claim(conn, run_id, Outcome.ABANDONED, detail=note)
+            run.report.current_revision = current
+            step.detail = note
+        run.report.finish(Outcome.APPLIED)
+        return run.report

@@ -1,0 +1,163 @@
+"""The result of a run: steps, outcome, where the backup and SQL are, what to do next.
+
+A :class:`Report` is plain data; :func:`render_summary` turns it into a few lines for a
+person, ``to_dict`` into the JSON contract of DESIGN.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from slipway.artifacts import write_json
+from slipway.config import Settings
+from slipway.outcomes import Outcome
+
+
+@dataclass
+class Step:
+    name: str
+    status: str = "ok"  # ok | failed | skipped
+    duration_s: float = 0.0
+    detail: str = ""
+
+
+@dataclass
+class FileRef:
+    path: str
+    sha256: str
+    bytes: int
+
+
+@dataclass
+class Report:
+    run_id: str
+    env: str
+    database: dict[str, str]
+    command: str
+    who: str
+    started_at: str
+    outcome: Outcome = Outcome.ERROR
+    from_revision: str | None = None
+    to_revision: str | None = None
+    current_revision: str | None = None
+    pending: list[str] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
+    backup: FileRef | None = None
+    sql: dict[str, FileRef] = field(default_factory=dict)
+    error: dict[str, str] | None = None
+    next_command: str | None = None
+    artifacts_dir: str | None = None
+    finished_at: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    # Shown with --debug only; never part of the JSON report.
+    traceback: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def begin(cls, settings: Settings, run_id: str, command: str, who: str) -> Report:
+        return cls(
+            run_id=run_id,
+            env=settings.env,
+            database={
+                "dialect": settings.backend,
+                "name": settings.database_name,
+                "host": settings.url.host or "",
+                "url": settings.safe_url(),
+            },
+            command=command,
+            who=who,
+            started_at=_stamp(),
+        )
+
+    @property
+    def exit_code(self) -> int:
+        return self.outcome.exit_code
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[Step]:
+        """Time a step; it is ``failed`` if the block raises, unless it set its own status."""
+        record = Step(name=name)
+        self.steps.append(record)
+        start = time.monotonic()
+        try:
+            yield record
+        except BaseException as err:
+            record.status = "failed"
+            record.detail = record.detail or str(err)
+            raise
+        finally:
+            record.duration_s = round(time.monotonic() - start, 3)
+
+    def skip(self, name: str, why: str) -> None:
+        self.steps.append(Step(name=name, status="skipped", detail=why))
+
+    def finish(self, outcome: Outcome) -> None:
+        self.outcome = outcome
+        self.finished_at = _stamp()
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("traceback")
+        data["outcome"] = self.outcome.value
+        data["exit_code"] = self.exit_code
+        return data
+
+    def write(self, folder: Path) -> Path:
+        path = folder / "report.json"
+        write_json(path, self.to_dict())
+        return path
+
+
+def _stamp() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+_STATE = {
+    Outcome.APPLIED: "at {to}, verified",
+    Outcome.NOOP: "at {to}, nothing to do",
+    Outcome.REFUSED: "untouched (at {frm})",
+    Outcome.BAD_INPUT: "untouched",
+    Outcome.ROLLED_BACK: "rolled back to {frm}, verified",
+    Outcome.RESTORED: "restored from backup to {frm}, verified",
+    Outcome.NEEDS_ATTENTION: "UNCERTAIN (last seen at {cur})",
+    Outcome.ERROR: "unknown: internal error",
+}
+
+
+def render_summary(report: Report, console: Console) -> None:
+    """A few lines for a person: what happened, where things are, what to run next."""
+    colour = {0: "green", 3: "yellow", 2: "yellow"}.get(report.exit_code, "red")
+    console.print(
+        f"[bold {colour}]{report.outcome.value}[/] {report.command} on {report.env} "
+        f"({report.database['dialect']}:{report.database['name']}) run {report.run_id}"
+    )
+    if report.steps:
+        table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+        table.add_column("step")
+        table.add_column("status")
+        table.add_column("s", justify="right")
+        table.add_column("detail", overflow="fold")
+        for s in report.steps:
+            table.add_row(s.name, s.status, f"{s.duration_s:.2f}", s.detail)
+        console.print(table)
+    state = _STATE.get(report.outcome, "{cur}").format(
+        to=report.to_revision or "base", frm=report.from_revision or "base",
+        cur=report.current_revision or "unknown",
+    )
+    console.print(f"database: {state}")
+    if report.backup:
+        console.print(f"backup: {report.backup.path} ({report.backup.bytes} bytes)")
+    for kind, ref in report.sql.items():
+        console.print(f"{kind} SQL: {ref.path}")
+    if report.error:
+        console.print(f"error: {report.error['message']}", markup=False)
+    if report.next_command:
+        console.print(f"next: {report.next_command}", markup=False)

@@ -1,0 +1,276 @@
+"""One run of a slipway command: its id, artifact folder, log, report, lock and claim.
+
+A :class:`Run` is entered with ``with``; whatever happens inside, the report is written
+to ``artifacts/<run id>/report.json`` and the claim in the ledger is closed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import logging
+import os
+import socket
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from sqlalchemy import Connection, Engine, event
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+from slipway import ledger
+from slipway.artifacts import new_run_id, private_dir
+from slipway.config import Settings
+from slipway.dialects import Dialect, dialect_for
+from slipway.errors import BadInput, Refused, SlipwayError
+from slipway.logs import redact, run_log
+from slipway.migrations import Project, Revision
+from slipway.outcomes import Outcome
+from slipway.report import Report
+
+log = logging.getLogger(__name__)
+
+
+def who_am_i() -> str:
+    user = os.environ.get("GITLAB_USER_LOGIN") or getpass.getuser()
+    job = os.environ.get("CI_JOB_ID")
+    return f"{user}@{socket.gethostname()}" + (f" (CI job {job})" if job else "")
+
+
+def process_alive(host: str, pid: int) -> bool | None:
+    """True/False for a process on this host; None when it runs elsewhere (cannot tell)."""
+    if host != socket.gethostname():
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    stat = Path(f"/proc/{pid}/stat")
+    with contextlib.suppress(OSError):
+        if stat.read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+            return False
+    return True
+
+
+@dataclass
+class State:
+    """Where the database is and where the code wants it to be."""
+
+    current: str | None
+    head: str
+    pending: list[Revision]
+    exists: bool
+
+
+class Run:
+    def __init__(self, settings: Settings, command: str, *, run_id: str | None = None) -> None:
+        self.settings = settings
+        self.run_id = run_id or new_run_id()
+        self.report = Report.begin(settings, self.run_id, command, who_am_i())
+        self.dir = settings.artifacts_dir / self.run_id
+        self.dialect: Dialect = dialect_for(settings.url)
+        self._engine: Engine | None = None
+        self._project: Project | None = None
+        self._stack = contextlib.ExitStack()
+        self.claimed = False
+
+    # resources ------------------------------------------------------------------
+    @property
+    def project(self) -> Project:
+        if self._project is None:
+            self._project = Project(self.settings)
+        return self._project
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = self.dialect.create_engine()
+            if self.dialect.name == "sqlite":
+                _transactional_sqlite(self._engine)
+        return self._engine
+
+    def fresh_engine(self) -> Engine:
+        """A new engine: verification must not trust a connection the run has used."""
+        engine = self.dialect.create_engine()
+        if self.dialect.name == "sqlite":
+            _transactional_sqlite(engine)
+        return engine
+
+    def connect(self) -> contextlib.AbstractContextManager[Connection]:
+        return self.engine.connect()
+
+    # lifecycle --------------------------------------------------------------------
+    def __enter__(self) -> Run:
+        private_dir(self.dir)
+        self.report.artifacts_dir = str(self.dir)
+        self._stack.enter_context(run_log(self.dir / "run.log", self.settings.secrets))
+        log.info(
+            "run %s: %s on %s (%s) by %s", self.run_id, self.report.command, self.settings.env,
+            self.settings.safe_url(), self.report.who,
+        )
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        swallow = False
+        if exc is not None and isinstance(exc, Exception):
+            swallow = True
+            self.fail(exc, tb)
+        try:
+            if self.claimed:
+                self._close_claim()
+            self.report.write(self.dir)
+            log.info("run %s ended: %s", self.run_id, self.report.outcome.value)
+        finally:
+            self._stack.close()
+            if self._engine is not None:
+                self._engine.dispose()
+        return swallow
+
+    def fail(self, exc: BaseException, tb: TracebackType | None = None) -> None:
+        outcome = exc.outcome if isinstance(exc, SlipwayError) else Outcome.ERROR
+        message = redact(str(exc) or type(exc).__name__, self.settings.secrets)
+        self.report.error = {"type": type(exc).__name__, "message": message}
+        if isinstance(exc, Refused):
+            self.report.error["check"] = exc.check
+        if outcome is Outcome.ERROR:
+            self.report.traceback = "".join(traceback.format_exception(exc))
+            log.error("internal error: %s", message)
+            log.debug("%s", self.report.traceback)
+        else:
+            log.error("%s: %s", outcome.value, message)
+        self.report.finish(outcome)
+
+    # reading the database -------------------------------------------------------
+    def state(self) -> State:
+        """Read the database's revision; refuse a position the code does not know."""
+        head = self.project.single_head()
+        if not self.dialect.database_exists():
+            return State(current=None, head=head, pending=self.project.pending(None, head),
+                         exists=False)
+        try:
+            with self.connect() as conn:
+                heads = self.project.current(conn)
+        except (OperationalError, InterfaceError) as err:
+            raise self.unreachable(err) from err
+        if len(heads) > 1:
+            raise Refused(
+                f"the database has {len(heads)} revisions at once: {', '.join(heads)}",
+                check="current_known",
+                hint="merge the branches in the code and release the merge revision",
+            )
+        current = heads[0] if heads else None
+        if current is not None and not self.project.knows(current):
+            raise Refused(
+                f"the database is at revision {current}, which this code does not know: "
+                "it is ahead of the code or from another branch",
+                check="current_known",
+                hint="deploy the code that has this revision, or check out the right branch",
+            )
+        return State(current=current, head=head, pending=self.project.pending(current, head),
+                     exists=True)
+
+    def unreachable(self, err: DBAPIError) -> BadInput:
+        reason = str(err.orig).strip().splitlines()[0] if err.orig else str(err)
+        return BadInput(
+            f"cannot reach database {self.settings.safe_url()}: "
+            f"{redact(reason, self.settings.secrets)}",
+            hint=f"check host, port, user and the URL from {self.settings.url_source}",
+        )
+
+    # lock and claim --------------------------------------------------------------
+    def hold_lock(self) -> None:
+        """Hold the session lock for the rest of the run; it dies with the process."""
+        self._stack.enter_context(self.dialect.lock(self.engine, self.settings.database_name))
+
+    def lock(self) -> None:
+        """Hold the session lock, then refuse while another run's claim is open."""
+        self.hold_lock()
+        with self.connect() as conn:
+            claims = ledger.open_claims(conn)
+        for claim in claims:
+            if claim.run_id == self.run_id:
+                continue
+            alive = process_alive(claim.host, claim.pid)
+            started = f"started {claim.started_at:%Y-%m-%d %H:%M:%S}Z by {claim.who}"
+            unlock = f"slipway db unlock {claim.run_id} --env {self.settings.env}"
+            if alive is False:
+                raise Refused(
+                    f"run {claim.run_id} ({started}) ended without finishing: its process "
+                    f"{claim.pid} on {claim.host} is gone",
+                    check="claim",
+                    hint=f"check the database with 'slipway db status', then run: {unlock}",
+                )
+            raise Refused(
+                f"run {claim.run_id} ({started}, pid {claim.pid} on {claim.host}) "
+                "is still in progress",
+                check="claim",
+                hint=f"wait for it; if it is dead, run: {unlock}",
+            )
+
+    def claim(self, state: State) -> None:
+        """Write this run's claim (a ``running`` history row) and baseline checksums."""
+        with self.connect() as conn, conn.begin():
+            ledger.ensure(conn)
+            recorded = ledger.recorded_checksums(conn)
+            for rev in self.project.applied(state.current):
+                if rev.id not in recorded:
+                    ledger.record_checksum(
+                        conn, rev.id, self.relpath(rev.path), rev.sha256, self.run_id, "baseline"
+                    )
+            ledger.open_claim(
+                conn,
+                ledger.Claim(
+                    run_id=self.run_id, env=self.settings.env, who=self.report.who,
+                    host=socket.gethostname(), pid=os.getpid(), started_at=ledger.now(),
+                    from_revision=state.current,
+                ),
+                to_revision=state.head,
+            )
+        self.claimed = True
+
+    def _close_claim(self) -> None:
+        r = self.report
+        fields: dict[str, object] = {
+            "to_revision": r.to_revision,
+            "duration_s": sum(s.duration_s for s in r.steps),
+            "detail": (r.error or {}).get("message"),
+        }
+        if r.backup:
+            fields |= {"backup_path": r.backup.path, "backup_sha256": r.backup.sha256,
+                       "backup_bytes": r.backup.bytes}
+        if "upgrade" in r.sql:
+            fields["upgrade_sql_sha256"] = r.sql["upgrade"].sha256
+        if "downgrade" in r.sql:
+            fields["downgrade_sql_sha256"] = r.sql["downgrade"].sha256
+        try:
+            with self.fresh_engine().connect() as conn, conn.begin():
+                ledger.close_claim(conn, self.run_id, r.outcome, **fields)
+        except DBAPIError as err:
+            log.error("could not close claim of run %s: %s", self.run_id,
+                      redact(str(err.orig), self.settings.secrets))
+
+    def relpath(self, path: Path) -> str:
+        try:
+            return str(path.resolve().relative_to(self.settings.alembic_ini.parent))
+        except ValueError:
+            return str(path)
+
+
+def _transactional_sqlite(engine: Engine) -> None:
+    """Let SQLAlchemy, not pysqlite, emit BEGIN, so DDL is inside the transaction too."""
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: object, record: object) -> None:
+        dbapi_conn.isolation_level = None  # type: ignore[attr-defined]
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN")

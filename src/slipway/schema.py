@@ -1,0 +1,51 @@
+"""A fingerprint of a database schema, to prove a rollback or restore left no trace.
+
+Alembic's version table and slipway's ledger are left out: they describe the run, not
+the service's schema.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from sqlalchemy import Connection, inspect
+
+
+def describe(conn: Connection, *, skip: tuple[str, ...] = ("alembic_version",)) -> dict[str, Any]:
+    insp = inspect(conn)
+    tables: dict[str, Any] = {}
+    for table in sorted(insp.get_table_names()):
+        if table in skip or table.startswith("slipway_"):
+            continue
+        tables[table] = {
+            "columns": [
+                [c["name"], str(c["type"]), bool(c["nullable"]), str(c.get("default"))]
+                for c in insp.get_columns(table)
+            ],
+            "indexes": sorted(
+                [i["name"] or "", list(map(str, i["column_names"])), bool(i["unique"])]
+                for i in insp.get_indexes(table)
+            ),
+            "unique": sorted(
+                [u["name"] or "", list(u["column_names"])]
+                for u in insp.get_unique_constraints(table)
+            ),
+            "foreign_keys": sorted(
+                [f["name"] or "", list(f["constrained_columns"]), f["referred_table"]]
+                for f in insp.get_foreign_keys(table)
+            ),
+        }
+    described: dict[str, Any] = {"tables": tables}
+    if conn.dialect.name == "postgresql":
+        described["enums"] = sorted(
+            [e["name"], list(e["labels"])] for e in insp.get_enums(schema="*")  # type: ignore[attr-defined]
+        )
+        described["sequences"] = sorted(insp.get_sequence_names())
+    return described
+
+
+def fingerprint(conn: Connection) -> str:
+    blob = json.dumps(describe(conn), sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()

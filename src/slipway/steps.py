@@ -1,0 +1,267 @@
+"""The steps of the guarded release, each a function over a :class:`~slipway.run.Run`.
+
+Every step records itself in the run's report; a step that changes the database raises
+:class:`~slipway.errors.StepFailed` when it fails, and the release decides what follows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+import time
+from pathlib import Path
+
+from sqlalchemy.exc import DBAPIError
+
+from slipway import ledger, schema
+from slipway.artifacts import private_dir, private_file, write_atomic
+from slipway.dialects import ToolFailed
+from slipway.errors import Refused, StepFailed
+from slipway.logs import redact
+from slipway.migrations import Revision, file_sha256
+from slipway.report import FileRef
+from slipway.run import Run, State
+
+log = logging.getLogger(__name__)
+
+
+def _first_line(err: BaseException) -> str:
+    orig = err.orig if isinstance(err, DBAPIError) else err
+    text = str(orig).strip() or type(orig).__name__
+    return text.splitlines()[0]
+
+
+def preflight(run: Run) -> State:
+    """Check everything that can be checked without changing anything."""
+    with run.report.step("preflight") as step:
+        state = run.state()
+        run.report.from_revision = state.current
+        run.report.to_revision = state.head
+        run.report.current_revision = state.current
+        run.report.pending = [r.id for r in state.pending]
+        notes = [f"at {state.current or 'base'}, head {state.head}, {len(state.pending)} pending"]
+        if state.exists:
+            with run.connect() as conn:
+                recorded = ledger.recorded_checksums(conn)
+                for rev in run.project.applied(state.current):
+                    if rev.id in recorded and recorded[rev.id][0] != rev.sha256:
+                        raise Refused(
+                            f"revision {rev.id} ({run.relpath(rev.path)}) was edited after it was "
+                            "applied: its sha256 differs from the one recorded",
+                            check="checksums",
+                            hint="restore the file as applied; an intended change needs a new revision",
+                        )
+                notes.append(f"{len(recorded)} checksums match")
+                if state.pending:
+                    size = run.dialect.size_bytes(conn)
+                    notes.append(run.dialect.check_tools(conn))
+                    _check_room(run, size)
+        step.detail = "; ".join(notes)
+    return state
+
+
+def _check_room(run: Run, size: int) -> None:
+    folder = run.settings.backup_dir
+    probe = folder
+    while not probe.exists():
+        probe = probe.parent
+    free = shutil.disk_usage(probe).free
+    need = int(size * run.settings.backup_min_free_ratio)
+    if free < need:
+        raise Refused(
+            f"backup folder {folder} has {free} bytes free, a backup needs about {need}",
+            check="backup_room",
+            hint="free space there, or set backup_dir to a larger disk",
+        )
+
+
+def lock(run: Run) -> State:
+    """Take the release lock, refuse open claims, re-read the state under the lock, claim."""
+    with run.report.step("lock") as step:
+        run.lock()
+        state = run.state()
+        if state.current != run.report.from_revision:
+            # Someone released between our preflight and our lock: check again.
+            run.report.steps.pop()
+            state = preflight(run)
+            run.report.steps.append(step)
+        run.claim(state)
+        step.detail = f"held for run {run.run_id}"
+    return state
+
+
+def backup(run: Run) -> FileRef:
+    with run.report.step("backup") as step:
+        settings = run.settings
+        folder = private_dir(settings.backup_dir)
+        name = f"{settings.database_name.rsplit('/', 1)[-1]}"
+        stem = Path(name).stem or "database"
+        target = private_file(folder / f"{stem}-{run.run_id}{run.dialect.backup_suffix}")
+        try:
+            run.dialect.backup(target)
+            target.chmod(0o600)
+            step.detail = run.dialect.validate_backup(target)
+        except ToolFailed as err:
+            target.unlink(missing_ok=True)
+            raise Refused(
+                redact(str(err), settings.secrets), check="backup",
+                hint="no change was made; fix the backup and release again",
+            ) from err
+        ref = FileRef(path=str(target), sha256=file_sha256(target), bytes=target.stat().st_size)
+        pruned = _prune(folder, f"{stem}-*{run.dialect.backup_suffix}", settings.backup_keep)
+        if pruned:
+            step.detail += f"; pruned {len(pruned)} old backup(s)"
+        run.report.backup = ref
+    return ref
+
+
+def _prune(folder: Path, pattern: str, keep: int) -> list[Path]:
+    # Run ids start with a UTC timestamp, so names sort by age.
+    old = sorted(folder.glob(pattern))[:-keep]
+    for path in old:
+        path.unlink()
+    return old
+
+
+def render(run: Run, state: State) -> dict[str, FileRef]:
+    """Write ``upgrade.sql`` and ``downgrade.sql`` for the pending revisions."""
+    with run.report.step("render") as step:
+        try:
+            up = run.project.upgrade_sql(state.current, state.head)
+            down = run.project.downgrade_sql(state.head, state.current)
+        except Exception as err:
+            raise Refused(
+                f"the pending revisions cannot be rendered as SQL: {_first_line(err)}",
+                check="render",
+                hint="a migration must work offline (--sql); no change was made",
+            ) from err
+        refs = {}
+        for kind, sql in (("upgrade", up), ("downgrade", down)):
+            path = run.dir / f"{kind}.sql"
+            write_atomic(path, redact(sql, run.settings.secrets))
+            data = path.read_bytes()
+            refs[kind] = FileRef(str(path), hashlib.sha256(data).hexdigest(), len(data))
+        run.report.sql = refs
+        step.detail = f"{len(state.pending)} revision(s), {refs['upgrade'].bytes} bytes up"
+    return refs
+
+
+def _upgrade_one(run: Run, rev: Revision, lock_timeout_s: float) -> None:
+    with run.connect() as conn, conn.begin():
+        run.dialect.set_timeouts(conn, lock_timeout_s, run.settings.statement_timeout_s)
+        run.project.upgrade(conn, rev.id)
+        ledger.record_checksum(conn, rev.id, run.relpath(rev.path), rev.sha256, run.run_id, "applied")
+
+
+def apply(run: Run, state: State) -> None:
+    """``upgrade head`` one revision per transaction, with the lock-timeout retry ladder."""
+    with run.report.step("apply") as step:
+        ladder = run.settings.lock_timeouts_s
+        retries = 0
+        for rev in state.pending:
+            for attempt, timeout in enumerate(ladder, start=1):
+                try:
+                    log.info("applying %s (lock_timeout %ss)", rev.id, timeout)
+                    _upgrade_one(run, rev, timeout)
+                    run.report.current_revision = rev.id
+                    break
+                except Exception as err:
+                    retryable = run.dialect.transactional_ddl and run.dialect.is_lock_timeout(err)
+                    if retryable and attempt < len(ladder):
+                        retries += 1
+                        log.warning(
+                            "revision %s waited longer than %ss for a lock; retrying", rev.id, timeout
+                        )
+                        time.sleep(run.settings.lock_retry_pause_s * attempt)
+                        continue
+                    why = _first_line(err)
+                    if retryable:
+                        why = f"no lock within {timeout}s after {attempt} tries: {why}"
+                    step.detail = f"revision {rev.id} failed: {why}"
+                    raise StepFailed("apply", step.detail, revision=rev.id) from err
+        step.detail = f"{len(state.pending)} revision(s) applied" + (
+            f", {retries} lock retries" if retries else ""
+        )
+
+
+def read_current(run: Run) -> tuple[str | None, str]:
+    """(revision, schema fingerprint) through a fresh connection."""
+    engine = run.fresh_engine()
+    try:
+        with engine.connect() as conn:
+            heads = run.project.current(conn)
+            fp = schema.fingerprint(conn)
+    finally:
+        engine.dispose()
+    if len(heads) > 1:
+        return ",".join(heads), fp
+    return (heads[0] if heads else None), fp
+
+
+def fingerprint_now(run: Run) -> str | None:
+    if not run.dialect.database_exists():
+        return None
+    with run.connect() as conn:
+        return schema.fingerprint(conn)
+
+
+def verify(run: Run, expected: str | None, *, name: str = "verify") -> None:
+    with run.report.step(name) as step:
+        current, _ = read_current(run)
+        run.report.current_revision = current
+        if current != expected:
+            step.detail = f"database is at {current or 'base'}, expected {expected or 'base'}"
+            raise StepFailed(name, step.detail)
+        step.detail = f"current = {current or 'base'} (fresh connection)"
+
+
+def rollback(run: Run, start: str | None, start_fingerprint: str | None) -> None:
+    """Downgrade from wherever the database is back to ``start``, then prove it."""
+    with run.report.step("rollback") as step:
+        current, _ = read_current(run)
+        if current is not None and not run.project.knows(current):
+            step.detail = f"database is at {current}, unknown to the code: cannot downgrade"
+            raise StepFailed("rollback", step.detail)
+        chain: list[str | None] = [start, *(r.id for r in run.project.pending(start, current or "base"))] \
+            if current != start else [start]
+        for i in range(len(chain) - 1, 0, -1):
+            rev, below = chain[i], chain[i - 1]
+            log.info("downgrading %s -> %s", rev, below or "base")
+            try:
+                with run.connect() as conn, conn.begin():
+                    timeout = run.settings.lock_timeouts_s[-1]
+                    run.dialect.set_timeouts(conn, timeout, run.settings.statement_timeout_s)
+                    run.project.downgrade(conn, below)
+                    ledger.forget_checksum(conn, str(rev))
+            except Exception as err:
+                step.detail = f"downgrade of {rev} failed: {_first_line(err)}"
+                raise StepFailed("rollback", step.detail, revision=rev) from err
+        _prove_at(run, start, start_fingerprint, step_name="rollback")
+        step.detail = f"downgraded {len(chain) - 1} revision(s); at {start or 'base'}, schema as before"
+
+
+def _prove_at(run: Run, start: str | None, start_fingerprint: str | None, *, step_name: str) -> None:
+    current, fp = read_current(run)
+    run.report.current_revision = current
+    if current != start:
+        raise StepFailed(step_name, f"database is at {current or 'base'}, expected {start or 'base'}")
+    if start_fingerprint is not None and fp != start_fingerprint:
+        raise StepFailed(
+            step_name,
+            f"database is at {start or 'base'} but its schema differs from before the run "
+            "(a non-transactional migration left objects behind)",
+        )
+
+
+def restore(run: Run, backup_ref: FileRef, start: str | None, start_fingerprint: str | None) -> None:
+    with run.report.step("restore") as step:
+        path = Path(backup_ref.path)
+        if file_sha256(path) != backup_ref.sha256:
+            raise StepFailed("restore", f"backup {path} no longer matches its recorded sha256")
+        try:
+            run.dialect.restore(path)
+        except ToolFailed as err:
+            raise StepFailed("restore", redact(str(err), run.settings.secrets)) from err
+        _prove_at(run, start, start_fingerprint, step_name="restore")
+        step.detail = f"restored {path}; at {start or 'base'}, schema as before"

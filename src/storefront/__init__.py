@@ -1,0 +1,1 @@
+"""storefront: the small sample web service that slipway ships."""
