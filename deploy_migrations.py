@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The guarded release as one script: the same as ``slipway db release``.
 
-    python deploy_migrations.py --env prod
+python deploy_migrations.py --env prod
 """
 
 from __future__ import annotations

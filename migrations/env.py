@@ -29,7 +29,9 @@ if config.config_file_name is not None and config.attributes.get("configure_logg
 target_metadata = Base.metadata
 
 
-def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+def include_object(
+    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+) -> bool:
     # slipway's ledger tables live in the same database but are not the service's.
     return not (type_ == "table" and name is not None and name.startswith("slipway_"))
 

@@ -1,7 +1,7 @@
 """create users, items and orders
 
 Revision ID: 0001
-Revises: 
+Revises:
 """
 
 from __future__ import annotations

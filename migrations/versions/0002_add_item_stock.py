@@ -17,9 +17,7 @@ depends_on = None
 
 def upgrade() -> None:
     # A server default lets existing rows get a value without rewriting them in Python.
-    op.add_column(
-        "items", sa.Column("stock", sa.Integer(), server_default="0", nullable=False)
-    )
+    op.add_column("items", sa.Column("stock", sa.Integer(), server_default="0", nullable=False))
 
 
 def downgrade() -> None:

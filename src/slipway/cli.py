@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from slipway import release as lib
 from slipway.config import Settings, load_settings
@@ -28,8 +30,16 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Context:
-    def __init__(self, env: str, db_url: str | None, alembic_ini: Path | None,
-                 config: Path | None, as_json: bool, debug: bool, verbose: bool) -> None:
+    def __init__(
+        self,
+        env: str,
+        db_url: str | None,
+        alembic_ini: Path | None,
+        config: Path | None,
+        as_json: bool,
+        debug: bool,
+        verbose: bool,
+    ) -> None:
         self.env, self.db_url, self.alembic_ini, self.config = env, db_url, alembic_ini, config
         self.as_json, self.debug, self.verbose = as_json, debug, verbose
 
@@ -38,7 +48,9 @@ class Context:
             self.env, config=self.config, db_url=self.db_url, alembic_ini=self.alembic_ini
         )
         if settings.development or self.verbose:
-            logging.getLogger("slipway").setLevel(logging.DEBUG if settings.development else logging.INFO)
+            logging.getLogger("slipway").setLevel(
+                logging.DEBUG if settings.development else logging.INFO
+            )
             for handler in logging.getLogger().handlers:
                 handler.setLevel(logging.INFO)
         return settings
@@ -47,18 +59,35 @@ class Context:
 def common(fn: F) -> F:
     """The options every command takes (DESIGN.md, CLI contract)."""
 
-    @click.option("--env", "env", default="local", envvar="SLIPWAY_ENV", show_default=True,
-                  help="Environment from slipway.yml.")
+    @click.option(
+        "--env",
+        "env",
+        default="local",
+        envvar="SLIPWAY_ENV",
+        show_default=True,
+        help="Environment from slipway.yml.",
+    )
     @click.option("--db-url", envvar=None, help="Database URL; overrides the environment's.")
     @click.option("--alembic-ini", type=click.Path(path_type=Path), help="Alembic ini file.")
-    @click.option("--config", type=click.Path(path_type=Path),
-                  help="slipway.yml to read (default: ./slipway.yml or $SLIPWAY_CONFIG).")
+    @click.option(
+        "--config",
+        type=click.Path(path_type=Path),
+        help="slipway.yml to read (default: ./slipway.yml or $SLIPWAY_CONFIG).",
+    )
     @click.option("--json", "as_json", is_flag=True, help="Print the JSON report on stdout.")
     @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
     @click.option("-v", "--verbose", is_flag=True, help="Log progress to stderr.")
     @functools.wraps(fn)
-    def wrapper(env: str, db_url: str | None, alembic_ini: Path | None, config: Path | None,
-                as_json: bool, debug: bool, verbose: bool, **kwargs: Any) -> None:
+    def wrapper(
+        env: str,
+        db_url: str | None,
+        alembic_ini: Path | None,
+        config: Path | None,
+        as_json: bool,
+        debug: bool,
+        verbose: bool,
+        **kwargs: Any,
+    ) -> None:
         ctx = Context(env, db_url, alembic_ini, config, as_json, debug, verbose)
         setup_console(debug=debug)
         secrets = (db_url_password(db_url),)
@@ -80,10 +109,8 @@ def db_url_password(db_url: str | None) -> str:
     if not db_url:
         return ""
     try:
-        from sqlalchemy.engine import make_url
-
         return str(make_url(db_url).password or "")
-    except Exception:  # a malformed URL: mask what would be the password part
+    except (ArgumentError, ValueError):  # malformed: mask what would be the password part
         rest = db_url.split("://", 1)[-1]
         userinfo = rest.rsplit("@", 1)[0] if "@" in rest else ""
         return userinfo.split(":", 1)[1] if ":" in userinfo else ""
@@ -93,8 +120,15 @@ def _fail_early(ctx: Context, err: BaseException, secrets: Sequence[str]) -> Non
     outcome = err.outcome if isinstance(err, SlipwayError) else Outcome.ERROR
     message = redact(str(err), secrets)
     if ctx.as_json:
-        print(json.dumps({"outcome": outcome.value, "exit_code": outcome.exit_code,
-                          "error": {"type": type(err).__name__, "message": message}}))
+        print(
+            json.dumps(
+                {
+                    "outcome": outcome.value,
+                    "exit_code": outcome.exit_code,
+                    "error": {"type": type(err).__name__, "message": message},
+                }
+            )
+        )
     prefix = "internal error" if outcome is Outcome.ERROR else "error"
     tail = " (run with --debug for the traceback)" if outcome is Outcome.ERROR else ""
     click.echo(f"slipway: {prefix}: {message}{tail}", err=True)
@@ -112,7 +146,11 @@ def _finish(ctx: Context, report: Report) -> None:
         if report.error:
             tail = f" ({report.error['hint']})" if report.error.get("hint") else ""
             prefix = "internal error" if report.outcome is Outcome.ERROR else report.outcome.value
-            debug = " (run with --debug for the traceback)" if report.traceback and not ctx.debug else ""
+            debug = (
+                " (run with --debug for the traceback)"
+                if report.traceback and not ctx.debug
+                else ""
+            )
             click.echo(f"slipway: {prefix}: {report.error['message']}{tail}{debug}", err=True)
     sys.exit(report.exit_code)
 
@@ -207,8 +245,15 @@ def history(ctx: Context, limit: int) -> Report | None:
         return report
     table = Table("run", "env", "who", "from", "to", "outcome", "s")
     for r in rows:
-        table.add_row(r["run_id"], r["env"], r["who"], r["from_revision"] or "base",
-                      r["to_revision"] or "base", r["outcome"], f"{r['duration_s'] or 0:.1f}")
+        table.add_row(
+            r["run_id"],
+            r["env"],
+            r["who"],
+            r["from_revision"] or "base",
+            r["to_revision"] or "base",
+            r["outcome"],
+            f"{r['duration_s'] or 0:.1f}",
+        )
     Console().print(table)
     return None
 
@@ -223,8 +268,11 @@ def unlock(ctx: Context, run_id: str) -> Report:
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        cli.main(args=list(argv) if argv is not None else None, prog_name="slipway",
-                 standalone_mode=False)
+        cli.main(
+            args=list(argv) if argv is not None else None,
+            prog_name="slipway",
+            standalone_mode=False,
+        )
     except click.exceptions.Exit as err:
         return int(err.exit_code)
     except click.ClickException as err:

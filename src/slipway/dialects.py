@@ -37,8 +37,13 @@ class ToolFailed(SlipwayError):
     """A client tool (pg_dump, mysqldump, psql, ...) exited non-zero."""
 
 
-def _run(argv: list[str], *, env: Mapping[str, str] | None = None,
-         stdin: IO[bytes] | None = None, input_: bytes | None = None) -> str:
+def _run(
+    argv: list[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    stdin: IO[bytes] | None = None,
+    input_: bytes | None = None,
+) -> str:
     merged = {**os.environ, **(env or {})}
     proc = subprocess.run(  # argv never carries a password; see the class docstrings
         argv, env=merged, stdin=stdin, input=input_, capture_output=True, check=False
@@ -89,7 +94,9 @@ class Dialect:
         raise NotImplementedError
         yield
 
-    def set_timeouts(self, conn: Connection, lock_timeout_s: float, statement_timeout_s: float) -> None:
+    def set_timeouts(
+        self, conn: Connection, lock_timeout_s: float, statement_timeout_s: float
+    ) -> None:
         """Bound how long the current transaction may wait for locks and run."""
 
     def is_lock_timeout(self, err: BaseException) -> bool:
@@ -175,7 +182,9 @@ class PostgreSQL(Dialect):
                 except DBAPIError:  # the session is gone, and the lock with it
                     log.debug("advisory unlock skipped: connection lost")
 
-    def set_timeouts(self, conn: Connection, lock_timeout_s: float, statement_timeout_s: float) -> None:
+    def set_timeouts(
+        self, conn: Connection, lock_timeout_s: float, statement_timeout_s: float
+    ) -> None:
         conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{int(lock_timeout_s * 1000)}ms'")
         conn.exec_driver_sql(f"SET LOCAL statement_timeout = '{int(statement_timeout_s * 1000)}ms'")
 
@@ -233,8 +242,15 @@ class PostgreSQL(Dialect):
         if "CREATE SCHEMA public;" not in script:
             drops += "CREATE SCHEMA public; "
         _run(
-            [_require_tool("psql"), "--no-psqlrc", "--quiet", "--single-transaction",
-             "--set=ON_ERROR_STOP=1", "--no-password", "--file=-"],
+            [
+                _require_tool("psql"),
+                "--no-psqlrc",
+                "--quiet",
+                "--single-transaction",
+                "--set=ON_ERROR_STOP=1",
+                "--no-password",
+                "--file=-",
+            ],
             env=self._pg_env(),
             input_=(drops + "\n" + script).encode("utf-8"),
         )
@@ -294,7 +310,9 @@ class MySQL(Dialect):
                 except DBAPIError:
                     log.debug("RELEASE_LOCK skipped: connection lost")
 
-    def set_timeouts(self, conn: Connection, lock_timeout_s: float, statement_timeout_s: float) -> None:
+    def set_timeouts(
+        self, conn: Connection, lock_timeout_s: float, statement_timeout_s: float
+    ) -> None:
         seconds = max(1, int(lock_timeout_s))
         conn.exec_driver_sql(f"SET SESSION lock_wait_timeout = {seconds}")
         conn.exec_driver_sql(f"SET SESSION innodb_lock_wait_timeout = {seconds}")
@@ -303,8 +321,8 @@ class MySQL(Dialect):
 
     def is_lock_timeout(self, err: BaseException) -> bool:
         orig = err.orig if isinstance(err, DBAPIError) else err
-        args = getattr(orig, "args", ())
-        return bool(args) and args[0] == 1205
+        args: tuple[object, ...] = getattr(orig, "args", ())
+        return len(args) > 0 and args[0] == 1205
 
     def size_bytes(self, conn: Connection) -> int:
         value = conn.execute(
@@ -329,11 +347,19 @@ class MySQL(Dialect):
 
     def backup(self, target: Path) -> None:
         with self._option_file() as opts:
-            _run([
-                self._dump_tool(), f"--defaults-extra-file={opts}", "--single-transaction",
-                "--routines", "--triggers", "--hex-blob", "--no-tablespaces",
-                f"--result-file={target}", self.url.database or "",
-            ])
+            _run(
+                [
+                    self._dump_tool(),
+                    f"--defaults-extra-file={opts}",
+                    "--single-transaction",
+                    "--routines",
+                    "--triggers",
+                    "--hex-blob",
+                    "--no-tablespaces",
+                    f"--result-file={target}",
+                    self.url.database or "",
+                ]
+            )
 
     def validate_backup(self, target: Path) -> str:
         with target.open("rb") as fh:

@@ -22,8 +22,8 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    inspect,
     insert,
+    inspect,
     select,
     update,
 )
@@ -94,13 +94,19 @@ def open_claims(conn: Connection) -> list[Claim]:
     if not exists(conn):
         return []
     rows = conn.execute(
-        select(history).where(history.c.outcome == Outcome.RUNNING.value)
+        select(history)
+        .where(history.c.outcome == Outcome.RUNNING.value)
         .order_by(history.c.started_at)
     ).mappings()
     return [
         Claim(
-            run_id=r["run_id"], env=r["env"], who=r["who"], host=r["host"], pid=r["pid"],
-            started_at=r["started_at"], from_revision=r["from_revision"],
+            run_id=r["run_id"],
+            env=r["env"],
+            who=r["who"],
+            host=r["host"],
+            pid=r["pid"],
+            started_at=r["started_at"],
+            from_revision=r["from_revision"],
         )
         for r in rows
     ]
@@ -109,9 +115,15 @@ def open_claims(conn: Connection) -> list[Claim]:
 def open_claim(conn: Connection, claim: Claim, to_revision: str | None) -> None:
     conn.execute(
         insert(history).values(
-            run_id=claim.run_id, env=claim.env, who=claim.who, host=claim.host, pid=claim.pid,
-            started_at=claim.started_at, from_revision=claim.from_revision,
-            to_revision=to_revision, outcome=Outcome.RUNNING.value,
+            run_id=claim.run_id,
+            env=claim.env,
+            who=claim.who,
+            host=claim.host,
+            pid=claim.pid,
+            started_at=claim.started_at,
+            from_revision=claim.from_revision,
+            to_revision=to_revision,
+            outcome=Outcome.RUNNING.value,
         )
     )
 

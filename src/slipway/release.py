@@ -39,9 +39,17 @@ def release(settings: Settings, *, run_id: str | None = None) -> Report:
             steps.apply(run, state)
             steps.verify(run, state.head)
         except StepFailed as failure:
-            run.report.error = {"type": "StepFailed", "step": failure.step, "message": failure.message}
-            log.error("%s failed: %s; rolling back to %s", failure.step, failure.message,
-                      state.current or "base")
+            run.report.error = {
+                "type": "StepFailed",
+                "step": failure.step,
+                "message": failure.message,
+            }
+            log.error(
+                "%s failed: %s; rolling back to %s",
+                failure.step,
+                failure.message,
+                state.current or "base",
+            )
             _recover(run, state, start_fp, backup)
             return run.report
         run.report.finish(Outcome.APPLIED)
@@ -55,11 +63,12 @@ def _recover(run: Run, state: State, start_fp: str | None, backup: FileRef) -> N
         return
     except StepFailed as failure:
         log.error("rollback failed: %s", failure.message)
-        run.report.error = {"type": "StepFailed", "step": failure.step, "message":
-                            f"{(run.report.error or {}).get('message', '')}; then {failure.message}"}
-    restore_cmd = (
-        f"slipway db restore --env {run.settings.env} --backup {backup.path} --yes"
-    )
+        run.report.error = {
+            "type": "StepFailed",
+            "step": failure.step,
+            "message": f"{(run.report.error or {}).get('message', '')}; then {failure.message}",
+        }
+    restore_cmd = f"slipway db restore --env {run.settings.env} --backup {backup.path} --yes"
     if not run.settings.restore_on_failed_rollback:
         run.report.skip("restore", f"not allowed on {run.settings.env}")
         run.report.next_command = restore_cmd
@@ -76,6 +85,7 @@ def _recover(run: Run, state: State, start_fp: str | None, backup: FileRef) -> N
 
 # The single steps, for operators and for Ansible tasks --------------------------------
 
+
 def status(settings: Settings) -> Report:
     """Where the database is, what is pending, and any open claims. Changes nothing."""
     with Run(settings, "status") as run:
@@ -84,21 +94,26 @@ def status(settings: Settings) -> Report:
             with run.connect() as conn:
                 claims = ledger.open_claims(conn)
             run.report.data["open_claims"] = [
-                {"run_id": c.run_id, "who": c.who, "host": c.host, "pid": c.pid,
-                 "started_at": c.started_at.isoformat(),
-                 "alive": process_alive(c.host, c.pid)}
+                {
+                    "run_id": c.run_id,
+                    "who": c.who,
+                    "host": c.host,
+                    "pid": c.pid,
+                    "started_at": c.started_at.isoformat(),
+                    "alive": process_alive(c.host, c.pid),
+                }
                 for c in claims
             ]
         run.report.finish(Outcome.NOOP if not state.pending else Outcome.APPLIED)
         run.report.data["up_to_date"] = not state.pending
-        return run.report
+    return run.report
 
 
 def preflight(settings: Settings) -> Report:
     with Run(settings, "preflight") as run:
         steps.preflight(run)
         run.report.finish(Outcome.NOOP)
-        return run.report
+    return run.report
 
 
 def render(settings: Settings) -> Report:
@@ -106,7 +121,7 @@ def render(settings: Settings) -> Report:
         state = steps.preflight(run)
         steps.render(run, state)
         run.report.finish(Outcome.APPLIED if state.pending else Outcome.NOOP)
-        return run.report
+    return run.report
 
 
 def backup(settings: Settings) -> Report:
@@ -115,7 +130,7 @@ def backup(settings: Settings) -> Report:
         steps.lock(run)
         steps.backup(run)
         run.report.finish(Outcome.APPLIED)
-        return run.report
+    return run.report
 
 
 def apply(settings: Settings) -> Report:
@@ -136,7 +151,7 @@ def apply(settings: Settings) -> Report:
             run.report.finish(Outcome.NEEDS_ATTENTION)
             return run.report
         run.report.finish(Outcome.APPLIED)
-        return run.report
+    return run.report
 
 
 def verify(settings: Settings, expected: str | None = None) -> Report:
@@ -150,7 +165,7 @@ def verify(settings: Settings, expected: str | None = None) -> Report:
             return run.report
         run.report.to_revision = target
         run.report.finish(Outcome.APPLIED)
-        return run.report
+    return run.report
 
 
 def rollback(settings: Settings, to: str | None) -> Report:
@@ -161,8 +176,11 @@ def rollback(settings: Settings, to: str | None) -> Report:
         target = to
         if target is None:
             with run.connect() as conn:
-                previous = [r for r in ledger.runs(conn, 50) if r["run_id"] != run.run_id
-                            and r["outcome"] == Outcome.APPLIED.value]
+                previous = [
+                    r
+                    for r in ledger.runs(conn, 50)
+                    if r["run_id"] != run.run_id and r["outcome"] == Outcome.APPLIED.value
+                ]
             if not previous:
                 raise BadInput("no applied run in the history to roll back", hint="pass --to REV")
             target = previous[0]["from_revision"]
@@ -177,11 +195,15 @@ def rollback(settings: Settings, to: str | None) -> Report:
         try:
             steps.rollback(run, target, None)
         except StepFailed as failure:
-            run.report.error = {"type": "StepFailed", "step": "rollback", "message": failure.message}
+            run.report.error = {
+                "type": "StepFailed",
+                "step": "rollback",
+                "message": failure.message,
+            }
             run.report.finish(Outcome.NEEDS_ATTENTION)
             return run.report
         run.report.finish(Outcome.APPLIED)
-        return run.report
+    return run.report
 
 
 def restore(settings: Settings, backup_path: str) -> Report:
@@ -199,7 +221,7 @@ def restore(settings: Settings, backup_path: str) -> Report:
             step.detail = f"restored {path}; database at {current or 'base'}"
         run.report.backup = ref
         run.report.finish(Outcome.APPLIED)
-        return run.report
+    return run.report
 
 
 def history(settings: Settings, limit: int = 20) -> tuple[Report, list[dict[str, Any]]]:
@@ -209,7 +231,7 @@ def history(settings: Settings, limit: int = 20) -> tuple[Report, list[dict[str,
             rows = ledger.runs(conn, limit)
         run.report.data["runs"] = rows
         run.report.finish(Outcome.NOOP)
-        return run.report, rows
+    return run.report, rows
 
 
 def unlock(settings: Settings, run_id: str) -> Report:
@@ -237,4 +259,4 @@ def unlock(settings: Settings, run_id: str) -> Report:
             run.report.current_revision = current
             step.detail = note
         run.report.finish(Outcome.APPLIED)
-        return run.report
+    return run.report

@@ -149,7 +149,8 @@ def render_summary(report: Report, console: Console) -> None:
             table.add_row(s.name, s.status, f"{s.duration_s:.2f}", s.detail)
         console.print(table)
     state = _STATE.get(report.outcome, "{cur}").format(
-        to=report.to_revision or "base", frm=report.from_revision or "base",
+        to=report.to_revision or "base",
+        frm=report.from_revision or "base",
         cur=report.current_revision or "unknown",
     )
     console.print(f"database: {state}")

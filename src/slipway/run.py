@@ -108,8 +108,12 @@ class Run:
         self.report.artifacts_dir = str(self.dir)
         self._stack.enter_context(run_log(self.dir / "run.log", self.settings.secrets))
         log.info(
-            "run %s: %s on %s (%s) by %s", self.run_id, self.report.command, self.settings.env,
-            self.settings.safe_url(), self.report.who,
+            "run %s: %s on %s (%s) by %s",
+            self.run_id,
+            self.report.command,
+            self.settings.env,
+            self.settings.safe_url(),
+            self.report.who,
         )
         return self
 
@@ -153,8 +157,9 @@ class Run:
         """Read the database's revision; refuse a position the code does not know."""
         head = self.project.single_head()
         if not self.dialect.database_exists():
-            return State(current=None, head=head, pending=self.project.pending(None, head),
-                         exists=False)
+            return State(
+                current=None, head=head, pending=self.project.pending(None, head), exists=False
+            )
         try:
             with self.connect() as conn:
                 heads = self.project.current(conn)
@@ -174,8 +179,9 @@ class Run:
                 check="current_known",
                 hint="deploy the code that has this revision, or check out the right branch",
             )
-        return State(current=current, head=head, pending=self.project.pending(current, head),
-                     exists=True)
+        return State(
+            current=current, head=head, pending=self.project.pending(current, head), exists=True
+        )
 
     def unreachable(self, err: DBAPIError) -> BadInput:
         reason = str(err.orig).strip().splitlines()[0] if err.orig else str(err)
@@ -228,8 +234,12 @@ class Run:
             ledger.open_claim(
                 conn,
                 ledger.Claim(
-                    run_id=self.run_id, env=self.settings.env, who=self.report.who,
-                    host=socket.gethostname(), pid=os.getpid(), started_at=ledger.now(),
+                    run_id=self.run_id,
+                    env=self.settings.env,
+                    who=self.report.who,
+                    host=socket.gethostname(),
+                    pid=os.getpid(),
+                    started_at=ledger.now(),
                     from_revision=state.current,
                 ),
                 to_revision=state.head,
@@ -244,8 +254,11 @@ class Run:
             "detail": (r.error or {}).get("message"),
         }
         if r.backup:
-            fields |= {"backup_path": r.backup.path, "backup_sha256": r.backup.sha256,
-                       "backup_bytes": r.backup.bytes}
+            fields |= {
+                "backup_path": r.backup.path,
+                "backup_sha256": r.backup.sha256,
+                "backup_bytes": r.backup.bytes,
+            }
         if "upgrade" in r.sql:
             fields["upgrade_sql_sha256"] = r.sql["upgrade"].sha256
         if "downgrade" in r.sql:
@@ -254,8 +267,11 @@ class Run:
             with self.fresh_engine().connect() as conn, conn.begin():
                 ledger.close_claim(conn, self.run_id, r.outcome, **fields)
         except DBAPIError as err:
-            log.error("could not close claim of run %s: %s", self.run_id,
-                      redact(str(err.orig), self.settings.secrets))
+            log.error(
+                "could not close claim of run %s: %s",
+                self.run_id,
+                redact(str(err.orig), self.settings.secrets),
+            )
 
     def relpath(self, path: Path) -> str:
         try:

@@ -40,7 +40,8 @@ def describe(conn: Connection, *, skip: tuple[str, ...] = ("alembic_version",)) 
     described: dict[str, Any] = {"tables": tables}
     if conn.dialect.name == "postgresql":
         described["enums"] = sorted(
-            [e["name"], list(e["labels"])] for e in insp.get_enums(schema="*")  # type: ignore[attr-defined]
+            [e["name"], list(e["labels"])]
+            for e in insp.get_enums(schema="*")  # type: ignore[attr-defined]
         )
         described["sequences"] = sorted(insp.get_sequence_names())
     return described

@@ -50,7 +50,7 @@ def preflight(run: Run) -> State:
                             f"revision {rev.id} ({run.relpath(rev.path)}) was edited after it was "
                             "applied: its sha256 differs from the one recorded",
                             check="checksums",
-                            hint="restore the file as applied; an intended change needs a new revision",
+                            hint="restore the file as applied; a change needs a new revision",
                         )
                 notes.append(f"{len(recorded)} checksums match")
                 if state.pending:
@@ -105,7 +105,8 @@ def backup(run: Run) -> FileRef:
         except ToolFailed as err:
             target.unlink(missing_ok=True)
             raise Refused(
-                redact(str(err), settings.secrets), check="backup",
+                redact(str(err), settings.secrets),
+                check="backup",
                 hint="no change was made; fix the backup and release again",
             ) from err
         ref = FileRef(path=str(target), sha256=file_sha256(target), bytes=target.stat().st_size)
@@ -151,7 +152,9 @@ def _upgrade_one(run: Run, rev: Revision, lock_timeout_s: float) -> None:
     with run.connect() as conn, conn.begin():
         run.dialect.set_timeouts(conn, lock_timeout_s, run.settings.statement_timeout_s)
         run.project.upgrade(conn, rev.id)
-        ledger.record_checksum(conn, rev.id, run.relpath(rev.path), rev.sha256, run.run_id, "applied")
+        ledger.record_checksum(
+            conn, rev.id, run.relpath(rev.path), rev.sha256, run.run_id, "applied"
+        )
 
 
 def apply(run: Run, state: State) -> None:
@@ -171,7 +174,9 @@ def apply(run: Run, state: State) -> None:
                     if retryable and attempt < len(ladder):
                         retries += 1
                         log.warning(
-                            "revision %s waited longer than %ss for a lock; retrying", rev.id, timeout
+                            "revision %s waited longer than %ss for a lock; retrying",
+                            rev.id,
+                            timeout,
                         )
                         time.sleep(run.settings.lock_retry_pause_s * attempt)
                         continue
@@ -223,8 +228,11 @@ def rollback(run: Run, start: str | None, start_fingerprint: str | None) -> None
         if current is not None and not run.project.knows(current):
             step.detail = f"database is at {current}, unknown to the code: cannot downgrade"
             raise StepFailed("rollback", step.detail)
-        chain: list[str | None] = [start, *(r.id for r in run.project.pending(start, current or "base"))] \
-            if current != start else [start]
+        chain: list[str | None] = (
+            [start, *(r.id for r in run.project.pending(start, current or "base"))]
+            if current != start
+            else [start]
+        )
         for i in range(len(chain) - 1, 0, -1):
             rev, below = chain[i], chain[i - 1]
             log.info("downgrading %s -> %s", rev, below or "base")
@@ -238,14 +246,20 @@ def rollback(run: Run, start: str | None, start_fingerprint: str | None) -> None
                 step.detail = f"downgrade of {rev} failed: {_first_line(err)}"
                 raise StepFailed("rollback", step.detail, revision=rev) from err
         _prove_at(run, start, start_fingerprint, step_name="rollback")
-        step.detail = f"downgraded {len(chain) - 1} revision(s); at {start or 'base'}, schema as before"
+        step.detail = (
+            f"downgraded {len(chain) - 1} revision(s); at {start or 'base'}, schema as before"
+        )
 
 
-def _prove_at(run: Run, start: str | None, start_fingerprint: str | None, *, step_name: str) -> None:
+def _prove_at(
+    run: Run, start: str | None, start_fingerprint: str | None, *, step_name: str
+) -> None:
     current, fp = read_current(run)
     run.report.current_revision = current
     if current != start:
-        raise StepFailed(step_name, f"database is at {current or 'base'}, expected {start or 'base'}")
+        raise StepFailed(
+            step_name, f"database is at {current or 'base'}, expected {start or 'base'}"
+        )
     if start_fingerprint is not None and fp != start_fingerprint:
         raise StepFailed(
             step_name,
@@ -254,7 +268,9 @@ def _prove_at(run: Run, start: str | None, start_fingerprint: str | None, *, ste
         )
 
 
-def restore(run: Run, backup_ref: FileRef, start: str | None, start_fingerprint: str | None) -> None:
+def restore(
+    run: Run, backup_ref: FileRef, start: str | None, start_fingerprint: str | None
+) -> None:
     with run.report.step("restore") as step:
         path = Path(backup_ref.path)
         if file_sha256(path) != backup_ref.sha256:

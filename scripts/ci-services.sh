@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Make sure the tests' real parts are here and running: database client tools,
+# PostgreSQL on 127.0.0.1:5432 and MariaDB on 127.0.0.1:3306. Idempotent.
+set -euo pipefail
+
+need=()
+command -v pg_dump >/dev/null || need+=(postgresql-client)
+command -v psql >/dev/null || need+=(postgresql-client)
+command -v mariadb-dump >/dev/null || command -v mysqldump >/dev/null || need+=(mariadb-client)
+command -v pg_ctlcluster >/dev/null || need+=(postgresql)
+[ -x /usr/sbin/mariadbd ] || need+=(mariadb-server)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing: ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+if ! pg_isready -h 127.0.0.1 -p 5432 -q; then
+  echo "starting PostgreSQL"
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start
+fi
+if ! mariadb-admin -h 127.0.0.1 -uroot ping >/dev/null 2>&1; then
+  echo "starting MariaDB"
+  mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld 2>/dev/null || true
+  start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd
+fi
+
+for _ in $(seq 1 60); do
+  if pg_isready -h 127.0.0.1 -p 5432 -q && mariadb-admin -h 127.0.0.1 -uroot ping >/dev/null 2>&1; then
+    exit 0
+  fi
+  sleep 1
+done
+echo "PostgreSQL or MariaDB did not come up within 60 s" >&2
+exit 1
