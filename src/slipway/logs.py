@@ -43,6 +43,8 @@ def setup_console(*, debug: bool) -> None:
     root = logging.getLogger()
     if not any(getattr(h, "_slipway", False) for h in root.handlers):
         handler = logging.StreamHandler(sys.stderr)
+        # Warnings and errors only, unless asked: the run log keeps everything.
+        handler.setLevel(logging.DEBUG if debug else logging.WARNING)
         handler.setFormatter(logging.Formatter(_FORMAT, "%H:%M:%S"))
         handler._slipway = True  # type: ignore[attr-defined]
         root.addHandler(handler)

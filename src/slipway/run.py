@@ -149,7 +149,8 @@ class Run:
             log.error("internal error: %s", message)
             log.debug("%s", self.report.traceback)
         else:
-            log.error("%s: %s", outcome.value, message)
+            # The CLI prints this as its one-line error; the run log keeps it too.
+            log.info("%s: %s", outcome.value, message)
         self.report.finish(outcome)
 
     # reading the database -------------------------------------------------------

@@ -1,0 +1,388 @@
+"""Real databases for the tests: a throwaway database per test on PostgreSQL, MariaDB
+and SQLite, a throwaway Alembic project per test, and the slipway CLI as a process."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, make_url
+
+ROOT = Path(__file__).resolve().parents[1]
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+MARIA_ADMIN = "mysql+pymysql://root@127.0.0.1:3306/mysql"
+DIALECTS = ("sqlite", "postgresql", "mariadb")
+
+
+@dataclass
+class ThrowawayDB:
+    """One throwaway database on a real server (or a real SQLite file)."""
+
+    kind: str
+    url: URL
+    folder: Path
+    _engines: list[sa.Engine] = field(default_factory=list)
+
+    @property
+    def url_str(self) -> str:
+        return self.url.render_as_string(hide_password=False)
+
+    def engine(self) -> sa.Engine:
+        engine = sa.create_engine(self.url, poolclass=sa.pool.NullPool)
+        self._engines.append(engine)
+        return engine
+
+    def execute(self, *statements: str) -> None:
+        with self.engine().begin() as conn:
+            for stmt in statements:
+                conn.exec_driver_sql(stmt)
+
+    def scalar(self, sql: str) -> Any:
+        with self.engine().connect() as conn:
+            return conn.exec_driver_sql(sql).scalar()
+
+    def revision(self) -> str | None:
+        with self.engine().connect() as conn:
+            if not sa.inspect(conn).has_table("alembic_version"):
+                return None
+            rows = conn.exec_driver_sql("SELECT version_num FROM alembic_version").all()
+        return rows[0][0] if rows else None
+
+    def tables(self) -> list[str]:
+        with self.engine().connect() as conn:
+            return sorted(sa.inspect(conn).get_table_names())
+
+    def contents(self, skip_ledger: bool = True) -> dict[str, str]:
+        """sha256 of every table's rows, in primary-key order: 'rows unchanged' made exact."""
+        out: dict[str, str] = {}
+        with self.engine().connect() as conn:
+            insp = sa.inspect(conn)
+            for table in sorted(insp.get_table_names()):
+                if skip_ledger and (table.startswith("slipway_") or table == "alembic_version"):
+                    continue
+                cols = [c["name"] for c in insp.get_columns(table)]
+                pk = insp.get_pk_constraint(table)["constrained_columns"] or cols
+                q = conn.dialect.identifier_preparer.quote
+                sql = (
+                    f"SELECT {', '.join(q(c) for c in cols)} FROM {q(table)} "
+                    f"ORDER BY {', '.join(q(c) for c in pk)}"
+                )
+                rows = conn.exec_driver_sql(sql).all()
+                out[table] = hashlib.sha256(
+                    repr([tuple(map(str, r)) for r in rows]).encode()
+                ).hexdigest()
+        return out
+
+    def schema(self) -> dict[str, Any]:
+        from slipway.schema import describe
+
+        with self.engine().connect() as conn:
+            return describe(conn)
+
+    def dispose(self) -> None:
+        for engine in self._engines:
+            engine.dispose()
+
+
+def _new_name() -> str:
+    return f"sw_{uuid.uuid4().hex[:12]}"
+
+
+def create_database(kind: str, tmp: Path) -> ThrowawayDB:
+    name = _new_name()
+    if kind == "sqlite":
+        return ThrowawayDB(kind, make_url(f"sqlite:///{tmp / (name + '.db')}"), tmp)
+    admin = sa.create_engine(
+        PG_ADMIN if kind == "postgresql" else MARIA_ADMIN,
+        isolation_level="AUTOCOMMIT",
+        poolclass=sa.pool.NullPool,
+    )
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    admin.dispose()
+    base = make_url(PG_ADMIN if kind == "postgresql" else MARIA_ADMIN)
+    return ThrowawayDB(kind, base.set(database=name), tmp)
+
+
+def drop_database(db: ThrowawayDB) -> None:
+    db.dispose()
+    if db.kind == "sqlite":
+        return
+    admin = sa.create_engine(
+        PG_ADMIN if db.kind == "postgresql" else MARIA_ADMIN,
+        isolation_level="AUTOCOMMIT",
+        poolclass=sa.pool.NullPool,
+    )
+    with admin.connect() as conn:
+        if db.kind == "postgresql":
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {db.url.database} WITH (FORCE)")
+        else:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {db.url.database}")
+    admin.dispose()
+
+
+@pytest.fixture(params=DIALECTS)
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ThrowawayDB]:
+    """A throwaway database on each of the three real database kinds."""
+    database = create_database(request.param, tmp_path)
+    yield database
+    drop_database(database)
+
+
+@pytest.fixture
+def pg(tmp_path: Path) -> Iterator[ThrowawayDB]:
+    database = create_database("postgresql", tmp_path)
+    yield database
+    drop_database(database)
+
+
+@pytest.fixture
+def maria(tmp_path: Path) -> Iterator[ThrowawayDB]:
+    database = create_database("mariadb", tmp_path)
+    yield database
+    drop_database(database)
+
+
+@pytest.fixture
+def lite(tmp_path: Path) -> Iterator[ThrowawayDB]:
+    database = create_database("sqlite", tmp_path)
+    yield database
+    drop_database(database)
+
+
+# A throwaway Alembic project --------------------------------------------------------
+
+ENV_PY = """
+from alembic import context
+from sqlalchemy import create_engine, pool
+
+config = context.config
+
+def run_offline():
+    context.configure(url=config.get_main_option("sqlalchemy.url"), literal_binds=True,
+                      transaction_per_migration=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+def run_online():
+    conn = config.attributes.get("connection")
+    if conn is None:
+        engine = create_engine(config.get_main_option("sqlalchemy.url"), poolclass=pool.NullPool)
+        with engine.connect() as conn:
+            context.configure(connection=conn, transaction_per_migration=True)
+            with context.begin_transaction():
+                context.run_migrations()
+        return
+    context.configure(connection=conn, transaction_per_migration=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+if context.is_offline_mode():
+    run_offline()
+else:
+    run_online()
+"""
+
+REVISION = """
+import os
+import time
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = {rev!r}
+down_revision = {down!r}
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+{upgrade}
+
+
+def downgrade():
+{downgrade}
+"""
+
+
+@dataclass
+class Project:
+    """An Alembic project of the test's own, with the revisions the test writes."""
+
+    root: Path
+    revisions: list[str] = field(default_factory=list)
+
+    @property
+    def ini(self) -> Path:
+        return self.root / "alembic.ini"
+
+    def add(
+        self, rev: str, upgrade: str, downgrade: str = "pass", down: str | None = "last"
+    ) -> Path:
+        down_rev = (self.revisions[-1] if self.revisions else None) if down == "last" else down
+        body = REVISION.format(
+            rev=rev,
+            down=down_rev,
+            upgrade=textwrap.indent(textwrap.dedent(upgrade).strip() or "pass", "    "),
+            downgrade=textwrap.indent(textwrap.dedent(downgrade).strip() or "pass", "    "),
+        )
+        path = self.root / "versions" / f"{rev}.py"
+        path.write_text(body, encoding="utf-8")
+        self.revisions.append(rev)
+        return path
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    root = tmp_path / "proj"
+    (root / "versions").mkdir(parents=True)
+    (root / "env.py").write_text(ENV_PY, encoding="utf-8")
+    (root / "alembic.ini").write_text(
+        "[alembic]\nscript_location = %(here)s\nversion_locations = %(here)s/versions\n",
+        encoding="utf-8",
+    )
+    return Project(root)
+
+
+def standard_history(project: Project) -> Project:
+    """Three revisions: a table with rows, a column with a data backfill, an index."""
+    project.add(
+        "r1",
+        """
+        t = op.create_table("things", sa.Column("id", sa.Integer, primary_key=True),
+                            sa.Column("name", sa.String(50), nullable=False))
+        op.bulk_insert(t, [{"id": i, "name": f"thing {i}"} for i in range(1, 6)])
+        """,
+        'op.drop_table("things")',
+    )
+    project.add(
+        "r2",
+        """
+        op.add_column("things", sa.Column("label", sa.String(80), nullable=True))
+        op.execute("UPDATE things SET label = name")
+        op.execute("UPDATE things SET name = 'renamed'")
+        """,
+        """
+        op.execute("UPDATE things SET name = label")
+        op.drop_column("things", "label")
+        """,
+    )
+    project.add(
+        "r3",
+        'op.create_index("ix_things_label", "things", ["label"])',
+        'op.drop_index("ix_things_label", table_name="things")',
+    )
+    return project
+
+
+# Running slipway as its users do --------------------------------------------------------
+
+
+@dataclass
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+    argv: list[str]
+
+    @property
+    def report(self) -> dict[str, Any]:
+        return json.loads(self.stdout)
+
+
+def slipway(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 180
+) -> Result:
+    argv = [sys.executable, "-m", "slipway", *args]
+    merged = {**os.environ, **(env or {})}
+    proc = subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        env=merged,
+        cwd=cwd or ROOT,
+        timeout=timeout,
+        check=False,
+    )
+    return Result(proc.returncode, proc.stdout, proc.stderr, argv)
+
+
+def write_config(folder: Path, **envs: dict[str, Any]) -> Path:
+    """A slipway.yml of the test's own: its artifacts and backups stay in ``folder``."""
+    import yaml
+
+    data = {
+        "defaults": {
+            "artifacts_dir": str(folder / "artifacts"),
+            "backup_dir": str(folder / "backups" / "{env}"),
+            "lock_timeouts_s": [2, 5],
+            "lock_retry_pause_s": 0.2,
+        },
+        "environments": envs
+        or {
+            "test": {"database_url_env": "TEST_DB_URL", "restore_on_failed_rollback": True},
+            "prod": {"database_url_env": "TEST_DB_URL", "restore_on_failed_rollback": False},
+        },
+    }
+    path = folder / "slipway.yml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+@dataclass
+class Release:
+    """slipway pointed at one test database and one test project."""
+
+    db: ThrowawayDB
+    project_ini: Path
+    config: Path
+    env: str = "test"
+
+    def __call__(
+        self,
+        command: str = "release",
+        *extra: str,
+        env: str | None = None,
+        child_env: dict[str, str] | None = None,
+    ) -> Result:
+        return slipway(
+            "db",
+            command,
+            "--env",
+            env or self.env,
+            "--config",
+            str(self.config),
+            "--alembic-ini",
+            str(self.project_ini),
+            "--json",
+            *extra,
+            env={"TEST_DB_URL": self.db.url_str, **(child_env or {})},
+        )
+
+
+@pytest.fixture
+def release(db: ThrowawayDB, project: Project, tmp_path: Path) -> Release:
+    return Release(db, project.ini, write_config(tmp_path))
+
+
+def alembic_upgrade(db: ThrowawayDB, ini: Path, revision: str) -> None:
+    """Bring a database to a revision with plain Alembic, as an older release would have."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config(str(ini))
+    with db.engine().begin() as conn:
+        cfg.attributes["connection"] = conn
+        cfg.set_main_option("sqlalchemy.url", db.url_str.replace("%", "%%"))
+        command.upgrade(cfg, revision)
