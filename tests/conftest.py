@@ -249,7 +249,7 @@ def project(tmp_path: Path) -> Project:
     (root / "versions").mkdir(parents=True)
     (root / "env.py").write_text(ENV_PY, encoding="utf-8")
     (root / "alembic.ini").write_text(
-        "[alembic]\nscript_location = %(here)s\nversion_locations = %(here)s/versions\n",
+        "[alembic]\nscript_location = %(here)s\nversion_locations = %(here)s/versions\npath_separator = os\n",
         encoding="utf-8",
     )
     return Project(root)
@@ -318,7 +318,9 @@ def slipway(
     return Result(proc.returncode, proc.stdout, proc.stderr, argv)
 
 
-def write_config(folder: Path, **envs: dict[str, Any]) -> Path:
+def write_config(
+    folder: Path, defaults: dict[str, Any] | None = None, **envs: dict[str, Any]
+) -> Path:
     """A slipway.yml of the test's own: its artifacts and backups stay in ``folder``."""
     import yaml
 
@@ -328,6 +330,7 @@ def write_config(folder: Path, **envs: dict[str, Any]) -> Path:
             "backup_dir": str(folder / "backups" / "{env}"),
             "lock_timeouts_s": [2, 5],
             "lock_retry_pause_s": 0.2,
+            **(defaults or {}),
         },
         "environments": envs
         or {

@@ -151,7 +151,8 @@ def _finish(ctx: Context, report: Report) -> None:
                 if report.traceback and not ctx.debug
                 else ""
             )
-            click.echo(f"slipway: {prefix}: {report.error['message']}{tail}{debug}", err=True)
+            then = f"; next: {report.next_command}" if report.next_command else ""
+            click.echo(f"slipway: {prefix}: {report.error['message']}{tail}{then}{debug}", err=True)
     sys.exit(report.exit_code)
 
 
