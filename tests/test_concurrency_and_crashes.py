@@ -1,0 +1,151 @@
+"""No two releases interleave on one database, and a release killed mid-apply never
+leaves a state that the next release passes over silently."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import sqlalchemy as sa
+from conftest import ROOT, Project, Release, ThrowawayDB, alembic_upgrade
+
+
+def slow_history(project: Project) -> None:
+    project.add(
+        "r1",
+        """
+        t = op.create_table("things", sa.Column("id", sa.Integer, primary_key=True),
+                            sa.Column("name", sa.String(50), nullable=False))
+        op.bulk_insert(t, [{"id": 1, "name": "one"}])
+        """,
+        'op.drop_table("things")',
+    )
+    # The pause comes first, so a kill during it leaves no committed DDL on MariaDB.
+    project.add(
+        "r2",
+        """
+        if not op.get_context().as_sql:
+            time.sleep(float(os.environ.get("SLOW_S", "0")))
+        op.add_column("things", sa.Column("label", sa.String(80)))
+        """,
+        'op.drop_column("things", "label")',
+    )
+
+
+def start(release: Release, slow_s: float) -> subprocess.Popen[str]:
+    argv = [
+        sys.executable,
+        "-m",
+        "slipway",
+        "db",
+        "release",
+        "--env",
+        "test",
+        "--config",
+        str(release.config),
+        "--alembic-ini",
+        str(release.project_ini),
+        "--json",
+    ]
+    env = {**os.environ, "TEST_DB_URL": release.db.url_str, "SLOW_S": str(slow_s)}
+    return subprocess.Popen(
+        argv, cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+
+
+def history(db: ThrowawayDB) -> list[dict[str, object]]:
+    with db.engine().connect() as conn:
+        rows = conn.execute(sa.text("SELECT * FROM slipway_history ORDER BY started_at"))
+        return [dict(r) for r in rows.mappings()]
+
+
+def test_two_simultaneous_releases_one_applies_other_refused_or_noop(
+    db: ThrowawayDB, project: Project, release: Release
+) -> None:
+    slow_history(project)
+    alembic_upgrade(db, project.ini, "r1")
+
+    procs = [start(release, 1.5), start(release, 1.5)]
+    results = []
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        results.append((p.returncode, json.loads(out), err))
+
+    outcomes = sorted(r[1]["outcome"] for r in results)
+    assert outcomes.count("applied") == 1, results
+    assert outcomes in (["applied", "noop"], ["applied", "refused"]), results
+    for code, report, _ in results:
+        assert code == {"applied": 0, "noop": 0, "refused": 3}[report["outcome"]]
+        if report["outcome"] == "refused":
+            assert report["error"]["check"] in ("lock", "claim")
+    assert db.revision() == "r2"
+    rows = history(db)
+    assert [r["outcome"] for r in rows].count("applied") == 1
+    for earlier, later in zip(rows, rows[1:], strict=False):
+        assert earlier["finished_at"] <= later["started_at"], "history interleaves"
+
+
+def wait_for(path_glob: Path, text: str, timeout: float = 60) -> Path:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for path in path_glob.parent.glob(path_glob.name + "/run.log"):
+            if text in path.read_text():
+                return path
+        time.sleep(0.1)
+    raise AssertionError(f"no run log says {text!r}")
+
+
+def test_release_killed_mid_apply_makes_next_release_refuse_with_one_command(
+    db: ThrowawayDB, project: Project, release: Release, tmp_path: Path
+) -> None:
+    slow_history(project)
+    alembic_upgrade(db, project.ini, "r1")
+    rows_before = db.contents()
+
+    victim = start(release, 60)
+    log = wait_for(tmp_path / "artifacts" / "*", "applying r2")
+    run_id = log.parent.name
+    time.sleep(0.5)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(timeout=30)
+
+    refused = release()
+    assert refused.code == 3, refused.stderr
+    unlock = f"slipway db unlock {run_id} --env test"
+    assert unlock in refused.report["error"]["message"] + refused.stderr
+    assert refused.stderr.strip().count("\n") == 0, "one line"
+    assert db.revision() == "r1"
+    assert db.contents() == rows_before
+
+    unlocked = release("unlock", run_id)
+    assert unlocked.code == 0, unlocked.stderr
+    assert {r["run_id"]: r["outcome"] for r in history(db)}[run_id] == "abandoned"
+
+    after = release()
+    assert after.code == 0, after.stderr
+    assert after.report["outcome"] == "applied"
+    assert db.revision() == "r2"
+
+
+def test_unlock_refuses_a_run_that_is_still_alive(
+    lite: ThrowawayDB, project: Project, tmp_path: Path
+) -> None:
+    from conftest import write_config
+
+    slow_history(project)
+    alembic_upgrade(lite, project.ini, "r1")
+    release = Release(lite, project.ini, write_config(tmp_path))
+    running = start(release, 8)
+    try:
+        log = wait_for(tmp_path / "artifacts" / "*", "applying r2")
+        result = release("unlock", log.parent.name)
+        assert result.code == 3
+        assert result.report["outcome"] == "refused"
+    finally:
+        running.kill()
+        running.wait()
