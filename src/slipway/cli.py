@@ -145,7 +145,9 @@ def _finish(ctx: Context, report: Report) -> None:
             click.echo(report.traceback, err=True)
         if report.error:
             tail = f" ({report.error['hint']})" if report.error.get("hint") else ""
-            prefix = "internal error" if report.outcome is Outcome.ERROR else report.outcome.value
+            prefix = {Outcome.ERROR: "internal error", Outcome.BAD_INPUT: "error"}.get(
+                report.outcome, report.outcome.value
+            )
             debug = (
                 " (run with --debug for the traceback)"
                 if report.traceback and not ctx.debug

@@ -1,0 +1,150 @@
+"""Bad input: one clear line on stderr, exit 2, no traceback, no database touched."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import (
+    ROOT,
+    Project,
+    ThrowawayDB,
+    alembic_upgrade,
+    slipway,
+    standard_history,
+    write_config,
+)
+
+
+def assert_bad_input(result, needle: str) -> None:  # type: ignore[no-untyped-def]
+    assert result.code == 2, (result.stdout, result.stderr)
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("slipway: error: ")
+    assert needle in lines[0]
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+@pytest.fixture
+def seeded(db: ThrowawayDB, project: Project) -> ThrowawayDB:
+    standard_history(project)
+    alembic_upgrade(db, project.ini, "r1")
+    return db
+
+
+def state(db: ThrowawayDB) -> tuple[object, ...]:
+    return db.revision(), db.tables(), db.contents(skip_ledger=False)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["not a url", "postgresql+psycopg://app:Sekr3t@127.0.0.1:notaport/app", "oracle://x@y/z"],
+)
+def test_malformed_url(url: str, tmp_path: Path) -> None:
+    result = slipway(
+        "db", "release", "--env", "test", "--config", str(write_config(tmp_path)), "--db-url", url
+    )
+    assert_bad_input(result, "--db-url")
+    assert "Sekr3t" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("kind", ["postgresql+psycopg", "mysql+pymysql"])
+def test_unreachable_host(kind: str, tmp_path: Path, project: Project) -> None:
+    standard_history(project)
+    result = slipway(
+        "db",
+        "release",
+        "--env",
+        "test",
+        "--config",
+        str(write_config(tmp_path)),
+        "--alembic-ini",
+        str(project.ini),
+        "--db-url",
+        f"{kind}://app:Sekr3t@127.0.0.1:1/app",
+    )
+    assert_bad_input(result, "cannot reach database")
+    assert "Sekr3t" not in result.stdout + result.stderr
+
+
+def test_missing_ini(seeded: ThrowawayDB, tmp_path: Path) -> None:
+    before = state(seeded)
+    result = slipway(
+        "db",
+        "release",
+        "--env",
+        "test",
+        "--config",
+        str(write_config(tmp_path)),
+        "--alembic-ini",
+        str(tmp_path / "nope.ini"),
+        env={"TEST_DB_URL": seeded.url_str},
+    )
+    assert_bad_input(result, "nope.ini")
+    assert state(seeded) == before
+
+
+def test_unknown_environment(seeded: ThrowawayDB, project: Project, tmp_path: Path) -> None:
+    before = state(seeded)
+    result = slipway(
+        "db",
+        "release",
+        "--env",
+        "qa",
+        "--config",
+        str(write_config(tmp_path)),
+        "--alembic-ini",
+        str(project.ini),
+        env={"TEST_DB_URL": seeded.url_str},
+    )
+    assert_bad_input(result, "unknown environment 'qa'")
+    assert state(seeded) == before
+
+
+def test_empty_migrations_folder(db: ThrowawayDB, project: Project, tmp_path: Path) -> None:
+    db.execute("CREATE TABLE keep (id INTEGER PRIMARY KEY)", "INSERT INTO keep VALUES (7)")
+    before = state(db)
+    result = slipway(
+        "db",
+        "release",
+        "--env",
+        "test",
+        "--config",
+        str(write_config(tmp_path)),
+        "--alembic-ini",
+        str(project.ini),
+        env={"TEST_DB_URL": db.url_str},
+    )
+    assert_bad_input(result, "no migrations in")
+    assert state(db) == before
+
+
+def test_password_in_config_file_is_refused(tmp_path: Path) -> None:
+    config = write_config(tmp_path, prod={"database_url": "postgresql://app:Sekr3t@db/app"})
+    result = slipway(
+        "db",
+        "status",
+        "--env",
+        "prod",
+        "--config",
+        str(config),
+        "--alembic-ini",
+        str(ROOT / "alembic_prod.ini"),
+    )
+    assert_bad_input(result, "has a password in")
+    assert "Sekr3t" not in result.stdout + result.stderr
+
+
+def test_unset_url_variable(tmp_path: Path) -> None:
+    result = slipway(
+        "db",
+        "status",
+        "--env",
+        "test",
+        "--config",
+        str(write_config(tmp_path)),
+        "--alembic-ini",
+        str(ROOT / "alembic_prod.ini"),
+        env={"TEST_DB_URL": ""},
+    )
+    assert_bad_input(result, "$TEST_DB_URL")
