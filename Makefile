@@ -28,6 +28,7 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/yamllint --strict .
 
 test: setup services lint
 	$(BIN)/pytest -n 2 --dist loadfile $(PYTEST_ARGS)
