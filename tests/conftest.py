@@ -249,7 +249,8 @@ def project(tmp_path: Path) -> Project:
     (root / "versions").mkdir(parents=True)
     (root / "env.py").write_text(ENV_PY, encoding="utf-8")
     (root / "alembic.ini").write_text(
-        "[alembic]\nscript_location = %(here)s\nversion_locations = %(here)s/versions\npath_separator = os\n",
+        "[alembic]\nscript_location = %(here)s\n"
+        "version_locations = %(here)s/versions\npath_separator = os\n",
         encoding="utf-8",
     )
     return Project(root)

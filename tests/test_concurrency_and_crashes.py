@@ -3,6 +3,7 @@ leaves a state that the next release passes over silently."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -86,7 +87,7 @@ def test_two_simultaneous_releases_one_applies_other_refused_or_noop(
     assert db.revision() == "r2"
     rows = history(db)
     assert [r["outcome"] for r in rows].count("applied") == 1
-    for earlier, later in zip(rows, rows[1:], strict=False):
+    for earlier, later in itertools.pairwise(rows):
         assert earlier["finished_at"] <= later["started_at"], "history interleaves"
 
 
