@@ -141,7 +141,7 @@ def test_unlock_refuses_a_run_that_is_still_alive(
     slow_history(project)
     alembic_upgrade(lite, project.ini, "r1")
     release = Release(lite, project.ini, write_config(tmp_path))
-    running = start(release, 8)
+    running = start(release, 120)
     try:
         log = wait_for(tmp_path / "artifacts" / "*", "applying r2")
         result = release("unlock", log.parent.name)

@@ -3,10 +3,17 @@ timeouts, and gives up into rollback, so it never blocks traffic for longer."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from conftest import Project, Release, ThrowawayDB, alembic_upgrade, write_config
+from conftest import ROOT, Project, Release, ThrowawayDB, alembic_upgrade, write_config
 
 
 def history(project: Project) -> None:
@@ -28,23 +35,58 @@ def history(project: Project) -> None:
     )
 
 
-def hold_table_lock(db: ThrowawayDB, seconds: float) -> tuple[threading.Thread, threading.Event]:
-    """Another session writes to ``things`` in a long transaction (ROW EXCLUSIVE): reads and
-    pg_dump go on, ALTER TABLE must wait."""
-    locked = threading.Event()
+@contextmanager
+def table_locked(db: ThrowawayDB) -> Iterator[threading.Event]:
+    """Another session writes to ``things`` in a long transaction (ROW EXCLUSIVE): reads
+    and pg_dump go on, ALTER TABLE must wait. Set the event to end that transaction."""
+    locked, done = threading.Event(), threading.Event()
 
     def hold() -> None:
         with db.engine().connect() as conn:
             conn.exec_driver_sql("BEGIN")
             conn.exec_driver_sql("LOCK TABLE things IN ROW EXCLUSIVE MODE")
             locked.set()
-            conn.exec_driver_sql(f"SELECT pg_sleep({seconds})")
+            done.wait(120)
             conn.exec_driver_sql("ROLLBACK")
 
     thread = threading.Thread(target=hold, daemon=True)
     thread.start()
     assert locked.wait(10)
-    return thread, locked
+    try:
+        yield done
+    finally:
+        done.set()
+        thread.join()
+
+
+def start(release: Release) -> subprocess.Popen[str]:
+    argv = [
+        sys.executable,
+        "-m",
+        "slipway",
+        "db",
+        "release",
+        "--env",
+        "test",
+        "--config",
+        str(release.config),
+        "--alembic-ini",
+        str(release.project_ini),
+        "--json",
+    ]
+    env = {**os.environ, "TEST_DB_URL": release.db.url_str}
+    return subprocess.Popen(
+        argv, cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+
+
+def wait_for_log(folder: Path, text: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(text in p.read_text() for p in folder.glob("*/run.log")):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"no run log says {text!r}")
 
 
 def test_revision_retries_until_the_lock_is_free(
@@ -52,19 +94,20 @@ def test_revision_retries_until_the_lock_is_free(
 ) -> None:
     history(project)
     alembic_upgrade(pg, project.ini, "r1")
-    config = write_config(tmp_path, {"lock_timeouts_s": [0.3, 0.6, 30], "lock_retry_pause_s": 0.1})
+    config = write_config(tmp_path, {"lock_timeouts_s": [0.3, 0.3, 60], "lock_retry_pause_s": 0.1})
     release = Release(pg, project.ini, config)
-    holder, _ = hold_table_lock(pg, 2.0)
 
-    result = release()
-    holder.join()
+    with table_locked(pg) as unlock:
+        proc = start(release)
+        wait_for_log(tmp_path / "artifacts", "r3 waited longer than 0.3s for a lock; retrying")
+        unlock.set()
+        out, err = proc.communicate(timeout=120)
 
-    assert result.code == 0, result.stderr
-    apply = next(s for s in result.report["steps"] if s["name"] == "apply")
-    assert "2 lock retries" in apply["detail"]
+    assert proc.returncode == 0, err
+    report = json.loads(out)
+    apply = next(s for s in report["steps"] if s["name"] == "apply")
+    assert "lock retries" in apply["detail"]
     assert pg.revision() == "r3"
-    run_log = (Path(result.report["artifacts_dir"]) / "run.log").read_text()
-    assert "r3 waited longer than 0.3s for a lock; retrying" in run_log
 
 
 def test_revision_that_never_gets_its_lock_gives_up_into_rollback(
@@ -75,10 +118,9 @@ def test_revision_that_never_gets_its_lock_gives_up_into_rollback(
     config = write_config(tmp_path, {"lock_timeouts_s": [0.2, 0.4], "lock_retry_pause_s": 0.1})
     release = Release(pg, project.ini, config)
     rows_before = pg.contents()
-    holder, _ = hold_table_lock(pg, 6.0)
 
-    result = release()
-    holder.join()
+    with table_locked(pg):
+        result = release()
 
     assert result.code == 4, result.stderr
     assert result.report["outcome"] == "rolled_back"

@@ -406,6 +406,11 @@ class SQLite(Dialect):
         return Path(self.url.database or "")
 
     def database_exists(self) -> bool:
+        if not self.path.parent.is_dir():
+            raise BadInput(
+                f"folder {self.path.parent} of the SQLite database does not exist",
+                hint="create it, or fix the URL",
+            )
         return self.path.is_file()
 
     def create_engine(self) -> Engine:

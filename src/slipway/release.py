@@ -38,7 +38,9 @@ def release(settings: Settings, *, run_id: str | None = None) -> Report:
         try:
             steps.apply(run, state)
             steps.verify(run, state.head)
-        except StepFailed as failure:
+        # Once changes began, every failure must end in a contract outcome, never exit 1.
+        except Exception as err:  # noqa: BLE001
+            failure = _as_failure(err, "apply")
             run.report.error = {
                 "type": "StepFailed",
                 "step": failure.step,
@@ -56,31 +58,44 @@ def release(settings: Settings, *, run_id: str | None = None) -> Report:
     return run.report
 
 
+def _as_failure(err: Exception, step: str) -> StepFailed:
+    if isinstance(err, StepFailed):
+        return err
+    log.debug("unexpected failure in %s", step, exc_info=err)
+    return StepFailed(
+        step, f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err) else ''}"
+    )
+
+
 def _recover(run: Run, state: State, start_fp: str | None, backup: FileRef) -> None:
+    """Rollback; if that fails, restore where allowed; otherwise say what to run."""
     try:
         steps.rollback(run, state.current, start_fp)
         run.report.finish(Outcome.ROLLED_BACK)
         return
-    except StepFailed as failure:
+    except Exception as err:  # noqa: BLE001 - see release()
+        failure = _as_failure(err, "rollback")
         log.error("rollback failed: %s", failure.message)
+        first = (run.report.error or {}).get("message", "")
         run.report.error = {
             "type": "StepFailed",
             "step": failure.step,
-            "message": f"{(run.report.error or {}).get('message', '')}; then {failure.message}",
+            "message": f"{first}; then {failure.message}",
         }
     restore_cmd = f"slipway db restore --env {run.settings.env} --backup {backup.path} --yes"
+    run.report.next_command = restore_cmd
     if not run.settings.restore_on_failed_rollback:
         run.report.skip("restore", f"not allowed on {run.settings.env}")
-        run.report.next_command = restore_cmd
         run.report.finish(Outcome.NEEDS_ATTENTION)
         return
     try:
         steps.restore(run, backup, state.current, start_fp)
-        run.report.finish(Outcome.RESTORED)
-    except StepFailed as failure:
-        log.error("restore failed: %s", failure.message)
-        run.report.next_command = restore_cmd
+    except Exception as err:  # noqa: BLE001 - see release()
+        log.error("restore failed: %s", _as_failure(err, "restore").message)
         run.report.finish(Outcome.NEEDS_ATTENTION)
+        return
+    run.report.next_command = None
+    run.report.finish(Outcome.RESTORED)
 
 
 # The single steps, for operators and for Ansible tasks --------------------------------
@@ -104,7 +119,7 @@ def status(settings: Settings) -> Report:
                 }
                 for c in claims
             ]
-        run.report.finish(Outcome.NOOP if not state.pending else Outcome.APPLIED)
+        run.report.finish(Outcome.NOOP)
         run.report.data["up_to_date"] = not state.pending
     return run.report
 

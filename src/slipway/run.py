@@ -126,7 +126,7 @@ class Run:
         swallow = False
         if exc is not None and isinstance(exc, Exception):
             swallow = True
-            self.fail(exc, tb)
+            self.fail(exc)
         try:
             if self.claimed:
                 self._close_claim()
@@ -138,7 +138,7 @@ class Run:
                 self._engine.dispose()
         return swallow
 
-    def fail(self, exc: BaseException, tb: TracebackType | None = None) -> None:
+    def fail(self, exc: BaseException) -> None:
         outcome = exc.outcome if isinstance(exc, SlipwayError) else Outcome.ERROR
         message = redact(str(exc) or type(exc).__name__, self.settings.secrets)
         self.report.error = {"type": type(exc).__name__, "message": message}

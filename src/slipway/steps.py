@@ -221,34 +221,42 @@ def verify(run: Run, expected: str | None, *, name: str = "verify") -> None:
         step.detail = f"current = {current or 'base'} (fresh connection)"
 
 
+def _undo_path(run: Run, start: str | None, current: str | None) -> list[tuple[str, str | None]]:
+    """(revision, the one below it) pairs that lead from ``current`` down to ``start``."""
+    if current == start:
+        return []
+    if current is None or not run.project.knows(current):
+        raise StepFailed(
+            "rollback", f"database is at {current or 'base'}: no downgrade leads to {start}"
+        )
+    try:
+        revisions = run.project.pending(start, current)
+    except Exception as err:  # alembic's graph errors: current is not above start
+        raise StepFailed(
+            "rollback", f"database is at {current}, which is not above {start or 'base'}"
+        ) from err
+    ids: list[str | None] = [start, *(r.id for r in revisions)]
+    return [(str(ids[i]), ids[i - 1]) for i in range(len(ids) - 1, 0, -1)]
+
+
 def rollback(run: Run, start: str | None, start_fingerprint: str | None) -> None:
     """Downgrade from wherever the database is back to ``start``, then prove it."""
     with run.report.step("rollback") as step:
         current, _ = read_current(run)
-        if current is not None and not run.project.knows(current):
-            step.detail = f"database is at {current}, unknown to the code: cannot downgrade"
-            raise StepFailed("rollback", step.detail)
-        chain: list[str | None] = (
-            [start, *(r.id for r in run.project.pending(start, current or "base"))]
-            if current != start
-            else [start]
-        )
-        for i in range(len(chain) - 1, 0, -1):
-            rev, below = chain[i], chain[i - 1]
+        undo = _undo_path(run, start, current)
+        for rev, below in undo:
             log.info("downgrading %s -> %s", rev, below or "base")
             try:
                 with run.connect() as conn, conn.begin():
                     timeout = run.settings.lock_timeouts_s[-1]
                     run.dialect.set_timeouts(conn, timeout, run.settings.statement_timeout_s)
                     run.project.downgrade(conn, below)
-                    ledger.forget_checksum(conn, str(rev))
+                    ledger.forget_checksum(conn, rev)
             except Exception as err:
                 step.detail = f"downgrade of {rev} failed: {_first_line(err)}"
                 raise StepFailed("rollback", step.detail, revision=rev) from err
         _prove_at(run, start, start_fingerprint, step_name="rollback")
-        step.detail = (
-            f"downgraded {len(chain) - 1} revision(s); at {start or 'base'}, schema as before"
-        )
+        step.detail = f"downgraded {len(undo)} revision(s); at {start or 'base'}, schema as before"
 
 
 def _prove_at(
