@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -373,6 +374,38 @@ class Release:
             *extra,
             env={"TEST_DB_URL": self.db.url_str, **(child_env or {})},
         )
+
+    def start(self, **child_env: str) -> subprocess.Popen[str]:
+        """The release as a background process, for tests that race or kill it."""
+        argv = [
+            sys.executable,
+            "-m",
+            "slipway",
+            "db",
+            "release",
+            "--env",
+            self.env,
+            "--config",
+            str(self.config),
+            "--alembic-ini",
+            str(self.project_ini),
+            "--json",
+        ]
+        env = {**os.environ, "TEST_DB_URL": self.db.url_str, **child_env}
+        return subprocess.Popen(
+            argv, cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+
+
+def wait_for_log(artifacts: Path, text: str, timeout: float = 120) -> Path:
+    """The run log (artifacts/<run id>/run.log) that says ``text``, once it does."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for path in artifacts.glob("*/run.log"):
+            if text in path.read_text():
+                return path
+        time.sleep(0.05)
+    raise AssertionError(f"no run log says {text!r}")
 
 
 @pytest.fixture

@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import sqlalchemy as sa
-from conftest import ROOT, Project, Release, ThrowawayDB, alembic_upgrade
+from conftest import Project, Release, ThrowawayDB, alembic_upgrade, wait_for_log
 
 
 def slow_history(project: Project) -> None:
@@ -38,27 +35,6 @@ def slow_history(project: Project) -> None:
     )
 
 
-def start(release: Release, slow_s: float) -> subprocess.Popen[str]:
-    argv = [
-        sys.executable,
-        "-m",
-        "slipway",
-        "db",
-        "release",
-        "--env",
-        "test",
-        "--config",
-        str(release.config),
-        "--alembic-ini",
-        str(release.project_ini),
-        "--json",
-    ]
-    env = {**os.environ, "TEST_DB_URL": release.db.url_str, "SLOW_S": str(slow_s)}
-    return subprocess.Popen(
-        argv, cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-
-
 def history(db: ThrowawayDB) -> list[dict[str, object]]:
     with db.engine().connect() as conn:
         rows = conn.execute(sa.text("SELECT * FROM slipway_history ORDER BY started_at"))
@@ -71,7 +47,7 @@ def test_two_simultaneous_releases_one_applies_other_refused_or_noop(
     slow_history(project)
     alembic_upgrade(db, project.ini, "r1")
 
-    procs = [start(release, 1.5), start(release, 1.5)]
+    procs = [release.start(SLOW_S="1.5"), release.start(SLOW_S="1.5")]
     results = []
     for p in procs:
         out, err = p.communicate(timeout=120)
@@ -91,16 +67,6 @@ def test_two_simultaneous_releases_one_applies_other_refused_or_noop(
         assert earlier["finished_at"] <= later["started_at"], "history interleaves"
 
 
-def wait_for(path_glob: Path, text: str, timeout: float = 60) -> Path:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for path in path_glob.parent.glob(path_glob.name + "/run.log"):
-            if text in path.read_text():
-                return path
-        time.sleep(0.1)
-    raise AssertionError(f"no run log says {text!r}")
-
-
 def test_release_killed_mid_apply_makes_next_release_refuse_with_one_command(
     db: ThrowawayDB, project: Project, release: Release, tmp_path: Path
 ) -> None:
@@ -108,8 +74,8 @@ def test_release_killed_mid_apply_makes_next_release_refuse_with_one_command(
     alembic_upgrade(db, project.ini, "r1")
     rows_before = db.contents()
 
-    victim = start(release, 60)
-    log = wait_for(tmp_path / "artifacts" / "*", "applying r2")
+    victim = release.start(SLOW_S="60")
+    log = wait_for_log(tmp_path / "artifacts", "applying r2")
     run_id = log.parent.name
     time.sleep(0.5)
     victim.send_signal(signal.SIGKILL)
@@ -141,9 +107,9 @@ def test_unlock_refuses_a_run_that_is_still_alive(
     slow_history(project)
     alembic_upgrade(lite, project.ini, "r1")
     release = Release(lite, project.ini, write_config(tmp_path))
-    running = start(release, 120)
+    running = release.start(SLOW_S="120")
     try:
-        log = wait_for(tmp_path / "artifacts" / "*", "applying r2")
+        log = wait_for_log(tmp_path / "artifacts", "applying r2")
         result = release("unlock", log.parent.name)
         assert result.code == 3
         assert result.report["outcome"] == "refused"

@@ -4,16 +4,12 @@ timeouts, and gives up into rollback, so it never blocks traffic for longer."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from conftest import ROOT, Project, Release, ThrowawayDB, alembic_upgrade, write_config
+from conftest import Project, Release, ThrowawayDB, alembic_upgrade, wait_for_log, write_config
 
 
 def history(project: Project) -> None:
@@ -59,36 +55,6 @@ def table_locked(db: ThrowawayDB) -> Iterator[threading.Event]:
         thread.join()
 
 
-def start(release: Release) -> subprocess.Popen[str]:
-    argv = [
-        sys.executable,
-        "-m",
-        "slipway",
-        "db",
-        "release",
-        "--env",
-        "test",
-        "--config",
-        str(release.config),
-        "--alembic-ini",
-        str(release.project_ini),
-        "--json",
-    ]
-    env = {**os.environ, "TEST_DB_URL": release.db.url_str}
-    return subprocess.Popen(
-        argv, cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-
-
-def wait_for_log(folder: Path, text: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if any(text in p.read_text() for p in folder.glob("*/run.log")):
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"no run log says {text!r}")
-
-
 def test_revision_retries_until_the_lock_is_free(
     pg: ThrowawayDB, project: Project, tmp_path: Path
 ) -> None:
@@ -98,7 +64,7 @@ def test_revision_retries_until_the_lock_is_free(
     release = Release(pg, project.ini, config)
 
     with table_locked(pg) as unlock:
-        proc = start(release)
+        proc = release.start()
         wait_for_log(tmp_path / "artifacts", "r3 waited longer than 0.3s for a lock; retrying")
         unlock.set()
         out, err = proc.communicate(timeout=120)

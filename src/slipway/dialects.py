@@ -110,7 +110,8 @@ class Dialect:
         """Raise :class:`Refused` when backup tools are missing or too old; say what was found."""
         return "no client tools needed"
 
-    def backup(self, target: Path) -> None:  # pragma: no cover
+    def backup(self, target: Path, lock_wait_s: float) -> None:  # pragma: no cover
+        """Write a backup to ``target``; wait at most ``lock_wait_s`` for locks where possible."""
         raise NotImplementedError
 
     def validate_backup(self, target: Path) -> str:  # pragma: no cover
@@ -211,9 +212,17 @@ class PostgreSQL(Dialect):
             )
         return f"pg_dump {client} for server {server}"
 
-    def backup(self, target: Path) -> None:
+    def backup(self, target: Path, lock_wait_s: float) -> None:
+        # Without a limit pg_dump queues behind any ACCESS EXCLUSIVE holder, and the
+        # application's queries then queue behind pg_dump.
         _run(
-            [_require_tool("pg_dump"), "--format=custom", "--no-password", f"--file={target}"],
+            [
+                _require_tool("pg_dump"),
+                "--format=custom",
+                "--no-password",
+                f"--lock-wait-timeout={int(lock_wait_s * 1000)}",
+                f"--file={target}",
+            ],
             env=self._pg_env(),
         )
 
@@ -345,7 +354,7 @@ class MySQL(Dialect):
         version = _run([dump, "--version"]).strip()
         return version
 
-    def backup(self, target: Path) -> None:
+    def backup(self, target: Path, lock_wait_s: float) -> None:
         with self._option_file() as opts:
             _run(
                 [
@@ -440,8 +449,8 @@ class SQLite(Dialect):
     def size_bytes(self, conn: Connection) -> int:
         return self.path.stat().st_size if self.path.exists() else 0
 
-    def backup(self, target: Path) -> None:
-        src = sqlite3.connect(self.path)
+    def backup(self, target: Path, lock_wait_s: float) -> None:
+        src = sqlite3.connect(self.path, timeout=lock_wait_s)
         dst = sqlite3.connect(target)
         try:
             src.backup(dst)

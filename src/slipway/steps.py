@@ -99,7 +99,7 @@ def backup(run: Run) -> FileRef:
         stem = Path(name).stem or "database"
         target = private_file(folder / f"{stem}-{run.run_id}{run.dialect.backup_suffix}")
         try:
-            run.dialect.backup(target)
+            run.dialect.backup(target, max(settings.lock_timeouts_s))
             target.chmod(0o600)
             step.detail = run.dialect.validate_backup(target)
         except ToolFailed as err:
