@@ -75,8 +75,17 @@ def run_log(path: Path, secrets: Iterable[str]) -> Iterator[None]:
             other.removeFilter(redactor)
 
 
-def keep_loggers_enabled() -> None:
-    """An env.py calling ``fileConfig()`` disables existing loggers; undo that for ours."""
-    for name, logger in logging.Logger.manager.loggerDict.items():
-        if isinstance(logger, logging.Logger) and (name == LOGGER or name.startswith(LOGGER)):
-            logger.disabled = False
+@contextmanager
+def preserved() -> Iterator[None]:
+    """Undo what an env.py's ``fileConfig()`` does to logging: it replaces the root
+    handlers (the run log among them) and disables loggers it does not name."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        for name, logger in logging.Logger.manager.loggerDict.items():
+            if isinstance(logger, logging.Logger) and name.split(".")[0] in (LOGGER, "alembic"):
+                logger.disabled = False

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,9 +19,9 @@ from alembic.script import Script, ScriptDirectory
 from alembic.util.exc import CommandError
 from sqlalchemy import Connection, inspect
 
+from slipway import logs
 from slipway.config import Settings
 from slipway.errors import BadInput, Refused
-from slipway.logs import keep_loggers_enabled
 
 
 def file_sha256(path: Path) -> str:
@@ -144,8 +145,6 @@ class Project:
         self._run(lambda: command.downgrade(cfg, revision or "base"))
 
     @staticmethod
-    def _run(fn: object) -> None:
-        try:
-            fn()  # type: ignore[operator]
-        finally:
-            keep_loggers_enabled()
+    def _run(fn: Callable[[], None]) -> None:
+        with logs.preserved():
+            fn()
