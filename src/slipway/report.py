@@ -160,5 +160,9 @@ def render_summary(report: Report, console: Console) -> None:
         console.print(f"{kind} SQL: {ref.path}")
     if report.error:
         console.print(f"error: {report.error['message']}", markup=False)
+    if report.artifacts_dir:
+        console.print(f"log: {report.artifacts_dir}/run.log", markup=False)
     if report.next_command:
         console.print(f"next: {report.next_command}", markup=False)
+    elif report.outcome in (Outcome.ROLLED_BACK, Outcome.RESTORED):
+        console.print("next: fix the failing revision (see the log), then release again")
