@@ -37,6 +37,7 @@ history = Table(
     metadata,
     Column("run_id", String(40), primary_key=True),
     Column("env", String(40), nullable=False),
+    Column("command", String(20), nullable=False),
     Column("who", String(200), nullable=False),
     Column("host", String(255), nullable=False),
     Column("pid", Integer, nullable=False),
@@ -74,6 +75,7 @@ def now() -> dt.datetime:
 class Claim:
     run_id: str
     env: str
+    command: str
     who: str
     host: str
     pid: int
@@ -102,6 +104,7 @@ def open_claims(conn: Connection) -> list[Claim]:
         Claim(
             run_id=r["run_id"],
             env=r["env"],
+            command=r["command"],
             who=r["who"],
             host=r["host"],
             pid=r["pid"],
@@ -117,6 +120,7 @@ def open_claim(conn: Connection, claim: Claim, to_revision: str | None) -> None:
         insert(history).values(
             run_id=claim.run_id,
             env=claim.env,
+            command=claim.command,
             who=claim.who,
             host=claim.host,
             pid=claim.pid,

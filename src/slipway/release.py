@@ -142,8 +142,9 @@ def render(settings: Settings) -> Report:
 def backup(settings: Settings) -> Report:
     with Run(settings, "backup") as run:
         steps.preflight(run)
-        steps.lock(run)
+        state = steps.lock(run)
         steps.backup(run)
+        run.report.to_revision = state.current
         run.report.finish(Outcome.APPLIED)
     return run.report
 
@@ -194,7 +195,8 @@ def rollback(settings: Settings, to: str | None) -> Report:
                 previous = [
                     r
                     for r in ledger.runs(conn, 50)
-                    if r["run_id"] != run.run_id and r["outcome"] == Outcome.APPLIED.value
+                    if r["command"] in ("release", "apply")
+                    and r["outcome"] == Outcome.APPLIED.value
                 ]
             if not previous:
                 raise BadInput("no applied run in the history to roll back", hint="pass --to REV")

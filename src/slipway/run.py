@@ -237,6 +237,7 @@ class Run:
                 ledger.Claim(
                     run_id=self.run_id,
                     env=self.settings.env,
+                    command=self.report.command,
                     who=self.report.who,
                     host=socket.gethostname(),
                     pid=os.getpid(),

@@ -1,0 +1,105 @@
+"""The steps of the release as single commands, as an operator (or an Ansible task)
+runs them one by one."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+from conftest import Project, Release, ThrowawayDB, alembic_upgrade, standard_history
+
+
+def test_steps_one_by_one_reach_head_and_back(
+    db: ThrowawayDB, project: Project, release: Release
+) -> None:
+    standard_history(project)
+    alembic_upgrade(db, project.ini, "r1")
+    rows_at_r1 = db.contents()
+
+    status = release("status")
+    assert status.code == 0
+    assert status.report["pending"] == ["r2", "r3"]
+    assert status.report["data"]["up_to_date"] is False
+
+    preflight = release("preflight")
+    assert preflight.code == 0 and db.revision() == "r1"
+
+    backup = release("backup")
+    assert backup.code == 0, backup.stderr
+    path = Path(backup.report["backup"]["path"])
+    assert path.exists() and stat.S_IMODE(path.stat().st_mode) == 0o600
+
+    render = release("render")
+    assert render.code == 0
+    assert "things" in Path(render.report["sql"]["upgrade"]["path"]).read_text()
+    assert db.revision() == "r1", "render changes nothing"
+
+    wrong = release("verify")
+    assert wrong.code == 6
+    assert "database is at r1, expected r3" in wrong.report["error"]["message"]
+
+    apply = release("apply")
+    assert apply.code == 0, apply.stderr
+    assert db.revision() == "r3"
+    assert release("verify").code == 0
+
+    back = release("rollback", "--to", "r1")
+    assert back.code == 0, back.stderr
+    assert db.revision() == "r1"
+    assert db.contents() == rows_at_r1
+    assert release("verify", "--revision", "r1").code == 0
+
+    history = release("history")
+    runs = history.report["data"]["runs"]
+    # Runs that took the claim, newest first: rollback, apply, backup.
+    assert [r["command"] for r in runs] == ["rollback", "apply", "backup"]
+    assert [r["outcome"] for r in runs] == ["applied", "applied", "applied"]
+    assert [(r["from_revision"], r["to_revision"]) for r in runs] == [
+        ("r3", "r1"),
+        ("r1", "r3"),
+        ("r1", "r1"),
+    ]
+
+
+def test_rollback_without_target_goes_to_where_the_last_release_started(
+    db: ThrowawayDB, project: Project, release: Release
+) -> None:
+    standard_history(project)
+    alembic_upgrade(db, project.ini, "r2")
+    rows_at_r2 = db.contents()
+    assert release().code == 0
+    assert db.revision() == "r3"
+
+    back = release("rollback")
+
+    assert back.code == 0, back.stderr
+    assert (back.report["from_revision"], back.report["to_revision"]) == ("r3", "r2")
+    assert db.revision() == "r2"
+    assert db.contents() == rows_at_r2
+
+
+def test_report_has_the_contract_fields_in_every_outcome(
+    db: ThrowawayDB, project: Project, release: Release
+) -> None:
+    standard_history(project)
+    project.add("r4", 'op.execute("INSERT INTO no_such_table (id) VALUES (1)")')
+    result = release()
+    assert result.code == 4
+    report = result.report
+    for key in (
+        "run_id",
+        "env",
+        "database",
+        "from_revision",
+        "to_revision",
+        "outcome",
+        "steps",
+        "backup",
+        "sql",
+        "error",
+    ):
+        assert key in report, key
+    assert set(report["database"]) >= {"dialect", "name"}
+    assert all(set(s) == {"name", "status", "duration_s", "detail"} for s in report["steps"])
+    assert set(report["backup"]) == {"path", "sha256", "bytes"}
+    assert set(report["sql"]) == {"upgrade", "downgrade"}
