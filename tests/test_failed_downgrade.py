@@ -3,7 +3,9 @@ environment allows it (exit 5), otherwise stop with the exact restore command (e
 
 from __future__ import annotations
 
-from conftest import Project, Release, ThrowawayDB, alembic_upgrade, slipway
+from pathlib import Path
+
+from conftest import Project, Release, ThrowawayDB, alembic_upgrade, slipway, write_config
 
 
 def broken_downgrade_history(project: Project) -> None:
@@ -65,6 +67,13 @@ def test_failed_downgrade_without_restore_names_the_restore_command(
     assert command == f"slipway db restore --env prod --backup {report['backup']['path']} --yes"
     assert command in result.stderr
 
+    # Until someone acts, no release goes over an uncertain database.
+    gated = release(env="prod")
+    assert gated.code == 3
+    assert gated.report["error"]["check"] == "attention"
+    assert report["run_id"] in gated.stderr
+    assert db.revision() == "r2"
+
     # The command the report names does what it says.
     restored = slipway(
         *command.split()[1:],
@@ -72,8 +81,44 @@ def test_failed_downgrade_without_restore_names_the_restore_command(
         str(release.config),
         "--alembic-ini",
         str(release.project_ini),
+        "--json",
         env={"TEST_DB_URL": db.url_str},
     )
     assert restored.code == 0, restored.stderr
     assert db.revision() == "r1"
     assert db.contents() == rows_before
+
+    # The history survived the restore, and tells what happened.
+    runs = {r["run_id"]: r for r in release("history").report["data"]["runs"]}
+    assert runs[report["run_id"]]["outcome"] == "restored"
+    assert runs[restored.report["run_id"]]["command"] == "restore"
+    assert gated.report["run_id"] not in runs, "a refused run never claimed the database"
+
+    # With the database sound again, a fixed release goes through.
+    (project.root / "versions" / "r3.py").write_text(
+        (project.root / "versions" / "r3.py")
+        .read_text()
+        .replace('op.execute("INSERT INTO no_such_table (id) VALUES (1)")', "pass")
+    )
+    fixed = release(env="prod")
+    assert fixed.code == 0, fixed.stderr
+    assert db.revision() == "r3"
+
+
+def test_needs_attention_can_be_acknowledged_with_unlock(
+    lite: ThrowawayDB, project: Project, tmp_path: Path
+) -> None:
+    broken_downgrade_history(project)
+    alembic_upgrade(lite, project.ini, "r1")
+    release = Release(lite, project.ini, write_config(tmp_path))
+    first = release(env="prod")
+    assert first.code == 6
+
+    assert release(env="prod").report["error"]["check"] == "attention"
+    unlocked = release("unlock", first.report["run_id"], env="prod")
+    assert unlocked.code == 0, unlocked.stderr
+    # Acknowledged: the next release runs again (and r3 still fails, from r2 this time).
+    again = release(env="prod")
+    assert again.code == 4, again.stderr
+    assert again.report["from_revision"] == "r2"
+    assert lite.revision() == "r2"

@@ -156,6 +156,44 @@ def run(conn: Connection, run_id: str) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
+def last_run(conn: Connection) -> dict[str, Any] | None:
+    """The newest run that has ended."""
+    if not exists(conn):
+        return None
+    row = (
+        conn.execute(
+            select(history)
+            .where(history.c.outcome != Outcome.RUNNING.value)
+            .order_by(history.c.started_at.desc(), history.c.run_id.desc())
+            .limit(1)
+        )
+        .mappings()
+        .first()
+    )
+    return dict(row) if row else None
+
+
+def all_runs(conn: Connection) -> list[dict[str, Any]]:
+    if not exists(conn):
+        return []
+    return [dict(r) for r in conn.execute(select(history)).mappings()]
+
+
+def put_runs(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Write rows back as they were (after a restore brought older versions of them)."""
+    for row in rows:
+        conn.execute(history.delete().where(history.c.run_id == row["run_id"]))
+        conn.execute(insert(history).values(**row))
+
+
+def set_outcome(conn: Connection, run_id: str, outcome: Outcome, detail: str) -> None:
+    conn.execute(
+        update(history)
+        .where(history.c.run_id == run_id)
+        .values(outcome=outcome.value, detail=detail)
+    )
+
+
 def recorded_checksums(conn: Connection) -> dict[str, tuple[str, str]]:
     """revision -> (sha256, path) as recorded when it was applied."""
     if not exists(conn):

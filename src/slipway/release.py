@@ -188,7 +188,7 @@ def rollback(settings: Settings, to: str | None) -> Report:
     """Downgrade to ``to`` (a revision, or ``base``), or to where the last run started."""
     with Run(settings, "rollback") as run:
         state = steps.preflight(run)
-        steps.lock(run)
+        steps.lock(run, remedy=True)
         target = to
         if target is None:
             with run.connect() as conn:
@@ -229,14 +229,23 @@ def restore(settings: Settings, backup_path: str) -> Report:
     if not path.is_file():
         raise BadInput(f"backup {path} does not exist")
     with Run(settings, "restore") as run:
-        run.lock()
+        run.lock(remedy=True)
+        before, _ = steps.read_current(run)
+        run.claim(before, None)
         ref = FileRef(str(path), file_sha256(path), path.stat().st_size)
+        run.report.from_revision, run.report.backup = before, ref
         with run.report.step("restore") as step:
-            run.dialect.restore(path)
+            steps.restore_keeping_history(run, path)
             current, _ = steps.read_current(run)
             run.report.current_revision = run.report.to_revision = current
             step.detail = f"restored {path}; database at {current or 'base'}"
-        run.report.backup = ref
+        with run.connect() as conn, conn.begin():
+            for row in ledger.all_runs(conn):
+                if row["outcome"] == Outcome.NEEDS_ATTENTION.value and row["backup_path"] == str(
+                    path
+                ):
+                    note = f"restored from its backup by {run.report.who} (run {run.run_id})"
+                    ledger.set_outcome(conn, row["run_id"], Outcome.RESTORED, note)
         run.report.finish(Outcome.APPLIED)
     return run.report
 
@@ -252,7 +261,8 @@ def history(settings: Settings, limit: int = 20) -> tuple[Report, list[dict[str,
 
 
 def unlock(settings: Settings, run_id: str) -> Report:
-    """Close the claim of a run whose process died, after checking that it did."""
+    """Close the claim of a run whose process died (after checking that it did), or
+    acknowledge a run that ended needs_attention once the database is sound again."""
     with Run(settings, "unlock") as run:
         run.state()
         with run.report.step("unlock") as step:
@@ -261,16 +271,19 @@ def unlock(settings: Settings, run_id: str) -> Report:
                 row = ledger.run(conn, run_id)
             if row is None:
                 raise BadInput(f"no run {run_id} in the history of this database")
-            if row["outcome"] != Outcome.RUNNING.value:
-                raise BadInput(f"run {run_id} is not open (outcome {row['outcome']})")
-            if process_alive(row["host"], row["pid"]):
+            if row["outcome"] not in (Outcome.RUNNING.value, Outcome.NEEDS_ATTENTION.value):
+                raise BadInput(f"run {run_id} needs no unlock (outcome {row['outcome']})")
+            if row["outcome"] == Outcome.RUNNING.value and process_alive(row["host"], row["pid"]):
                 raise Refused(
                     f"run {run_id} is still alive (pid {row['pid']} on {socket.gethostname()})",
                     check="claim",
                     hint="wait for it to finish",
                 )
             current, _ = steps.read_current(run)
-            note = f"unlocked by {run.report.who}; database found at {current or 'base'}"
+            note = (
+                f"{row['outcome']}, unlocked by {run.report.who}; "
+                f"database found at {current or 'base'}"
+            )
             with run.connect() as conn, conn.begin():
                 ledger.close_claim(conn, run_id, Outcome.ABANDONED, detail=note)
             run.report.current_revision = current

@@ -197,11 +197,13 @@ class Run:
         """Hold the session lock for the rest of the run; it dies with the process."""
         self._stack.enter_context(self.dialect.lock(self.engine, self.settings.database_name))
 
-    def lock(self) -> None:
-        """Hold the session lock, then refuse while another run's claim is open."""
+    def lock(self, *, remedy: bool = False) -> None:
+        """Hold the session lock, then refuse while another run's claim is open or, unless
+        this run is a remedy (rollback, restore), while the last run needs attention."""
         self.hold_lock()
         with self.connect() as conn:
             claims = ledger.open_claims(conn)
+            last = ledger.last_run(conn)
         for claim in claims:
             if claim.run_id == self.run_id:
                 continue
@@ -221,13 +223,22 @@ class Run:
                 check="claim",
                 hint=f"wait for it; if it is dead, run: {unlock}",
             )
+        if not remedy and last is not None and last["outcome"] == Outcome.NEEDS_ATTENTION.value:
+            unlock = f"slipway db unlock {last['run_id']} --env {self.settings.env}"
+            raise Refused(
+                f"run {last['run_id']} ended needs_attention: the database state is uncertain",
+                check="attention",
+                hint=f"run what its report names next; once the database is sound: {unlock}",
+            )
 
-    def claim(self, state: State) -> None:
-        """Write this run's claim (a ``running`` history row) and baseline checksums."""
+    def claim(self, current: str | None, target: str | None) -> None:
+        """Write this run's claim (a ``running`` history row) and baseline the checksums
+        of revisions applied before slipway recorded any."""
         with self.connect() as conn, conn.begin():
             ledger.ensure(conn)
             recorded = ledger.recorded_checksums(conn)
-            for rev in self.project.applied(state.current):
+            known = current is not None and self.project.knows(current)
+            for rev in self.project.applied(current) if known else []:
                 if rev.id not in recorded:
                     ledger.record_checksum(
                         conn, rev.id, self.relpath(rev.path), rev.sha256, self.run_id, "baseline"
@@ -242,9 +253,9 @@ class Run:
                     host=socket.gethostname(),
                     pid=os.getpid(),
                     started_at=ledger.now(),
-                    from_revision=state.current,
+                    from_revision=current,
                 ),
-                to_revision=state.head,
+                to_revision=target,
             )
         self.claimed = True
 

@@ -76,17 +76,17 @@ def _check_room(run: Run, size: int) -> None:
         )
 
 
-def lock(run: Run) -> State:
+def lock(run: Run, *, remedy: bool = False) -> State:
     """Take the release lock, refuse open claims, re-read the state under the lock, claim."""
     with run.report.step("lock") as step:
-        run.lock()
+        run.lock(remedy=remedy)
         state = run.state()
         if state.current != run.report.from_revision:
             # Someone released between our preflight and our lock: check again.
             run.report.steps.pop()
             state = preflight(run)
             run.report.steps.append(step)
-        run.claim(state)
+        run.claim(state.current, state.head)
         step.detail = f"held for run {run.run_id}"
     return state
 
@@ -283,9 +283,19 @@ def restore(
         path = Path(backup_ref.path)
         if file_sha256(path) != backup_ref.sha256:
             raise StepFailed("restore", f"backup {path} no longer matches its recorded sha256")
-        try:
-            run.dialect.restore(path)
-        except ToolFailed as err:
-            raise StepFailed("restore", redact(str(err), run.settings.secrets)) from err
+        restore_keeping_history(run, path)
         _prove_at(run, start, start_fingerprint, step_name="restore")
         step.detail = f"restored {path}; at {start or 'base'}, schema as before"
+
+
+def restore_keeping_history(run: Run, path: Path) -> None:
+    """Load a backup; the run history is a log of what happened and survives it."""
+    with run.connect() as conn:
+        rows = ledger.all_runs(conn)
+    try:
+        run.dialect.restore(path)
+    except ToolFailed as err:
+        raise StepFailed("restore", redact(str(err), run.settings.secrets)) from err
+    with run.connect() as conn, conn.begin():
+        ledger.ensure(conn)
+        ledger.put_runs(conn, rows)
