@@ -118,7 +118,7 @@ def db_url_password(db_url: str | None) -> str:
 
 def _fail_early(ctx: Context, err: BaseException, secrets: Sequence[str]) -> None:
     outcome = err.outcome if isinstance(err, SlipwayError) else Outcome.ERROR
-    message = redact(str(err), secrets)
+    message = redact((str(err).strip() or type(err).__name__).splitlines()[0], secrets)
     if ctx.as_json:
         print(
             json.dumps(

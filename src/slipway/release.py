@@ -135,7 +135,7 @@ def render(settings: Settings) -> Report:
     with Run(settings, "render") as run:
         state = steps.preflight(run)
         steps.render(run, state)
-        run.report.finish(Outcome.APPLIED if state.pending else Outcome.NOOP)
+        run.report.finish(Outcome.NOOP)
     return run.report
 
 

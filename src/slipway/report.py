@@ -148,11 +148,17 @@ def render_summary(report: Report, console: Console) -> None:
         for s in report.steps:
             table.add_row(s.name, s.status, f"{s.duration_s:.2f}", s.detail)
         console.print(table)
-    state = _STATE.get(report.outcome, "{cur}").format(
-        to=report.to_revision or "base",
-        frm=report.from_revision or "base",
-        cur=report.current_revision or "unknown",
-    )
+    if report.command in ("status", "preflight", "render") and report.outcome is Outcome.NOOP:
+        state = (
+            f"at {report.current_revision or 'base'}; head {report.to_revision}; "
+            f"pending: {', '.join(report.pending) or 'none'}"
+        )
+    else:
+        state = _STATE.get(report.outcome, "{cur}").format(
+            to=report.to_revision or "base",
+            frm=report.from_revision or "base",
+            cur=report.current_revision or "unknown",
+        )
     console.print(f"database: {state}")
     if report.backup:
         console.print(f"backup: {report.backup.path} ({report.backup.bytes} bytes)")

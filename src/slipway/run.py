@@ -140,14 +140,16 @@ class Run:
 
     def fail(self, exc: BaseException) -> None:
         outcome = exc.outcome if isinstance(exc, SlipwayError) else Outcome.ERROR
-        message = redact(str(exc) or type(exc).__name__, self.settings.secrets)
+        # One line: a driver error carries its SQL too, which belongs in the run log only.
+        text = (str(exc).strip() or type(exc).__name__).splitlines()[0]
+        message = redact(text, self.settings.secrets)
         self.report.error = {"type": type(exc).__name__, "message": message}
         if isinstance(exc, Refused):
             self.report.error["check"] = exc.check
         if outcome is Outcome.ERROR:
             self.report.traceback = "".join(traceback.format_exception(exc))
             log.error("internal error: %s", message)
-            log.debug("%s", self.report.traceback)
+            log.info("%s", self.report.traceback)  # the run log keeps it; stderr does not
         else:
             # The CLI prints this as its one-line error; the run log keeps it too.
             log.info("%s: %s", outcome.value, message)

@@ -243,6 +243,7 @@ def rollback(run: Run, start: str | None, start_fingerprint: str | None) -> None
     """Downgrade from wherever the database is back to ``start``, then prove it."""
     with run.report.step("rollback") as step:
         current, _ = read_current(run)
+        run.report.current_revision = current
         undo = _undo_path(run, start, current)
         for rev, below in undo:
             log.info("downgrading %s -> %s", rev, below or "base")
@@ -252,6 +253,7 @@ def rollback(run: Run, start: str | None, start_fingerprint: str | None) -> None
                     run.dialect.set_timeouts(conn, timeout, run.settings.statement_timeout_s)
                     run.project.downgrade(conn, below)
                     ledger.forget_checksum(conn, rev)
+                run.report.current_revision = below
             except Exception as err:
                 step.detail = f"downgrade of {rev} failed: {_first_line(err)}"
                 raise StepFailed("rollback", step.detail, revision=rev) from err
