@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import shutil
+import sqlite3
 import time
 from pathlib import Path
 
@@ -102,10 +103,10 @@ def backup(run: Run) -> FileRef:
             run.dialect.backup(target, max(settings.lock_timeouts_s))
             target.chmod(0o600)
             step.detail = run.dialect.validate_backup(target)
-        except ToolFailed as err:
+        except (ToolFailed, OSError, sqlite3.Error) as err:  # a full disk shows up as any
             target.unlink(missing_ok=True)
             raise Refused(
-                redact(str(err), settings.secrets),
+                f"backup failed: {redact(_first_line(err), settings.secrets)}",
                 check="backup",
                 hint="no change was made; fix the backup and release again",
             ) from err
