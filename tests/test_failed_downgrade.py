@@ -122,3 +122,29 @@ def test_needs_attention_can_be_acknowledged_with_unlock(
     assert again.code == 4, again.stderr
     assert again.report["from_revision"] == "r2"
     assert lite.revision() == "r2"
+
+
+def test_parallel_directory_backup_is_private_and_restores(
+    pg: ThrowawayDB, project: Project, tmp_path: Path
+) -> None:
+    """With backup_jobs > 1, PostgreSQL backs up as a directory with parallel pg_dump
+    jobs: 0700/0600, checksummed as a whole, and the restore takes it as it is."""
+    import stat
+
+    from slipway.artifacts import checksum
+
+    broken_downgrade_history(project)
+    alembic_upgrade(pg, project.ini, "r1")
+    rows_before = pg.contents()
+    release = Release(pg, project.ini, write_config(tmp_path, {"backup_jobs": 2}))
+
+    result = release(env="test")
+
+    assert result.code == 5, result.stderr
+    backup = Path(result.report["backup"]["path"])
+    assert backup.is_dir() and backup.name.endswith(".dir")
+    assert stat.S_IMODE(backup.stat().st_mode) == 0o700
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in backup.iterdir())
+    assert checksum(backup) == (result.report["backup"]["sha256"], result.report["backup"]["bytes"])
+    assert pg.revision() == "r1"
+    assert pg.contents() == rows_before

@@ -103,3 +103,18 @@ def test_report_has_the_contract_fields_in_every_outcome(
     assert all(set(s) == {"name", "status", "duration_s", "detail"} for s in report["steps"])
     assert set(report["backup"]) == {"path", "sha256", "bytes"}
     assert set(report["sql"]) == {"upgrade", "downgrade"}
+
+
+def test_old_backups_are_pruned_to_backup_keep(
+    lite: ThrowawayDB, project: Project, tmp_path: Path
+) -> None:
+    from conftest import write_config
+
+    standard_history(project)
+    alembic_upgrade(lite, project.ini, "r1")
+    release = Release(lite, project.ini, write_config(tmp_path, {"backup_keep": 2}))
+
+    paths = [Path(release("backup").report["backup"]["path"]) for _ in range(3)]
+
+    assert [p.exists() for p in paths] == [False, True, True]
+    assert sorted((tmp_path / "backups" / "test").iterdir()) == paths[1:]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import secrets
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -46,3 +48,32 @@ def write_atomic(path: Path, text: str) -> None:
 
 def write_json(path: Path, data: Any) -> None:
     write_atomic(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def make_private(path: Path) -> None:
+    """0700 for folders, 0600 for files, all the way down."""
+    if path.is_dir():
+        os.chmod(path, 0o700)
+        for child in path.rglob("*"):
+            os.chmod(child, 0o700 if child.is_dir() else 0o600)
+    else:
+        os.chmod(path, 0o600)
+
+
+def checksum(path: Path) -> tuple[str, int]:
+    """sha256 and size of a file, or of a folder's files (names and contents, in order)."""
+    if not path.is_dir():
+        return hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_size
+    digest, size = hashlib.sha256(), 0
+    for child in sorted(p for p in path.rglob("*") if p.is_file()):
+        data = child.read_bytes()
+        digest.update(f"{child.relative_to(path)}\0{hashlib.sha256(data).hexdigest()}\n".encode())
+        size += len(data)
+    return digest.hexdigest(), size
+
+
+def remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)

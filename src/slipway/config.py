@@ -29,6 +29,7 @@ DEFAULTS: dict[str, Any] = {
     "artifacts_dir": "artifacts",
     "backup_dir": "var/backups/{env}",
     "backup_keep": 5,
+    "backup_jobs": 1,
     "backup_min_free_ratio": 2.0,
     "lock_timeouts_s": [2, 5, 15],
     "lock_retry_pause_s": 1.0,
@@ -50,6 +51,7 @@ class Settings:
     artifacts_dir: Path
     backup_dir: Path
     backup_keep: int = 5
+    backup_jobs: int = 1
     backup_min_free_ratio: float = 2.0
     lock_timeouts_s: tuple[float, ...] = (2.0, 5.0, 15.0)
     lock_retry_pause_s: float = 1.0
@@ -203,6 +205,7 @@ def load_settings(
             artifacts_dir=_path(options["artifacts_dir"]),
             backup_dir=_path(options["backup_dir"]),
             backup_keep=int(options["backup_keep"]),
+            backup_jobs=int(options["backup_jobs"]),
             backup_min_free_ratio=float(options["backup_min_free_ratio"]),
             lock_timeouts_s=ladder,
             lock_retry_pause_s=float(options["lock_retry_pause_s"]),
@@ -214,6 +217,8 @@ def load_settings(
         )
     except (TypeError, ValueError) as err:
         raise BadInput(f"a setting of environment '{env}' has the wrong type: {err}") from err
-    if not ladder or settings.backup_keep < 1:
-        raise BadInput(f"environment '{env}' needs lock_timeouts_s non-empty and backup_keep >= 1")
+    if not ladder or settings.backup_keep < 1 or settings.backup_jobs < 1:
+        raise BadInput(
+            f"environment '{env}' needs lock_timeouts_s non-empty, backup_keep and backup_jobs >= 1"
+        )
     return settings

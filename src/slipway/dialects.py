@@ -26,6 +26,7 @@ from sqlalchemy import Connection, Engine, create_engine, pool, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 
+from slipway.artifacts import private_file
 from slipway.errors import BadInput, LockHeld, Refused, SlipwayError
 
 log = logging.getLogger(__name__)
@@ -110,8 +111,12 @@ class Dialect:
         """Raise :class:`Refused` when backup tools are missing or too old; say what was found."""
         return "no client tools needed"
 
-    def backup(self, target: Path, lock_wait_s: float) -> None:  # pragma: no cover
-        """Write a backup to ``target``; wait at most ``lock_wait_s`` for locks where possible."""
+    def suffix(self, jobs: int) -> str:
+        return self.backup_suffix
+
+    def backup(self, target: Path, lock_wait_s: float, jobs: int) -> None:  # pragma: no cover
+        """Write a private (0600) backup to ``target``; wait at most ``lock_wait_s`` for
+        locks where the tool allows it; use ``jobs`` parallel workers where it can."""
         raise NotImplementedError
 
     def validate_backup(self, target: Path) -> str:  # pragma: no cover
@@ -212,13 +217,22 @@ class PostgreSQL(Dialect):
             )
         return f"pg_dump {client} for server {server}"
 
-    def backup(self, target: Path, lock_wait_s: float) -> None:
-        # Without a limit pg_dump queues behind any ACCESS EXCLUSIVE holder, and the
-        # application's queries then queue behind pg_dump.
+    def suffix(self, jobs: int) -> str:
+        return ".dir" if jobs > 1 else self.backup_suffix
+
+    def backup(self, target: Path, lock_wait_s: float, jobs: int) -> None:
+        # Custom format is one file; directory format is what pg_dump can write in parallel.
+        if jobs > 1:
+            fmt = ["--format=directory", f"--jobs={jobs}"]
+        else:
+            fmt = ["--format=custom"]
+            private_file(target)
+        # Without a lock wait limit pg_dump queues behind any ACCESS EXCLUSIVE holder, and
+        # the application's queries then queue behind pg_dump.
         _run(
             [
                 _require_tool("pg_dump"),
-                "--format=custom",
+                *fmt,
                 "--no-password",
                 f"--lock-wait-timeout={int(lock_wait_s * 1000)}",
                 f"--file={target}",
@@ -354,7 +368,8 @@ class MySQL(Dialect):
         version = _run([dump, "--version"]).strip()
         return version
 
-    def backup(self, target: Path, lock_wait_s: float) -> None:
+    def backup(self, target: Path, lock_wait_s: float, jobs: int) -> None:
+        private_file(target)
         with self._option_file() as opts:
             _run(
                 [
@@ -449,7 +464,8 @@ class SQLite(Dialect):
     def size_bytes(self, conn: Connection) -> int:
         return self.path.stat().st_size if self.path.exists() else 0
 
-    def backup(self, target: Path, lock_wait_s: float) -> None:
+    def backup(self, target: Path, lock_wait_s: float, jobs: int) -> None:
+        private_file(target)
         src = sqlite3.connect(self.path, timeout=lock_wait_s)
         dst = sqlite3.connect(target)
         try:

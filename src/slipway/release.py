@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from slipway import ledger, steps
+from slipway.artifacts import checksum
 from slipway.config import Settings
 from slipway.errors import BadInput, Refused, StepFailed
-from slipway.migrations import file_sha256
 from slipway.outcomes import Outcome
 from slipway.report import FileRef, Report
 from slipway.run import Run, State, process_alive
@@ -226,13 +226,13 @@ def rollback(settings: Settings, to: str | None) -> Report:
 def restore(settings: Settings, backup_path: str) -> Report:
     """Load a backup taken by slipway over the database; the revision it holds is verified."""
     path = Path(backup_path)
-    if not path.is_file():
+    if not path.exists():
         raise BadInput(f"backup {path} does not exist")
     with Run(settings, "restore") as run:
         run.lock(remedy=True)
         before, _ = steps.read_current(run)
         run.claim(before, None)
-        ref = FileRef(str(path), file_sha256(path), path.stat().st_size)
+        ref = FileRef(str(path), *checksum(path))
         run.report.from_revision, run.report.backup = before, ref
         with run.report.step("restore") as step:
             steps.restore_keeping_history(run, path)

@@ -16,11 +16,11 @@ from pathlib import Path
 from sqlalchemy.exc import DBAPIError
 
 from slipway import ledger, schema
-from slipway.artifacts import private_dir, private_file, write_atomic
+from slipway.artifacts import checksum, make_private, private_dir, remove, write_atomic
 from slipway.dialects import ToolFailed
 from slipway.errors import Refused, StepFailed
 from slipway.logs import redact
-from slipway.migrations import Revision, file_sha256
+from slipway.migrations import Revision
 from slipway.report import FileRef
 from slipway.run import Run, State
 
@@ -98,20 +98,23 @@ def backup(run: Run) -> FileRef:
         folder = private_dir(settings.backup_dir)
         name = f"{settings.database_name.rsplit('/', 1)[-1]}"
         stem = Path(name).stem or "database"
-        target = private_file(folder / f"{stem}-{run.run_id}{run.dialect.backup_suffix}")
+        suffix = run.dialect.suffix(settings.backup_jobs)
+        target = folder / f"{stem}-{run.run_id}{suffix}"
         try:
-            run.dialect.backup(target, max(settings.lock_timeouts_s))
-            target.chmod(0o600)
+            run.dialect.backup(target, max(settings.lock_timeouts_s), settings.backup_jobs)
+            make_private(target)
             step.detail = run.dialect.validate_backup(target)
         except (ToolFailed, OSError, sqlite3.Error) as err:  # a full disk shows up as any
-            target.unlink(missing_ok=True)
+            if target.exists():
+                remove(target)
             raise Refused(
                 f"backup failed: {redact(_first_line(err), settings.secrets)}",
                 check="backup",
                 hint="no change was made; fix the backup and release again",
             ) from err
-        ref = FileRef(path=str(target), sha256=file_sha256(target), bytes=target.stat().st_size)
-        pruned = _prune(folder, f"{stem}-*{run.dialect.backup_suffix}", settings.backup_keep)
+        sha, size = checksum(target)
+        ref = FileRef(path=str(target), sha256=sha, bytes=size)
+        pruned = _prune(folder, f"{stem}-*{suffix}", settings.backup_keep)
         if pruned:
             step.detail += f"; pruned {len(pruned)} old backup(s)"
         run.report.backup = ref
@@ -122,7 +125,7 @@ def _prune(folder: Path, pattern: str, keep: int) -> list[Path]:
     # Run ids start with a UTC timestamp, so names sort by age.
     old = sorted(folder.glob(pattern))[:-keep]
     for path in old:
-        path.unlink()
+        remove(path)
     return old
 
 
@@ -284,7 +287,7 @@ def restore(
 ) -> None:
     with run.report.step("restore") as step:
         path = Path(backup_ref.path)
-        if file_sha256(path) != backup_ref.sha256:
+        if checksum(path)[0] != backup_ref.sha256:
             raise StepFailed("restore", f"backup {path} no longer matches its recorded sha256")
         restore_keeping_history(run, path)
         _prove_at(run, start, start_fingerprint, step_name="restore")
