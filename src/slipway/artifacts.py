@@ -14,9 +14,10 @@ from typing import Any
 
 
 def new_run_id(now: dt.datetime | None = None) -> str:
-    """Sortable by time, unique across hosts: ``20261122T104455Z-1a2b3c``."""
+    """Sortable by time (to the millisecond), unique across hosts:
+    ``20261122T104455.123Z-1a2b3c``."""
     now = now or dt.datetime.now(dt.UTC)
-    return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+    return f"{now:%Y%m%dT%H%M%S}.{now.microsecond // 1000:03d}Z-{secrets.token_hex(3)}"
 
 
 def private_dir(path: Path) -> Path:

@@ -122,8 +122,8 @@ def backup(run: Run) -> FileRef:
 
 
 def _prune(folder: Path, pattern: str, keep: int) -> list[Path]:
-    # Run ids start with a UTC timestamp, so names sort by age.
-    old = sorted(folder.glob(pattern))[:-keep]
+    # Oldest first by time written; the run id in the name (UTC time first) breaks ties.
+    old = sorted(folder.glob(pattern), key=lambda p: (p.stat().st_mtime_ns, p.name))[:-keep]
     for path in old:
         remove(path)
     return old
