@@ -8,6 +8,7 @@ import pytest
 from conftest import (
     ROOT,
     Project,
+    Result,
     ThrowawayDB,
     alembic_upgrade,
     slipway,
@@ -16,7 +17,7 @@ from conftest import (
 )
 
 
-def assert_bad_input(result, needle: str) -> None:  # type: ignore[no-untyped-def]
+def assert_bad_input(result: Result, needle: str) -> None:
     assert result.code == 2, (result.stdout, result.stderr)
     lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1, result.stderr
@@ -32,6 +33,20 @@ def seeded(db: ThrowawayDB, project: Project) -> ThrowawayDB:
     return db
 
 
+def release(tmp_path: Path, *args: str, env: str = "test", url: str = "") -> Result:
+    """slipway db release with the test's own config, and these extra arguments."""
+    return slipway(
+        "db",
+        "release",
+        "--env",
+        env,
+        "--config",
+        str(write_config(tmp_path)),
+        *args,
+        env={"TEST_DB_URL": url},
+    )
+
+
 def state(db: ThrowawayDB) -> tuple[object, ...]:
     return db.revision(), db.tables(), db.contents(skip_ledger=False)
 
@@ -41,9 +56,7 @@ def state(db: ThrowawayDB) -> tuple[object, ...]:
     ["not a url", "postgresql+psycopg://app:Sekr3t@127.0.0.1:notaport/app", "oracle://x@y/z"],
 )
 def test_malformed_url(url: str, tmp_path: Path) -> None:
-    result = slipway(
-        "db", "release", "--env", "test", "--config", str(write_config(tmp_path)), "--db-url", url
-    )
+    result = release(tmp_path, "--db-url", url)
     assert_bad_input(result, "--db-url")
     assert "Sekr3t" not in result.stdout + result.stderr
 
@@ -51,13 +64,8 @@ def test_malformed_url(url: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize("kind", ["postgresql+psycopg", "mysql+pymysql"])
 def test_unreachable_host(kind: str, tmp_path: Path, project: Project) -> None:
     standard_history(project)
-    result = slipway(
-        "db",
-        "release",
-        "--env",
-        "test",
-        "--config",
-        str(write_config(tmp_path)),
+    result = release(
+        tmp_path,
         "--alembic-ini",
         str(project.ini),
         "--db-url",
@@ -69,34 +77,14 @@ def test_unreachable_host(kind: str, tmp_path: Path, project: Project) -> None:
 
 def test_missing_ini(seeded: ThrowawayDB, tmp_path: Path) -> None:
     before = state(seeded)
-    result = slipway(
-        "db",
-        "release",
-        "--env",
-        "test",
-        "--config",
-        str(write_config(tmp_path)),
-        "--alembic-ini",
-        str(tmp_path / "nope.ini"),
-        env={"TEST_DB_URL": seeded.url_str},
-    )
+    result = release(tmp_path, "--alembic-ini", str(tmp_path / "nope.ini"), url=seeded.url_str)
     assert_bad_input(result, "nope.ini")
     assert state(seeded) == before
 
 
 def test_unknown_environment(seeded: ThrowawayDB, project: Project, tmp_path: Path) -> None:
     before = state(seeded)
-    result = slipway(
-        "db",
-        "release",
-        "--env",
-        "qa",
-        "--config",
-        str(write_config(tmp_path)),
-        "--alembic-ini",
-        str(project.ini),
-        env={"TEST_DB_URL": seeded.url_str},
-    )
+    result = release(tmp_path, "--alembic-ini", str(project.ini), env="qa", url=seeded.url_str)
     assert_bad_input(result, "unknown environment 'qa'")
     assert state(seeded) == before
 
@@ -104,17 +92,7 @@ def test_unknown_environment(seeded: ThrowawayDB, project: Project, tmp_path: Pa
 def test_empty_migrations_folder(db: ThrowawayDB, project: Project, tmp_path: Path) -> None:
     db.execute("CREATE TABLE keep (id INTEGER PRIMARY KEY)", "INSERT INTO keep VALUES (7)")
     before = state(db)
-    result = slipway(
-        "db",
-        "release",
-        "--env",
-        "test",
-        "--config",
-        str(write_config(tmp_path)),
-        "--alembic-ini",
-        str(project.ini),
-        env={"TEST_DB_URL": db.url_str},
-    )
+    result = release(tmp_path, "--alembic-ini", str(project.ini), url=db.url_str)
     assert_bad_input(result, "no migrations in")
     assert state(db) == before
 

@@ -10,6 +10,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -29,19 +30,17 @@ from slipway.report import Report, render_summary
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+@dataclass(frozen=True)
 class Context:
-    def __init__(
-        self,
-        env: str,
-        db_url: str | None,
-        alembic_ini: Path | None,
-        config: Path | None,
-        as_json: bool,
-        debug: bool,
-        verbose: bool,
-    ) -> None:
-        self.env, self.db_url, self.alembic_ini, self.config = env, db_url, alembic_ini, config
-        self.as_json, self.debug, self.verbose = as_json, debug, verbose
+    """The options every command takes, as parsed."""
+
+    env: str
+    db_url: str | None
+    alembic_ini: Path | None
+    config: Path | None
+    as_json: bool
+    debug: bool
+    verbose: bool
 
     def settings(self) -> Settings:
         settings = load_settings(
@@ -78,25 +77,16 @@ def common(fn: F) -> F:
     @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
     @click.option("-v", "--verbose", is_flag=True, help="Log progress to stderr.")
     @functools.wraps(fn)
-    def wrapper(
-        env: str,
-        db_url: str | None,
-        alembic_ini: Path | None,
-        config: Path | None,
-        as_json: bool,
-        debug: bool,
-        verbose: bool,
-        **kwargs: Any,
-    ) -> None:
-        ctx = Context(env, db_url, alembic_ini, config, as_json, debug, verbose)
-        setup_console(debug=debug)
-        secrets = (db_url_password(db_url),)
+    def wrapper(**kwargs: Any) -> None:
+        ctx = Context(**{name: kwargs.pop(name) for name in Context.__dataclass_fields__})
+        setup_console(debug=ctx.debug)
+        secrets = (db_url_password(ctx.db_url),)
         try:
             report = fn(ctx, **kwargs)
         except SlipwayError as err:
             _fail_early(ctx, err, secrets)
         except Exception as err:
-            if debug:
+            if ctx.debug:
                 raise
             _fail_early(ctx, err, secrets)
         if report is not None:
