@@ -3,6 +3,8 @@ every row as it was, on all three databases (MariaDB included, whose DDL commits
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import sqlalchemy as sa
 from conftest import Project, Release, ThrowawayDB, alembic_upgrade, standard_history
 
@@ -50,8 +52,8 @@ def test_failed_revision_returns_database_to_start_with_rows_unchanged(
 
 
 def test_partial_ddl_on_mariadb_is_detected_and_restored(
-    maria: ThrowawayDB, project: Project, tmp_path
-) -> None:  # type: ignore[no-untyped-def]
+    maria: ThrowawayDB, project: Project, tmp_path: Path
+) -> None:
     """MariaDB commits each DDL statement: a revision that fails after creating a table
     leaves it behind, which a downgrade cannot know. The schema check catches it, and
     the backup puts the database back."""

@@ -6,10 +6,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import Project, ThrowawayDB, alembic_upgrade, slipway, standard_history, write_config
+from conftest import (
+    Project,
+    Result,
+    ThrowawayDB,
+    alembic_upgrade,
+    slipway,
+    standard_history,
+    write_config,
+)
 
 
-def human(db: ThrowawayDB, project: Project, config: Path, env: str = "test"):  # type: ignore[no-untyped-def]
+def human(db: ThrowawayDB, project: Project, config: Path, env: str = "test") -> Result:
     return slipway(
         "db",
         "release",

@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 from conftest import (
     ROOT,
+    Project,
     Release,
     ThrowawayDB,
     alembic_upgrade,
@@ -189,7 +190,7 @@ def test_release_takes_old_database_to_head_with_backup_and_matching_sql(
 
 
 @pytest.mark.parametrize("db", ["sqlite"], indirect=True)
-def test_rendered_sql_is_utf8(release: Release, project) -> None:  # type: ignore[no-untyped-def]
+def test_rendered_sql_is_utf8(release: Release, project: Project) -> None:
     project.add(
         "u1",
         """

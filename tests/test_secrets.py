@@ -67,7 +67,6 @@ def protected(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Throwa
     owned = ThrowawayDB(
         db.kind, base.set(username=user, password=password, database=db.url.database), tmp_path
     )
-    owned.password = password  # type: ignore[attr-defined]
     yield owned
     owned.dispose()
     drop_database(db)
@@ -83,7 +82,7 @@ def protected(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Throwa
 def test_password_never_leaks(
     protected: ThrowawayDB, project: Project, tmp_path: Path, spy_path: tuple[Path, Path]
 ) -> None:
-    password: str = protected.password  # type: ignore[attr-defined]
+    password = str(protected.url.password)
     folder, argv_log = spy_path
     project.add(
         "r1",
