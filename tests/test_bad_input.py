@@ -126,3 +126,13 @@ def test_unset_url_variable(tmp_path: Path) -> None:
         env={"TEST_DB_URL": ""},
     )
     assert_bad_input(result, "$TEST_DB_URL")
+
+
+def test_revision_file_that_does_not_import(
+    seeded: ThrowawayDB, project: Project, tmp_path: Path
+) -> None:
+    (project.root / "versions" / "broken.py").write_text("this is not python(\n")
+    before = state(seeded)
+    result = release(tmp_path, "--alembic-ini", str(project.ini), url=seeded.url_str)
+    assert_bad_input(result, "cannot be loaded: SyntaxError")
+    assert state(seeded) == before

@@ -50,6 +50,11 @@ class Project:
             revisions = list(self.script.walk_revisions())
         except CommandError as err:
             raise BadInput(f"Alembic project of {self.ini} cannot be read: {err}") from err
+        except Exception as err:  # a revision file that does not import: SyntaxError, ...
+            raise BadInput(
+                f"a migration file of {self.ini} cannot be loaded: {type(err).__name__}: {err}",
+                hint="fix the file; nothing was run",
+            ) from err
         if not revisions:
             raise BadInput(
                 f"no migrations in {self.script.versions}",
