@@ -133,33 +133,31 @@ def drop_database(db: ThrowawayDB) -> None:
     admin.dispose()
 
 
+def throwaway(kind: str, tmp_path: Path) -> Iterator[ThrowawayDB]:
+    database = create_database(kind, tmp_path)
+    yield database
+    drop_database(database)
+
+
 @pytest.fixture(params=DIALECTS)
 def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ThrowawayDB]:
     """A throwaway database on each of the three real database kinds."""
-    database = create_database(request.param, tmp_path)
-    yield database
-    drop_database(database)
+    yield from throwaway(request.param, tmp_path)
 
 
 @pytest.fixture
 def pg(tmp_path: Path) -> Iterator[ThrowawayDB]:
-    database = create_database("postgresql", tmp_path)
-    yield database
-    drop_database(database)
+    yield from throwaway("postgresql", tmp_path)
 
 
 @pytest.fixture
 def maria(tmp_path: Path) -> Iterator[ThrowawayDB]:
-    database = create_database("mariadb", tmp_path)
-    yield database
-    drop_database(database)
+    yield from throwaway("mariadb", tmp_path)
 
 
 @pytest.fixture
 def lite(tmp_path: Path) -> Iterator[ThrowawayDB]:
-    database = create_database("sqlite", tmp_path)
-    yield database
-    drop_database(database)
+    yield from throwaway("sqlite", tmp_path)
 
 
 # A throwaway Alembic project --------------------------------------------------------

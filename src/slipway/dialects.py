@@ -20,9 +20,9 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, ClassVar
+from typing import IO, Any, ClassVar
 
-from sqlalchemy import Connection, Engine, create_engine, pool, text
+from sqlalchemy import Connection, Engine, create_engine, event, pool, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 
@@ -443,7 +443,19 @@ class SQLite(Dialect):
                 f"folder {self.path.parent} of the SQLite database does not exist",
                 hint="create it, or fix the URL",
             )
-        return super().create_engine()
+        engine = super().create_engine()
+
+        # Let SQLAlchemy, not pysqlite, emit BEGIN, so that DDL is inside the transaction
+        # too and a failed revision rolls back whole.
+        @event.listens_for(engine, "connect")
+        def _connect(dbapi_conn: Any, record: Any) -> None:
+            dbapi_conn.isolation_level = None
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Connection) -> None:
+            conn.exec_driver_sql("BEGIN")
+
+        return engine
 
     @contextmanager
     def lock(self, engine: Engine, name: str) -> Iterator[None]:

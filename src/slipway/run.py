@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from sqlalchemy import Connection, Engine, event
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from slipway import ledger
@@ -88,16 +88,11 @@ class Run:
     def engine(self) -> Engine:
         if self._engine is None:
             self._engine = self.dialect.create_engine()
-            if self.dialect.name == "sqlite":
-                _transactional_sqlite(self._engine)
         return self._engine
 
     def fresh_engine(self) -> Engine:
         """A new engine: verification must not trust a connection the run has used."""
-        engine = self.dialect.create_engine()
-        if self.dialect.name == "sqlite":
-            _transactional_sqlite(engine)
-        return engine
+        return self.dialect.create_engine()
 
     def connect(self) -> contextlib.AbstractContextManager[Connection]:
         return self.engine.connect()
@@ -293,15 +288,3 @@ class Run:
             return str(path.resolve().relative_to(self.settings.alembic_ini.parent))
         except ValueError:
             return str(path)
-
-
-def _transactional_sqlite(engine: Engine) -> None:
-    """Let SQLAlchemy, not pysqlite, emit BEGIN, so DDL is inside the transaction too."""
-
-    @event.listens_for(engine, "connect")
-    def _connect(dbapi_conn: object, record: object) -> None:
-        dbapi_conn.isolation_level = None  # type: ignore[attr-defined]
-
-    @event.listens_for(engine, "begin")
-    def _begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN")
