@@ -5,6 +5,7 @@ Exit codes are those of :mod:`slipway.outcomes`; a traceback is shown only with 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
@@ -21,6 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from slipway import release as lib
+from slipway import staged
 from slipway.config import Settings, load_settings
 from slipway.errors import SlipwayError
 from slipway.logs import redact, setup_console
@@ -36,6 +38,7 @@ class Context:
 
     env: str
     db_url: str | None
+    db_url_stdin: bool
     alembic_ini: Path | None
     config: Path | None
     as_json: bool
@@ -44,7 +47,11 @@ class Context:
 
     def settings(self) -> Settings:
         settings = load_settings(
-            self.env, config=self.config, db_url=self.db_url, alembic_ini=self.alembic_ini
+            self.env,
+            config=self.config,
+            db_url=self.db_url,
+            db_url_source="stdin" if self.db_url_stdin else "--db-url",
+            alembic_ini=self.alembic_ini,
         )
         if settings.development or self.verbose:
             logging.getLogger("slipway").setLevel(
@@ -67,6 +74,11 @@ def common(fn: F) -> F:
         help="Environment from slipway.yml.",
     )
     @click.option("--db-url", envvar=None, help="Database URL; overrides the environment's.")
+    @click.option(
+        "--db-url-stdin",
+        is_flag=True,
+        help="Read the database URL from the first line of stdin (keeps it out of argv).",
+    )
     @click.option("--alembic-ini", type=click.Path(path_type=Path), help="Alembic ini file.")
     @click.option(
         "--config",
@@ -79,6 +91,8 @@ def common(fn: F) -> F:
     @functools.wraps(fn)
     def wrapper(**kwargs: Any) -> None:
         ctx = Context(**{name: kwargs.pop(name) for name in Context.__dataclass_fields__})
+        if ctx.db_url_stdin:
+            ctx = dataclasses.replace(ctx, db_url=sys.stdin.readline().strip() or None)
         setup_console(debug=ctx.debug)
         secrets = (db_url_password(ctx.db_url),)
         try:
@@ -182,38 +196,83 @@ def preflight(ctx: Context) -> Report:
 
 @db.command()
 @common
-def backup(ctx: Context) -> Report:
+@click.option("--run-id", help="Continue the run begun by 'slipway db preflight'.")
+def claim(ctx: Context, run_id: str | None) -> Report:
+    """Take the release lock and open a run's claim (a lease later steps renew)."""
+    return staged.claim(ctx.settings(), run_id)
+
+
+@db.command()
+@common
+@click.option(
+    "--run-id",
+    help="Join run RUN_ID (begun by 'slipway db preflight'/'claim'): one step of a release "
+    "whose steps run as separate processes.",
+)
+def backup(ctx: Context, run_id: str | None) -> Report:
     """Back up the database (validated, 0600, sha256 recorded, old ones pruned)."""
+    if run_id:
+        return staged.backup(ctx.settings(), run_id)
     return lib.backup(ctx.settings())
 
 
 @db.command()
 @common
-def render(ctx: Context) -> Report:
+@click.option(
+    "--run-id",
+    help="Join run RUN_ID (begun by 'slipway db preflight'/'claim'): one step of a release "
+    "whose steps run as separate processes.",
+)
+def render(ctx: Context, run_id: str | None) -> Report:
     """Write upgrade.sql and downgrade.sql of the pending revisions."""
+    if run_id:
+        return staged.render(ctx.settings(), run_id)
     return lib.render(ctx.settings())
 
 
 @db.command()
 @common
-def apply(ctx: Context) -> Report:
+@click.option(
+    "--run-id",
+    help="Join run RUN_ID (begun by 'slipway db preflight'/'claim'): one step of a release "
+    "whose steps run as separate processes.",
+)
+def apply(ctx: Context, run_id: str | None) -> Report:
     """upgrade head, one transaction per revision (no backup, no automatic rollback)."""
+    if run_id:
+        return staged.apply(ctx.settings(), run_id)
     return lib.apply(ctx.settings())
 
 
 @db.command()
 @common
 @click.option("--revision", help="Expected revision (default: the code's head).")
-def verify(ctx: Context, revision: str | None) -> Report:
+@click.option(
+    "--run-id",
+    help="Join run RUN_ID (begun by 'slipway db preflight'/'claim'): one step of a release "
+    "whose steps run as separate processes.",
+)
+def verify(ctx: Context, revision: str | None, run_id: str | None) -> Report:
     """Check with a fresh connection that the database is at the expected revision."""
+    if run_id:
+        return staged.verify(ctx.settings(), run_id)
     return lib.verify(ctx.settings(), revision)
 
 
 @db.command()
 @common
 @click.option("--to", "to", help="Target revision, or 'base' (default: start of the last run).")
-def rollback(ctx: Context, to: str | None) -> Report:
-    """Downgrade to a revision and verify it."""
+@click.option(
+    "--run-id",
+    help="Join run RUN_ID (begun by 'slipway db preflight'/'claim'): one step of a release "
+    "whose steps run as separate processes.",
+)
+def rollback(ctx: Context, to: str | None, run_id: str | None) -> Report:
+    """Downgrade to a revision and verify it; with --run-id, end that run where it began."""
+    if run_id:
+        if to:
+            raise click.UsageError("--to and --run-id exclude each other")
+        return staged.rollback(ctx.settings(), run_id)
     return lib.rollback(ctx.settings(), to)
 
 

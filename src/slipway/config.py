@@ -34,6 +34,7 @@ DEFAULTS: dict[str, Any] = {
     "lock_timeouts_s": [2, 5, 15],
     "lock_retry_pause_s": 1.0,
     "statement_timeout_s": 900,
+    "claim_lease_s": 900,
     "restore_on_failed_rollback": False,
     "development": False,
     "version_table": "alembic_version",
@@ -56,6 +57,7 @@ class Settings:
     lock_timeouts_s: tuple[float, ...] = (2.0, 5.0, 15.0)
     lock_retry_pause_s: float = 1.0
     statement_timeout_s: float = 900.0
+    claim_lease_s: float = 900.0
     restore_on_failed_rollback: bool = False
     development: bool = False
     version_table: str = "alembic_version"
@@ -130,6 +132,7 @@ def load_settings(
     *,
     config: Path | None = None,
     db_url: str | None = None,
+    db_url_source: str = "--db-url",
     alembic_ini: Path | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Settings:
@@ -160,7 +163,9 @@ def load_settings(
         raise BadInput(f"unknown setting(s) for '{env}': {', '.join(sorted(unknown))}")
 
     if db_url is not None:
-        url, source = parse_url(db_url, source="--db-url"), "--db-url"
+        url, source = parse_url(db_url, source=db_url_source), db_url_source
+    elif db_url_source == "stdin":
+        raise BadInput("no database URL on stdin", hint="pipe one line: dialect://user@host/db")
     elif "database_url_env" in env_section:
         var = str(env_section["database_url_env"])
         raw = environ.get(var)
@@ -210,6 +215,7 @@ def load_settings(
             lock_timeouts_s=ladder,
             lock_retry_pause_s=float(options["lock_retry_pause_s"]),
             statement_timeout_s=float(options["statement_timeout_s"]),
+            claim_lease_s=float(options["claim_lease_s"]),
             restore_on_failed_rollback=bool(options["restore_on_failed_rollback"]),
             development=bool(options["development"]),
             version_table=str(options["version_table"]),

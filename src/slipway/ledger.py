@@ -1,8 +1,9 @@
 """slipway's own tables in the target database: run history and revision checksums.
 
 ``slipway_history`` holds one row per run; a row whose outcome is ``running`` is the
-run's claim on the database, closed when the run ends. ``slipway_checksum`` holds the
-sha256 of each revision file as it was when applied.
+run's claim on the database, closed when the run ends. A run whose steps are separate
+processes (Ansible tasks) holds its claim by a lease that each step renews.
+``slipway_checksum`` holds the sha256 of each revision file as it was when applied.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from sqlalchemy import (
     insert,
     inspect,
     select,
+    text,
     update,
 )
 
@@ -53,6 +55,8 @@ history = Table(
     Column("backup_sha256", String(64)),
     Column("backup_bytes", BigInteger),
     Column("detail", Text),
+    # Set only for runs whose steps are separate processes: alive while in the future.
+    Column("lease_until", DateTime),
 )
 
 checksums = Table(
@@ -81,6 +85,7 @@ class Claim:
     pid: int
     started_at: dt.datetime
     from_revision: str | None
+    lease_until: dt.datetime | None = None
 
 
 def exists(conn: Connection) -> bool:
@@ -89,7 +94,13 @@ def exists(conn: Connection) -> bool:
 
 
 def ensure(conn: Connection) -> None:
+    """Create the tables, or add the columns that later versions of slipway introduced."""
     metadata.create_all(conn, checkfirst=True)
+    have = {c["name"] for c in inspect(conn).get_columns(history.name)}
+    for column in history.columns:
+        if column.name not in have and column.nullable:
+            kind = column.type.compile(dialect=conn.dialect)
+            conn.execute(text(f"ALTER TABLE {history.name} ADD COLUMN {column.name} {kind}"))
 
 
 def open_claims(conn: Connection) -> list[Claim]:
@@ -110,6 +121,7 @@ def open_claims(conn: Connection) -> list[Claim]:
             pid=r["pid"],
             started_at=r["started_at"],
             from_revision=r["from_revision"],
+            lease_until=r.get("lease_until"),
         )
         for r in rows
     ]
@@ -128,7 +140,17 @@ def open_claim(conn: Connection, claim: Claim, to_revision: str | None) -> None:
             from_revision=claim.from_revision,
             to_revision=to_revision,
             outcome=Outcome.RUNNING.value,
+            lease_until=claim.lease_until,
         )
+    )
+
+
+def update_claim(conn: Connection, run_id: str, **fields: Any) -> None:
+    """Record what a step of a still-running run produced, and renew its lease."""
+    conn.execute(
+        update(history)
+        .where(history.c.run_id == run_id, history.c.outcome == Outcome.RUNNING.value)
+        .values(**fields)
     )
 
 
@@ -136,7 +158,7 @@ def close_claim(conn: Connection, run_id: str, outcome: Outcome, **fields: Any) 
     conn.execute(
         update(history)
         .where(history.c.run_id == run_id)
-        .values(outcome=outcome.value, finished_at=now(), **fields)
+        .values(outcome=outcome.value, finished_at=now(), lease_until=None, **fields)
     )
 
 

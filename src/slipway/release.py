@@ -17,7 +17,7 @@ from slipway.config import Settings
 from slipway.errors import BadInput, Refused, StepFailed
 from slipway.outcomes import Outcome
 from slipway.report import FileRef, Report
-from slipway.run import Run, State, process_alive
+from slipway.run import Run, claim_alive
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def release(settings: Settings, *, run_id: str | None = None) -> Report:
                 failure.message,
                 state.current or "base",
             )
-            _recover(run, state, start_fp, backup)
+            recover(run, state.current, start_fp, backup)
             return run.report
         run.report.finish(Outcome.APPLIED)
     return run.report
@@ -67,10 +67,10 @@ def _as_failure(err: Exception, step: str) -> StepFailed:
     )
 
 
-def _recover(run: Run, state: State, start_fp: str | None, backup: FileRef) -> None:
-    """Rollback; if that fails, restore where allowed; otherwise say what to run."""
+def recover(run: Run, start: str | None, start_fp: str | None, backup: FileRef | None) -> None:
+    """Rollback to ``start``; if that fails, restore where allowed; else say what to run."""
     try:
-        steps.rollback(run, state.current, start_fp)
+        steps.rollback(run, start, start_fp)
         run.report.finish(Outcome.ROLLED_BACK)
         return
     except Exception as err:  # noqa: BLE001 - see release()
@@ -82,6 +82,10 @@ def _recover(run: Run, state: State, start_fp: str | None, backup: FileRef) -> N
             "step": failure.step,
             "message": f"{first}; then {failure.message}",
         }
+    if backup is None:
+        run.report.skip("restore", "no backup was taken")
+        run.report.finish(Outcome.NEEDS_ATTENTION)
+        return
     restore_cmd = f"slipway db restore --env {run.settings.env} --backup {backup.path} --yes"
     run.report.next_command = restore_cmd
     if not run.settings.restore_on_failed_rollback:
@@ -89,7 +93,7 @@ def _recover(run: Run, state: State, start_fp: str | None, backup: FileRef) -> N
         run.report.finish(Outcome.NEEDS_ATTENTION)
         return
     try:
-        steps.restore(run, backup, state.current, start_fp)
+        steps.restore(run, backup, start, start_fp)
     except Exception as err:  # noqa: BLE001 - see release()
         log.error("restore failed: %s", _as_failure(err, "restore").message)
         run.report.finish(Outcome.NEEDS_ATTENTION)
@@ -115,7 +119,8 @@ def status(settings: Settings) -> Report:
                     "host": c.host,
                     "pid": c.pid,
                     "started_at": c.started_at.isoformat(),
-                    "alive": process_alive(c.host, c.pid),
+                    "lease_until": c.lease_until.isoformat() if c.lease_until else None,
+                    "alive": claim_alive(c),
                 }
                 for c in claims
             ]
@@ -273,9 +278,17 @@ def unlock(settings: Settings, run_id: str) -> Report:
                 raise BadInput(f"no run {run_id} in the history of this database")
             if row["outcome"] not in (Outcome.RUNNING.value, Outcome.NEEDS_ATTENTION.value):
                 raise BadInput(f"run {run_id} needs no unlock (outcome {row['outcome']})")
-            if row["outcome"] == Outcome.RUNNING.value and process_alive(row["host"], row["pid"]):
+            claim = ledger.Claim(
+                **{k: row[k] for k in ledger.Claim.__dataclass_fields__ if k in row}
+            )
+            if row["outcome"] == Outcome.RUNNING.value and claim_alive(claim):
+                held = (
+                    f"its lease runs until {claim.lease_until:%H:%M:%S}Z"
+                    if claim.lease_until
+                    else f"pid {claim.pid} on {socket.gethostname()}"
+                )
                 raise Refused(
-                    f"run {run_id} is still alive (pid {row['pid']} on {socket.gethostname()})",
+                    f"run {run_id} is still alive ({held})",
                     check="claim",
                     hint="wait for it to finish",
                 )

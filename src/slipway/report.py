@@ -7,6 +7,7 @@ person, ``to_dict`` into the JSON contract of DESIGN.md.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -77,8 +78,23 @@ class Report:
             started_at=_stamp(),
         )
 
+    @classmethod
+    def load(cls, folder: Path) -> Report:
+        """The report a step of the same run wrote, to be continued."""
+        data = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+        data.pop("exit_code", None)
+        data["outcome"] = Outcome(data["outcome"])
+        data["steps"] = [Step(**s) for s in data.get("steps", [])]
+        data["backup"] = FileRef(**data["backup"]) if data.get("backup") else None
+        data["sql"] = {k: FileRef(**v) for k, v in (data.get("sql") or {}).items()}
+        return cls(**data)
+
     @property
     def exit_code(self) -> int:
+        if self.outcome is Outcome.RUNNING:
+            # A step of a run that goes on: fine, or failed with the run left to be
+            # rolled back (the report's next_command says how).
+            return Outcome.NEEDS_ATTENTION.exit_code if self.error else 0
         return self.outcome.exit_code
 
     @contextmanager
@@ -129,6 +145,7 @@ _STATE = {
     Outcome.RESTORED: "restored from backup to {frm}, verified",
     Outcome.NEEDS_ATTENTION: "UNCERTAIN (last seen at {cur})",
     Outcome.ERROR: "unknown: internal error",
+    Outcome.RUNNING: "at {cur}; the run goes on",
 }
 
 

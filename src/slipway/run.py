@@ -2,11 +2,16 @@
 
 A :class:`Run` is entered with ``with``; whatever happens inside, the report is written
 to ``artifacts/<run id>/report.json`` and the claim in the ledger is closed.
+
+A run can also span several processes, one per step (Ansible runs each step as its own
+task): each process *joins* the run by its id, continues the same report and run log,
+and renews the run's claim, which then lives by a lease instead of by a process.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import getpass
 import logging
 import os
@@ -55,6 +60,13 @@ def process_alive(host: str, pid: int) -> bool | None:
     return True
 
 
+def claim_alive(claim: ledger.Claim) -> bool | None:
+    """Whether the run holding a claim may still be going on (None: cannot tell)."""
+    if claim.lease_until is not None:
+        return ledger.now() < claim.lease_until
+    return process_alive(claim.host, claim.pid)
+
+
 @dataclass
 class State:
     """Where the database is and where the code wants it to be."""
@@ -66,16 +78,38 @@ class State:
 
 
 class Run:
-    def __init__(self, settings: Settings, command: str, *, run_id: str | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        command: str,
+        *,
+        run_id: str | None = None,
+        join: bool = False,
+    ) -> None:
         self.settings = settings
         self.run_id = run_id or new_run_id()
-        self.report = Report.begin(settings, self.run_id, command, who_am_i())
         self.dir = settings.artifacts_dir / self.run_id
+        self.joined = join
+        if join:
+            if not (self.dir / "report.json").is_file() or "/" in self.run_id:
+                raise BadInput(
+                    f"no run {self.run_id} in {settings.artifacts_dir}",
+                    hint="pass the run id that 'slipway db preflight' or 'slipway db claim' "
+                    "printed, on the host that ran it",
+                )
+            self.report = Report.load(self.dir)
+            self.report.command = command
+        else:
+            self.report = Report.begin(settings, self.run_id, command, who_am_i())
         self.dialect: Dialect = dialect_for(settings.url)
         self._engine: Engine | None = None
         self._project: Project | None = None
         self._stack = contextlib.ExitStack()
         self.claimed = False
+        self.leased = False
+        # A step that joins a run but is refused before taking its claim (the run has
+        # ended, say) must not overwrite the run's report.
+        self.owns_report = not join
 
     # resources ------------------------------------------------------------------
     @property
@@ -124,8 +158,9 @@ class Run:
             self.fail(exc)
         try:
             if self.claimed:
-                self._close_claim()
-            self.report.write(self.dir)
+                self._sync_claim()
+            if self.owns_report or self.claimed:
+                self.report.write(self.dir)
             log.info("run %s ended: %s", self.run_id, self.report.outcome.value)
         finally:
             self._stack.close()
@@ -135,6 +170,19 @@ class Run:
 
     def fail(self, exc: BaseException) -> None:
         outcome = exc.outcome if isinstance(exc, SlipwayError) else Outcome.ERROR
+        if self.leased and any(s.name == "apply" for s in self.report.steps):
+            # A step of a run whose changes have begun: the run is not over until it is
+            # rolled back, and its claim stays open until then.
+            text = (str(exc).strip() or type(exc).__name__).splitlines()[0]
+            self.report.error = {
+                "type": type(exc).__name__,
+                "message": redact(text, self.settings.secrets),
+            }
+            self.report.next_command = (
+                f"slipway db rollback --env {self.settings.env} --run-id {self.run_id}"
+            )
+            log.error("%s", self.report.error["message"])
+            return
         # One line: a driver error carries its SQL too, which belongs in the run log only.
         text = (str(exc).strip() or type(exc).__name__).splitlines()[0]
         message = redact(text, self.settings.secrets)
@@ -204,13 +252,17 @@ class Run:
         for claim in claims:
             if claim.run_id == self.run_id:
                 continue
-            alive = process_alive(claim.host, claim.pid)
+            alive = claim_alive(claim)
             started = f"started {claim.started_at:%Y-%m-%d %H:%M:%S}Z by {claim.who}"
             unlock = f"slipway db unlock {claim.run_id} --env {self.settings.env}"
             if alive is False:
+                gone = (
+                    f"its lease ran out at {claim.lease_until:%H:%M:%S}Z"
+                    if claim.lease_until
+                    else f"its process {claim.pid} on {claim.host} is gone"
+                )
                 raise Refused(
-                    f"run {claim.run_id} ({started}) ended without finishing: its process "
-                    f"{claim.pid} on {claim.host} is gone",
+                    f"run {claim.run_id} ({started}) ended without finishing: {gone}",
                     check="claim",
                     hint=f"check the database with 'slipway db status', then run: {unlock}",
                 )
@@ -228,9 +280,10 @@ class Run:
                 hint=f"run what its report names next; once the database is sound: {unlock}",
             )
 
-    def claim(self, current: str | None, target: str | None) -> None:
+    def claim(self, current: str | None, target: str | None, *, lease: bool = False) -> None:
         """Write this run's claim (a ``running`` history row) and baseline the checksums
-        of revisions applied before slipway recorded any."""
+        of revisions applied before slipway recorded any. With ``lease``, the claim
+        outlives this process: later steps join the run and renew it."""
         with self.connect() as conn, conn.begin():
             ledger.ensure(conn)
             recorded = ledger.recorded_checksums(conn)
@@ -251,12 +304,45 @@ class Run:
                     pid=os.getpid(),
                     started_at=ledger.now(),
                     from_revision=current,
+                    lease_until=self._lease_end() if lease else None,
                 ),
                 to_revision=target,
             )
         self.claimed = True
+        self.leased = lease
 
-    def _close_claim(self) -> None:
+    def _lease_end(self) -> dt.datetime:
+        return ledger.now() + dt.timedelta(seconds=self.settings.claim_lease_s)
+
+    def join_claim(self) -> None:
+        """Hold the session lock and take over this run's open claim from its last step."""
+        self.hold_lock()
+        with self.connect() as conn:
+            row = ledger.run(conn, self.run_id)
+        if row is None:
+            raise Refused(
+                f"run {self.run_id} holds no claim on this database",
+                check="claim",
+                hint=f"start the run with 'slipway db claim --run-id {self.run_id}'",
+            )
+        if row["outcome"] != Outcome.RUNNING.value:
+            raise Refused(
+                f"run {self.run_id} has already ended ({row['outcome']})",
+                check="claim",
+                hint="start a new release",
+            )
+        self.claimed = self.leased = True
+        with self.connect() as conn, conn.begin():
+            ledger.update_claim(
+                conn,
+                self.run_id,
+                pid=os.getpid(),
+                host=socket.gethostname(),
+                lease_until=self._lease_end(),
+            )
+
+    def _sync_claim(self) -> None:
+        """Close the claim when the run has ended; otherwise record progress, renew the lease."""
         r = self.report
         fields: dict[str, object] = {
             "to_revision": r.to_revision,
@@ -275,7 +361,10 @@ class Run:
             fields["downgrade_sql_sha256"] = r.sql["downgrade"].sha256
         try:
             with self.fresh_engine().connect() as conn, conn.begin():
-                ledger.close_claim(conn, self.run_id, r.outcome, **fields)
+                if r.outcome is Outcome.RUNNING:
+                    ledger.update_claim(conn, self.run_id, lease_until=self._lease_end(), **fields)
+                else:
+                    ledger.close_claim(conn, self.run_id, r.outcome, **fields)
         except DBAPIError as err:
             log.error(
                 "could not close claim of run %s: %s",

@@ -77,7 +77,7 @@ def _check_room(run: Run, size: int) -> None:
         )
 
 
-def lock(run: Run, *, remedy: bool = False) -> State:
+def lock(run: Run, *, remedy: bool = False, lease: bool = False) -> State:
     """Take the release lock, refuse open claims, re-read the state under the lock, claim."""
     with run.report.step("lock") as step:
         run.lock(remedy=remedy)
@@ -87,7 +87,7 @@ def lock(run: Run, *, remedy: bool = False) -> State:
             run.report.steps.pop()
             state = preflight(run)
             run.report.steps.append(step)
-        run.claim(state.current, state.head)
+        run.claim(state.current, state.head, lease=lease)
         step.detail = f"held for run {run.run_id}"
     return state
 

@@ -1,0 +1,157 @@
+"""The guarded release as separate processes, one per step, joined by a run claim.
+
+Ansible shows each step of the release as its own task, so each step is its own
+``slipway`` process::
+
+    preflight            -> a new run id (changes nothing)
+    claim   --run-id R   -> preflight again under the lock, open R's claim (a lease)
+    backup  --run-id R
+    render  --run-id R
+    apply   --run-id R
+    verify  --run-id R   -> the run ends ``applied``
+    rollback --run-id R  -> on any failure: the run ends rolled_back, restored or
+                            needs_attention, exactly as :func:`slipway.release.release`
+
+Every step after the claim joins run R: it continues R's report and run log, refuses
+when R's claim is not open, and renews R's lease. A step that fails after the database
+changed leaves the claim open (exit 6, ``next_command`` = the rollback), so no other
+release can start before the run is rolled back.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from slipway import steps
+from slipway.config import Settings
+from slipway.errors import Refused, StepFailed
+from slipway.outcomes import Outcome
+from slipway.release import recover
+from slipway.report import Report
+from slipway.run import Run, State
+
+log = logging.getLogger(__name__)
+
+
+def _rollback_command(run: Run) -> str:
+    return f"slipway db rollback --env {run.settings.env} --run-id {run.run_id}"
+
+
+def claim(settings: Settings, run_id: str | None = None) -> Report:
+    """Take the release lock and open the run's claim; ``noop`` ends the run at once."""
+    with Run(settings, "release", run_id=run_id, join=run_id is not None) as run:
+        run.owns_report = True
+        if run.joined and run.report.outcome is not Outcome.NOOP:
+            raise Refused(
+                f"run {run.run_id} has already begun ({run.report.outcome.value})",
+                check="claim",
+                hint="start a new run with 'slipway db preflight'",
+            )
+        if not any(s.name == "preflight" for s in run.report.steps):
+            steps.preflight(run)
+        state = steps.lock(run, lease=True)
+        if not state.pending:
+            for name in ("backup", "render", "apply", "verify"):
+                run.report.skip(name, "nothing pending")
+            run.report.finish(Outcome.NOOP)
+            return run.report
+        run.report.data["start_fingerprint"] = steps.fingerprint_now(run)
+        run.report.outcome = Outcome.RUNNING
+    return run.report
+
+
+def _joined(settings: Settings, run_id: str) -> Run:
+    return Run(settings, "release", run_id=run_id, join=True)
+
+
+def _state(run: Run) -> State:
+    """The state at the start of the run: the database must not have moved since."""
+    state = run.state()
+    if state.current != run.report.from_revision:
+        raise Refused(
+            f"the database is at {state.current or 'base'}, but run {run.run_id} started "
+            f"at {run.report.from_revision or 'base'}",
+            check="claim",
+            hint=f"end this run with: {_rollback_command(run)}",
+        )
+    return state
+
+
+def backup(settings: Settings, run_id: str) -> Report:
+    with _joined(settings, run_id) as run:
+        run.join_claim()
+        _state(run)
+        steps.backup(run)
+    return run.report
+
+
+def render(settings: Settings, run_id: str) -> Report:
+    with _joined(settings, run_id) as run:
+        run.join_claim()
+        steps.render(run, _state(run))
+    return run.report
+
+
+def apply(settings: Settings, run_id: str) -> Report:
+    with _joined(settings, run_id) as run:
+        run.join_claim()
+        missing = [n for n in ("backup", "render") if not _done(run.report, n)]
+        if missing:
+            raise Refused(
+                f"run {run_id} has no {' and no '.join(missing)} yet",
+                check="order",
+                hint=f"run 'slipway db {missing[0]} --run-id {run_id}' first",
+            )
+        state = _state(run)
+        try:
+            steps.apply(run, state)
+        except StepFailed as failure:
+            _failed(run, failure)
+    return run.report
+
+
+def verify(settings: Settings, run_id: str) -> Report:
+    with _joined(settings, run_id) as run:
+        run.join_claim()
+        if not _done(run.report, "apply"):
+            raise Refused(
+                f"run {run_id} has applied nothing yet",
+                check="order",
+                hint=f"run 'slipway db apply --run-id {run_id}' first",
+            )
+        try:
+            steps.verify(run, run.report.to_revision)
+        except StepFailed as failure:
+            _failed(run, failure)
+            return run.report
+        run.report.finish(Outcome.APPLIED)
+    return run.report
+
+
+def rollback(settings: Settings, run_id: str) -> Report:
+    """End a run that has not ended: back to where it started, by downgrade or backup.
+
+    For a run that has already ended this changes nothing and returns its report, so a
+    playbook's rescue can always call it and take its exit code as the run's outcome.
+    """
+    with _joined(settings, run_id) as run:
+        if run.report.outcome is not Outcome.RUNNING:
+            return run.report
+        run.join_claim()
+        start = run.report.from_revision
+        if run.report.error is None:
+            run.report.error = {"type": "StepFailed", "message": "the release was interrupted"}
+        log.error("rolling back run %s to %s", run_id, start or "base")
+        recover(run, start, run.report.data.get("start_fingerprint"), run.report.backup)
+    return run.report
+
+
+def _done(report: Report, name: str) -> bool:
+    return any(s.name == name and s.status == "ok" for s in report.steps)
+
+
+def _failed(run: Run, failure: StepFailed) -> None:
+    """The database may have changed: keep the claim, say how to end the run."""
+    run.report.error = {"type": "StepFailed", "step": failure.step, "message": failure.message}
+    run.report.next_command = _rollback_command(run)
+    log.error("%s failed: %s", failure.step, failure.message)
