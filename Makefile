@@ -1,5 +1,5 @@
 # slipway: two commands on a fresh machine.
-#   make release   the guarded release against the embedded default (SQLite)
+#   make release   the guarded release through Ansible against the embedded default (SQLite)
 #   make test      installs and starts what the tests need, lints, runs the suite
 PYTHON ?= python3
 VENV   := .venv
@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: setup release test lint services clean
+.PHONY: setup release bundle test lint services clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,11 @@ setup: $(STAMP)
 
 release: setup
 	mkdir -p var
-	$(BIN)/python deploy_migrations.py --env local
+	$(BIN)/ansible-playbook playbooks/migrate.yml -i inventories/local \
+	  -e slipway_db_source_venv=$(abspath $(VENV))
+
+bundle: setup
+	VENV=$(VENV) scripts/build-bundle.sh
 
 services:
 	scripts/ci-services.sh
@@ -34,4 +38,4 @@ test: setup services lint
 	$(BIN)/pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) var artifacts .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var artifacts dist .pytest_cache .mypy_cache .ruff_cache

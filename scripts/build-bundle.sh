@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Build the release bundle once on the controller: what a host needs to migrate and,
+# later, to run the service. dist/<release id>.tar.gz holds
+#   wheels/           the project's wheel and every runtime dependency, pinned
+#   requirements.txt  what to install from wheels/ (no index needed on the host)
+#   migrations/       env.py and versions/
+#   alembic_prod.ini  the production Alembic configuration (no URL in it)
+#   MANIFEST          release id, commit, sha256 of every file
+# and dist/CURRENT names the newest bundle (what the inventories deploy by default).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+venv=${VENV:-.venv}
+
+commit=$(git rev-parse --short=10 HEAD)
+stamp=$(TZ=UTC git log -1 --format=%cd --date=format-local:%Y%m%dT%H%M%SZ)
+dirty=$(git status --porcelain --untracked-files=no -- src migrations alembic_prod.ini pyproject.toml constraints.txt)
+release_id="storefront-${stamp}-${commit}${dirty:+-dirty}"
+version=$("$venv/bin/python" -c 'import tomllib; print(tomllib.load(open("pyproject.toml","rb"))["project"]["version"])')
+
+staging=$(mktemp -d)
+trap 'rm -rf "$staging"' EXIT
+# Runtime dependencies only, pinned by the constraints the tests ran with.
+"$venv/bin/pip" wheel --quiet --disable-pip-version-check -c constraints.txt -w "$staging/wheels" . \
+  2> >(grep -v "^WARNING: Location" >&2)
+cp -r migrations "$staging/migrations"
+find "$staging/migrations" -name __pycache__ -prune -exec rm -rf {} +
+cp alembic_prod.ini "$staging/"
+echo "slipway==${version}" > "$staging/requirements.txt"
+{
+  echo "release_id: ${release_id}"
+  echo "commit: ${commit}${dirty:+ (with uncommitted changes)}"
+  echo "files:"
+  (cd "$staging" && find . -type f ! -name MANIFEST | sort | xargs sha256sum | sed 's/^/  /')
+} > "$staging/MANIFEST"
+
+mkdir -p dist
+tar -C "$staging" --owner=0 --group=0 --sort=name -czf "dist/${release_id}.tar.gz.tmp" .
+mv "dist/${release_id}.tar.gz.tmp" "dist/${release_id}.tar.gz"
+echo "${release_id}.tar.gz" > dist/CURRENT
+echo "dist/${release_id}.tar.gz"
