@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build the release bundle once on the controller: what a host needs to migrate and,
+# Build the release bundle once on the controller (into $DIST, default dist/): what a host needs to migrate and,
 # later, to run the service. dist/<release id>.tar.gz holds
 #   wheels/           the project's wheel and every runtime dependency, pinned
 #   requirements.txt  what to install from wheels/ (no index needed on the host)
@@ -33,8 +33,9 @@ echo "slipway==${version}" > "$staging/requirements.txt"
   (cd "$staging" && find . -type f ! -name MANIFEST | sort | xargs sha256sum | sed 's/^/  /')
 } > "$staging/MANIFEST"
 
-mkdir -p dist
-tar -C "$staging" --owner=0 --group=0 --sort=name -czf "dist/${release_id}.tar.gz.tmp" .
-mv "dist/${release_id}.tar.gz.tmp" "dist/${release_id}.tar.gz"
-echo "${release_id}.tar.gz" > dist/CURRENT
-echo "dist/${release_id}.tar.gz"
+dist=${DIST:-dist}
+mkdir -p "$dist"
+tar -C "$staging" --owner=0 --group=0 --sort=name -czf "$dist/${release_id}.tar.gz.tmp" .
+mv "$dist/${release_id}.tar.gz.tmp" "dist/${release_id}.tar.gz"
+echo "${release_id}.tar.gz" > "$dist/CURRENT"
+echo "$dist/${release_id}.tar.gz"

@@ -3,9 +3,11 @@ and SQLite, a throwaway Alembic project per test, and the slipway CLI as a proce
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import secrets
 import subprocess
 import sys
 import textwrap
@@ -421,3 +423,50 @@ def alembic_upgrade(db: ThrowawayDB, ini: Path, revision: str) -> None:
         cfg.attributes["connection"] = conn
         cfg.set_main_option("sqlalchemy.url", db.url_str.replace("%", "%%"))
         command.upgrade(cfg, revision)
+
+
+@contextlib.contextmanager
+def protected_database(kind: str, tmp_path: Path) -> Iterator[ThrowawayDB]:
+    """A database owned by a user that has a password (with characters that need care)."""
+    db = create_database(kind, tmp_path)
+    user = f"sw_u{secrets.token_hex(4)}"
+    password = f"Pw!{secrets.token_hex(8)}%@:/"
+    admin = sa.create_engine(
+        PG_ADMIN if db.kind == "postgresql" else MARIA_ADMIN, isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        if db.kind == "postgresql":
+            conn.execute(sa.text(f"CREATE ROLE {user} LOGIN PASSWORD '{password}'"))
+            conn.execute(sa.text(f"ALTER DATABASE {db.url.database} OWNER TO {user}"))
+        else:
+            for host in ("%", "localhost"):
+                conn.execute(
+                    sa.text(f"CREATE USER '{user}'@'{host}' IDENTIFIED BY :pw"), {"pw": password}
+                )
+                conn.execute(sa.text(f"GRANT ALL ON {db.url.database}.* TO '{user}'@'{host}'"))
+    base = make_url(PG_ADMIN if db.kind == "postgresql" else MARIA_ADMIN)
+    owned = ThrowawayDB(
+        db.kind, base.set(username=user, password=password, database=db.url.database), tmp_path
+    )
+    try:
+        yield owned
+    finally:
+        _drop_owned(db, owned, admin, user)
+
+
+def _drop_owned(db: ThrowawayDB, owned: ThrowawayDB, admin: sa.Engine, user: str) -> None:
+    owned.dispose()
+    drop_database(db)
+    with admin.connect() as conn:
+        if db.kind == "postgresql":
+            conn.execute(sa.text(f"DROP ROLE IF EXISTS {user}"))
+        else:
+            for host in ("%", "localhost"):
+                conn.execute(sa.text(f"DROP USER IF EXISTS '{user}'@'{host}'"))
+    admin.dispose()
+
+
+@pytest.fixture(params=["postgresql", "mariadb"])
+def protected(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ThrowawayDB]:
+    with protected_database(request.param, tmp_path) as db:
+        yield db

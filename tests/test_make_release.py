@@ -34,9 +34,11 @@ def fresh_copy(dest: Path) -> Path:
 
 def make_release(clone: Path) -> subprocess.CompletedProcess[str]:
     # The clone reuses this checkout's virtualenv: installing is `make setup`'s job,
-    # and it is already proven by the run that got us here.
+    # and it is already proven by the run that got us here. `-o` keeps make from
+    # reinstalling that virtualenv from the clone.
+    venv = ROOT / ".venv"
     return subprocess.run(
-        ["make", "release", f"VENV={ROOT / '.venv'}"],
+        ["make", "-o", f"{venv}/.installed", "release", f"VENV={venv}"],
         cwd=clone,
         capture_output=True,
         text=True,

@@ -4,26 +4,18 @@ argv of the client tools slipway starts."""
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from conftest import (
-    MARIA_ADMIN,
-    PG_ADMIN,
     Project,
     Release,
     ThrowawayDB,
     alembic_upgrade,
-    create_database,
-    drop_database,
     write_config,
 )
-from sqlalchemy.engine import make_url
 
 TOOLS = ("pg_dump", "pg_restore", "psql", "mariadb-dump", "mysqldump", "mariadb", "mysql")
 
@@ -42,41 +34,6 @@ def spy_path(tmp_path: Path) -> tuple[Path, Path]:
         spy.write_text(f'#!/bin/sh\nprintf "%s\\n" "{tool} $*" >> {log}\nexec {real} "$@"\n')
         spy.chmod(spy.stat().st_mode | stat.S_IXUSR)
     return folder, log
-
-
-@pytest.fixture(params=["postgresql", "mariadb"])
-def protected(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ThrowawayDB]:
-    """A database owned by a user that has a password (with characters that need care)."""
-    db = create_database(request.param, tmp_path)
-    user = f"sw_u{secrets.token_hex(4)}"
-    password = f"Pw!{secrets.token_hex(8)}%@:/"
-    admin = sa.create_engine(
-        PG_ADMIN if db.kind == "postgresql" else MARIA_ADMIN, isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as conn:
-        if db.kind == "postgresql":
-            conn.execute(sa.text(f"CREATE ROLE {user} LOGIN PASSWORD '{password}'"))
-            conn.execute(sa.text(f"ALTER DATABASE {db.url.database} OWNER TO {user}"))
-        else:
-            for host in ("%", "localhost"):
-                conn.execute(
-                    sa.text(f"CREATE USER '{user}'@'{host}' IDENTIFIED BY :pw"), {"pw": password}
-                )
-                conn.execute(sa.text(f"GRANT ALL ON {db.url.database}.* TO '{user}'@'{host}'"))
-    base = make_url(PG_ADMIN if db.kind == "postgresql" else MARIA_ADMIN)
-    owned = ThrowawayDB(
-        db.kind, base.set(username=user, password=password, database=db.url.database), tmp_path
-    )
-    yield owned
-    owned.dispose()
-    drop_database(db)
-    with admin.connect() as conn:
-        if db.kind == "postgresql":
-            conn.execute(sa.text(f"DROP ROLE IF EXISTS {user}"))
-        else:
-            for host in ("%", "localhost"):
-                conn.execute(sa.text(f"DROP USER IF EXISTS '{user}'@'{host}'"))
-    admin.dispose()
 
 
 def test_password_never_leaks(

@@ -21,6 +21,7 @@ from rich.table import Table
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from slipway import deploy as deploy_lib
 from slipway import release as lib
 from slipway import staged
 from slipway.config import Settings, load_settings
@@ -316,6 +317,94 @@ def history(ctx: Context, limit: int) -> Report | None:
 def unlock(ctx: Context, run_id: str) -> Report:
     """Close the claim of a run whose process died."""
     return lib.unlock(ctx.settings(), run_id)
+
+
+_EVENT_STATUS = {
+    "runner_on_ok": "ok",
+    "runner_on_failed": "FAILED",
+    "runner_on_unreachable": "UNREACHABLE",
+    "runner_on_skipped": "skipped",
+}
+
+
+def _stream(console: Console) -> Callable[[dict[str, Any]], None]:
+    """One line per task and host, as the play goes (no result data: it may hold secrets)."""
+
+    def show(event: dict[str, Any]) -> None:
+        data = event.get("event_data", {})
+        name = event.get("event", "")
+        if name == "playbook_on_play_start":
+            console.print(f"[bold]play[/] {data.get('play', '')}", markup=True, highlight=False)
+        elif name in _EVENT_STATUS:
+            status = _EVENT_STATUS[name]
+            if status == "ok" and (data.get("res") or {}).get("changed"):
+                status = "changed"
+            colour = {"ok": "green", "changed": "yellow", "skipped": "cyan"}.get(status, "red")
+            console.print(
+                f"  [{colour}]{status:<8}[/] {data.get('host', '')}  {data.get('task', '')}",
+                markup=True,
+                highlight=False,
+            )
+
+    return show
+
+
+@cli.command("deploy")
+@click.option("--env", "env", required=True, envvar="SLIPWAY_ENV", help="inventories/ENV.")
+@click.option(
+    "--playbook",
+    default="migrate",
+    show_default=True,
+    type=click.Choice(deploy_lib.PLAYBOOKS),
+    help="playbooks/NAME.yml to run.",
+)
+@click.option("--inventory", type=click.Path(path_type=Path), help="Another inventory.")
+@click.option(
+    "--vault-password-file",
+    type=click.Path(path_type=Path),
+    envvar="SLIPWAY_VAULT_PASSWORD_FILE",
+    help="File with the inventory's vault password.",
+)
+@click.option("-e", "--extra-var", "extra", multiple=True, help="KEY=VALUE for the playbook.")
+@click.option("--check", is_flag=True, help="Ansible check mode: change nothing.")
+@click.option("--project", type=click.Path(path_type=Path), default=".", help="Project root.")
+def deploy_cmd(
+    env: str,
+    playbook: str,
+    inventory: Path | None,
+    vault_password_file: Path | None,
+    extra: tuple[str, ...],
+    check: bool,
+    project: Path,
+) -> None:
+    """Run a playbook (default: the guarded migration) through ansible-runner."""
+    setup_console(debug=False)
+    console = Console(highlight=False, soft_wrap=True)
+    pairs = dict(item.split("=", 1) for item in extra if "=" in item)
+    if len(pairs) != len(extra):
+        raise click.UsageError("-e takes KEY=VALUE")
+    try:
+        result = deploy_lib.deploy(
+            project,
+            env,
+            playbook,
+            inventory=inventory,
+            vault_password_file=vault_password_file,
+            extra_vars=pairs,
+            check=check,
+            on_event=_stream(console),
+        )
+    except SlipwayError as err:
+        click.echo(f"slipway: error: {err}", err=True)
+        sys.exit(err.outcome.exit_code)
+    for failure in result.failures:
+        click.echo(f"slipway: {failure}", err=True)
+    console.print(
+        f"{result.outcome.value} (exit {result.exit_code}): {playbook} on {env}"
+        + (f", run {result.run_id}" if result.run_id else "")
+    )
+    console.print(f"ansible-runner artifacts: {result.artifacts_dir}", markup=False)
+    sys.exit(result.exit_code)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,170 @@
+"""``slipway deploy``: run a playbook of this project through ansible-runner.
+
+The playbooks do the work (see ``ansible/roles/slipway_db``); this module starts one,
+streams each task's progress, keeps the runner's artifacts, and turns the result into
+the exit codes of DESIGN.md: the outcome the role reports through ``set_stats``, or,
+when the play failed before the run had an outcome, an error of its own kind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from slipway.artifacts import new_run_id, private_dir
+from slipway.errors import BadInput
+from slipway.outcomes import EXIT_CODES, Outcome
+
+PLAYBOOKS = ("migrate", "backup", "rollback", "deploy")
+
+# What ansible-runner records of the environment it starts ansible-playbook in: never
+# a secret. Secrets reach the playbooks through the vault, whose password is a file.
+_SECRET_NAME = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|PRIVATE|_KEY$|DATABASE_URL|VAULT_PASS")
+
+
+@dataclass
+class DeployResult:
+    playbook: str
+    inventory: Path
+    status: str  # ansible-runner's: successful, failed, timeout, canceled
+    rc: int
+    outcome: Outcome
+    run_id: str | None
+    artifacts_dir: Path
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return self.outcome.exit_code
+
+
+def _find(project: Path, env: str, playbook: str, inventory: Path | None) -> tuple[Path, Path]:
+    if playbook not in PLAYBOOKS:
+        raise BadInput(f"unknown playbook '{playbook}'", hint=f"one of: {', '.join(PLAYBOOKS)}")
+    book = project / "playbooks" / f"{playbook}.yml"
+    if not book.is_file():
+        raise BadInput(f"playbook {book} does not exist", hint="run from the project's root")
+    inv = inventory if inventory is not None else project / "inventories" / env
+    if not inv.exists():
+        known = sorted(p.name for p in (project / "inventories").glob("*") if p.is_dir())
+        raise BadInput(
+            f"no inventory {inv} for environment '{env}'",
+            hint=f"known: {', '.join(known) or 'none'}; or pass --inventory PATH",
+        )
+    return book, inv
+
+
+@contextlib.contextmanager
+def _scrubbed_environ() -> Iterator[None]:
+    """Hide secret-looking variables from ansible-runner, which records its environment."""
+    hidden = {k: v for k, v in os.environ.items() if _SECRET_NAME.search(k.upper())}
+    for key in hidden:
+        del os.environ[key]
+    try:
+        yield
+    finally:
+        os.environ.update(hidden)
+
+
+def deploy(
+    project: Path,
+    env: str,
+    playbook: str = "migrate",
+    *,
+    inventory: Path | None = None,
+    vault_password_file: Path | None = None,
+    extra_vars: dict[str, str] | None = None,
+    check: bool = False,
+    on_event: Callable[[dict[str, Any]], None] | None = None,
+) -> DeployResult:
+    """Run ``playbooks/<playbook>.yml`` against the environment's inventory."""
+    try:
+        import ansible_runner  # the controller extra: pip install 'slipway[deploy]'
+    except ImportError as err:
+        raise BadInput(
+            "slipway deploy needs ansible-runner", hint="pip install 'slipway[deploy]'"
+        ) from err
+    project = project.resolve()
+    book, inv = _find(project, env, playbook, inventory)
+    if vault_password_file is not None and not vault_password_file.is_file():
+        raise BadInput(f"vault password file {vault_password_file} does not exist")
+    binary = _ansible_playbook()
+    ident = new_run_id()
+    runner_dir = private_dir(project / "artifacts" / "ansible-runner")
+    cmdline = ["--check"] if check else []
+    if vault_password_file is not None:
+        cmdline += ["--vault-password-file", str(vault_password_file.resolve())]
+    stats: dict[str, Any] = {}
+    failures: list[str] = []
+
+    def handle(event: dict[str, Any]) -> bool:
+        data = event.get("event_data", {})
+        if event.get("event") == "playbook_on_stats":
+            stats.update(data.get("artifact_data") or {})
+        if event.get("event") in ("runner_on_failed", "runner_on_unreachable") and not data.get(
+            "ignore_errors"
+        ):
+            res = data.get("res", {})
+            failures.append(f"{data.get('host')}: {data.get('task')}: {res.get('msg', '')}".strip())
+        if on_event is not None:
+            on_event(event)
+        return True
+
+    with _scrubbed_environ():
+        result = ansible_runner.run(
+            private_data_dir=str(runner_dir),
+            project_dir=str(project),
+            playbook=str(book.relative_to(project)),
+            inventory=str(inv.resolve()),
+            ident=ident,
+            cmdline=" ".join(cmdline) if cmdline else None,
+            extravars=extra_vars or None,
+            envvars={
+                "ANSIBLE_CONFIG": str(project / "ansible.cfg"),
+                "PATH": f"{Path(binary).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            },
+            event_handler=handle,
+            quiet=True,
+            suppress_env_files=True,
+            rotate_artifacts=20,
+        )
+    outcome = _outcome(result.status, int(result.rc or 0), stats)
+    if check and outcome is Outcome.APPLIED:
+        outcome = Outcome.NOOP
+    return DeployResult(
+        playbook=playbook,
+        inventory=inv,
+        status=str(result.status),
+        rc=int(result.rc or 0),
+        outcome=outcome,
+        run_id=str(stats.get("slipway_run_id") or "") or None,
+        artifacts_dir=runner_dir / "artifacts" / ident,
+        failures=failures,
+    )
+
+
+def _ansible_playbook() -> str:
+    """The ansible-playbook installed with slipway, else the one on PATH."""
+    beside = Path(sys.executable).parent / "ansible-playbook"
+    found = str(beside) if beside.is_file() else shutil.which("ansible-playbook")
+    if found is None:
+        raise BadInput("ansible-playbook not found", hint="pip install 'slipway[deploy]'")
+    return found
+
+
+def _outcome(status: str, rc: int, stats: dict[str, Any]) -> Outcome:
+    reported = stats.get("slipway_outcome")
+    if reported in {o.value for o in EXIT_CODES}:
+        return Outcome(reported)
+    if status == "successful" and rc == 0:
+        return Outcome.APPLIED
+    # The play failed before slipway ran (unreachable host, a failed assert, a missing
+    # bundle): nothing was changed by slipway, and the input is what needs fixing.
+    return Outcome.BAD_INPUT if rc in (2, 4) else Outcome.ERROR
