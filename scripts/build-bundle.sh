@@ -35,7 +35,8 @@ echo "slipway==${version}" > "$staging/requirements.txt"
 
 dist=${DIST:-dist}
 mkdir -p "$dist"
-tar -C "$staging" --owner=0 --group=0 --sort=name -czf "$dist/${release_id}.tar.gz.tmp" .
-mv "$dist/${release_id}.tar.gz.tmp" "dist/${release_id}.tar.gz"
+tar -C "$staging" --owner=0 --group=0 --sort=name -czf "$dist/${release_id}.tar.gz.tmp" \
+  MANIFEST alembic_prod.ini migrations requirements.txt wheels
+mv "$dist/${release_id}.tar.gz.tmp" "$dist/${release_id}.tar.gz"
 echo "${release_id}.tar.gz" > "$dist/CURRENT"
 echo "$dist/${release_id}.tar.gz"

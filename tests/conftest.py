@@ -470,3 +470,19 @@ def _drop_owned(db: ThrowawayDB, owned: ThrowawayDB, admin: sa.Engine, user: str
 def protected(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ThrowawayDB]:
     with protected_database(request.param, tmp_path) as db:
         yield db
+
+
+@pytest.fixture(scope="session")
+def ssh_hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Two SSH hosts on loopback addresses, for the whole test session of this worker."""
+    from ansible_env import start_sshd
+
+    yield from start_sshd(tmp_path_factory.mktemp("ssh"))
+
+
+@pytest.fixture(scope="session")
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The release bundle of this checkout, built as `make bundle` builds it."""
+    from ansible_env import build_bundle
+
+    return build_bundle(tmp_path_factory.mktemp("dist"))

@@ -1,0 +1,225 @@
+"""Real hosts for the Ansible tests: one sshd per test worker, listening on loopback
+addresses (127.0.0.2, 127.0.0.3, ...) with a generated host key, a generated client
+key and a pinned known_hosts; an inventory per test with a vault-encrypted URL."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tarfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from conftest import ROOT
+
+BIN = ROOT / ".venv" / "bin"
+ADDRESSES = ("127.0.0.2", "127.0.0.3")
+
+
+@dataclass
+class SshHosts:
+    port: int
+    key: Path
+    known_hosts: Path
+    addresses: tuple[str, ...]
+    log: Path
+
+
+def _port() -> int:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    return 2200 + int(worker.removeprefix("gw") or 0)
+
+
+def start_sshd(folder: Path) -> Iterator[SshHosts]:
+    sshd = shutil.which("sshd") or "/usr/sbin/sshd"
+    folder.mkdir(parents=True, exist_ok=True)
+    host_key, client_key = folder / "host_ed25519", folder / "client_ed25519"
+    for key in (host_key, client_key):
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True
+        )
+    (folder / "authorized_keys").write_text((folder / "client_ed25519.pub").read_text())
+    port = _port()
+    config = folder / "sshd_config"
+    config.write_text(
+        "\n".join(
+            [f"ListenAddress {a}:{port}" for a in ADDRESSES]
+            + [
+                f"HostKey {host_key}",
+                f"AuthorizedKeysFile {folder / 'authorized_keys'}",
+                f"PidFile {folder / 'sshd.pid'}",
+                "PermitRootLogin prohibit-password",
+                "PasswordAuthentication no",
+                "KbdInteractiveAuthentication no",
+                "UsePAM no",
+                "StrictModes no",
+                "Subsystem sftp internal-sftp",
+                "MaxStartups 50",
+                "MaxSessions 50",
+            ]
+        )
+        + "\n"
+    )
+    Path("/run/sshd").mkdir(exist_ok=True)
+    log = folder / "sshd.log"
+    proc = subprocess.Popen([sshd, "-D", "-f", str(config), "-E", str(log)])
+    pub = (folder / "host_ed25519.pub").read_text().split()
+    known = folder / "known_hosts"
+    known.write_text("".join(f"[{a}]:{port} {pub[0]} {pub[1]}\n" for a in ADDRESSES))
+    deadline = time.monotonic() + 10
+    for address in ADDRESSES:
+        while True:
+            try:
+                socket.create_connection((address, port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    proc.kill()
+                    raise RuntimeError(f"sshd did not start: {log.read_text()}") from None
+                time.sleep(0.1)
+    try:
+        yield SshHosts(port, client_key, known, ADDRESSES, log)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def build_bundle(dist: Path, migrations: Path | None = None) -> Path:
+    """The real bundle (`make bundle`); with ``migrations``, that folder replaces the
+    bundle's migrations/ (a test's own revisions, a failing one among them)."""
+    out = subprocess.run(
+        ["scripts/build-bundle.sh"],
+        cwd=ROOT,
+        env={**os.environ, "DIST": str(dist), "VENV": str(ROOT / ".venv")},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    bundle = Path(out) if Path(out).is_absolute() else ROOT / out
+    if migrations is None:
+        return bundle
+    work = dist / "unpacked"
+    shutil.rmtree(work, ignore_errors=True)
+    with tarfile.open(bundle) as tar:
+        tar.extractall(work, filter="data")
+    shutil.rmtree(work / "migrations")
+    shutil.copytree(migrations, work / "migrations")
+    custom = dist / f"{bundle.name.removesuffix('.tar.gz')}-test.tar.gz"
+    with tarfile.open(custom, "w:gz") as tar:
+        for item in sorted(work.iterdir()):
+            tar.add(item, arcname=item.name)
+    shutil.rmtree(work)
+    return custom
+
+
+@dataclass
+class Inventory:
+    path: Path
+    vault_password_file: Path
+    fetch_dir: Path
+    roots: dict[str, Path]  # host name -> its deploy root
+
+    def playbook(
+        self, name: str, *extra: str, check: bool = False, timeout: float = 600
+    ) -> subprocess.CompletedProcess[str]:
+        argv = [
+            str(BIN / "ansible-playbook"),
+            f"playbooks/{name}.yml",
+            "-i",
+            str(self.path),
+            "--vault-password-file",
+            str(self.vault_password_file),
+            *extra,
+        ]
+        if check:
+            argv.append("--check")
+        return subprocess.run(
+            argv,
+            cwd=ROOT,
+            env={**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "NO_COLOR": "1"},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def reports(self) -> list[dict[str, object]]:
+        return [
+            json.loads(p.read_text())
+            for p in sorted(self.fetch_dir.glob("*/report.json"))
+        ]
+
+
+def write_inventory(
+    folder: Path,
+    ssh: SshHosts,
+    *,
+    env: str,
+    database_url: str,
+    bundle: Path,
+    web: tuple[str, ...] = ("web1", "web2"),
+    migrator: str = "web2",
+    extra_vars: dict[str, object] | None = None,
+) -> Inventory:
+    """An inventory as a team writes one: hosts over SSH with pinned keys, the URL in a
+    vault-encrypted group_vars file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    roots = {name: folder / "hosts" / name for name in web}
+    hosts = {
+        name: {"ansible_host": ssh.addresses[i % len(ssh.addresses)], "slipway_db_root": str(root)}
+        for i, (name, root) in enumerate(roots.items())
+    }
+    (folder / "hosts.yml").write_text(
+        yaml.safe_dump(
+            {
+                "all": {
+                    "children": {
+                        "web": {"hosts": hosts},
+                        "db_migrator": {"hosts": {migrator: None}},
+                    }
+                }
+            }
+        )
+    )
+    group_vars = folder / "group_vars" / "all"
+    group_vars.mkdir(parents=True, exist_ok=True)
+    fetch_dir = folder / "fetched"
+    settings = {
+        "slipway_db_env": env,
+        "slipway_db_database_url": "{{ vault_storefront_database_url }}",
+        "slipway_db_bundle": str(bundle),
+        "slipway_db_restore_on_failed_rollback": False,
+        "slipway_db_fetch_dir": str(fetch_dir),
+        "ansible_user": "root",
+        "ansible_port": ssh.port,
+        "ansible_ssh_private_key_file": str(ssh.key),
+        "ansible_ssh_common_args": (
+            f"-o UserKnownHostsFile={ssh.known_hosts} -o StrictHostKeyChecking=yes"
+        ),
+        "ansible_python_interpreter": "/usr/bin/python3",
+        **(extra_vars or {}),
+    }
+    (group_vars / "main.yml").write_text(yaml.safe_dump(settings))
+    password_file = folder / "vault-pass"
+    password_file.write_text("vault-" + os.urandom(8).hex() + "\n")
+    password_file.chmod(0o600)
+    vault = group_vars / "vault.yml"
+    vault.write_text(yaml.safe_dump({"vault_storefront_database_url": database_url}))
+    subprocess.run(
+        [
+            str(BIN / "ansible-vault"),
+            "encrypt",
+            "--vault-password-file",
+            str(password_file),
+            str(vault),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return Inventory(folder, password_file, fetch_dir, roots)
