@@ -33,6 +33,7 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/yamllint --strict .
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/ansible-lint -q --profile production
 
 test: setup services lint
 	$(BIN)/pytest -n 2 --dist loadfile $(PYTEST_ARGS)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Make sure the tests' real parts are here and running: database client tools,
-# PostgreSQL on 127.0.0.1:5432 and MariaDB on 127.0.0.1:3306. Idempotent.
+# PostgreSQL on 127.0.0.1:5432 and MariaDB on 127.0.0.1:3306, and openssh-server (the
+# Ansible tests start their own sshd on loopback addresses). Idempotent.
 set -euo pipefail
 
 need=()
@@ -9,6 +10,9 @@ command -v psql >/dev/null || need+=(postgresql-client)
 command -v mariadb-dump >/dev/null || command -v mysqldump >/dev/null || need+=(mariadb-client)
 command -v pg_ctlcluster >/dev/null || need+=(postgresql)
 [ -x /usr/sbin/mariadbd ] || need+=(mariadb-server)
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
+command -v ssh-keygen >/dev/null || need+=(openssh-client)
+/usr/bin/python3 -c 'import ensurepip' 2>/dev/null || need+=(python3-venv)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -41,9 +41,7 @@ def start_sshd(folder: Path) -> Iterator[SshHosts]:
     folder.mkdir(parents=True, exist_ok=True)
     host_key, client_key = folder / "host_ed25519", folder / "client_ed25519"
     for key in (host_key, client_key):
-        subprocess.run(
-            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True
-        )
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
     (folder / "authorized_keys").write_text((folder / "client_ed25519.pub").read_text())
     port = _port()
     config = folder / "sshd_config"
@@ -150,10 +148,7 @@ class Inventory:
         )
 
     def reports(self) -> list[dict[str, object]]:
-        return [
-            json.loads(p.read_text())
-            for p in sorted(self.fetch_dir.glob("*/report.json"))
-        ]
+        return [json.loads(p.read_text()) for p in sorted(self.fetch_dir.glob("*/report.json"))]
 
 
 def write_inventory(

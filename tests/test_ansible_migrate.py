@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from ansible_env import SshHosts, build_bundle, write_inventory
-from conftest import ROOT, ThrowawayDB, alembic_upgrade, protected_database
+from conftest import ROOT, alembic_upgrade, protected_database
 from test_release_from_old_revision import STOREFRONT_INI, seed_storefront
 
 
@@ -69,7 +69,12 @@ def test_migrate_takes_old_database_to_head_once_on_the_migrator_host(
             assert stat.S_IMODE((run_dir / name).stat().st_mode) == 0o600, name
         assert "0006" in (run_dir / "upgrade.sql").read_text()
         assert [s["name"] for s in report["steps"]] == [  # type: ignore[attr-defined]
-            "preflight", "lock", "backup", "render", "apply", "verify"
+            "preflight",
+            "lock",
+            "backup",
+            "render",
+            "apply",
+            "verify",
         ]
 
         second = inv.playbook("migrate")
@@ -83,7 +88,11 @@ def test_migrate_takes_old_database_to_head_once_on_the_migrator_host(
 
         seen = outputs + [
             p.read_text(errors="replace")
-            for folder in (inv.fetch_dir, inv.roots["web2"] / "artifacts", inv.roots["web2"] / "shared")
+            for folder in (
+                inv.fetch_dir,
+                inv.roots["web2"] / "artifacts",
+                inv.roots["web2"] / "shared",
+            )
             for p in folder.rglob("*")
             if p.is_file()
         ]

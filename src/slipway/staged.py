@@ -94,7 +94,7 @@ def render(settings: Settings, run_id: str) -> Report:
 
 def apply(settings: Settings, run_id: str) -> Report:
     with _joined(settings, run_id) as run:
-        run.join_claim()
+        # Out of order is refused before joining: the run itself goes on untouched.
         missing = [n for n in ("backup", "render") if not _done(run.report, n)]
         if missing:
             raise Refused(
@@ -102,6 +102,7 @@ def apply(settings: Settings, run_id: str) -> Report:
                 check="order",
                 hint=f"run 'slipway db {missing[0]} --run-id {run_id}' first",
             )
+        run.join_claim()
         state = _state(run)
         try:
             steps.apply(run, state)
@@ -112,13 +113,13 @@ def apply(settings: Settings, run_id: str) -> Report:
 
 def verify(settings: Settings, run_id: str) -> Report:
     with _joined(settings, run_id) as run:
-        run.join_claim()
         if not _done(run.report, "apply"):
             raise Refused(
                 f"run {run_id} has applied nothing yet",
                 check="order",
                 hint=f"run 'slipway db apply --run-id {run_id}' first",
             )
+        run.join_claim()
         try:
             steps.verify(run, run.report.to_revision)
         except StepFailed as failure:
