@@ -176,7 +176,9 @@ def test_failing_migration_fails_the_play_after_the_rescue_rolled_back(
             if p.is_file()
         ]
         assert all(password not in text for text in seen)
-        assert "Database: 0002" in (runner / "stdout").read_text()
+        play_output = (runner / "stdout").read_text()
+        assert "ended rolled_back (exit 4)" in play_output
+        assert "Database: 0002" in play_output
 
 
 def test_every_playbook_passes_syntax_check_with_every_inventory() -> None:
