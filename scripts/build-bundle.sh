@@ -19,9 +19,13 @@ version=$("$venv/bin/python" -c 'import tomllib; print(tomllib.load(open("pyproj
 
 staging=$(mktemp -d)
 trap 'rm -rf "$staging"' EXIT
-# Runtime dependencies only, pinned by the constraints the tests ran with.
+# Runtime dependencies only, pinned by the constraints the tests ran with. The build
+# writes into the source tree (build/, *.egg-info), so two builds take turns.
+exec 9>"${TMPDIR:-/tmp}/slipway-bundle-build.lock"
+flock 9
 "$venv/bin/pip" wheel --quiet --disable-pip-version-check -c constraints.txt -w "$staging/wheels" . \
   2> >(grep -v "^WARNING: Location" >&2)
+flock -u 9
 cp -r migrations "$staging/migrations"
 find "$staging/migrations" -name __pycache__ -prune -exec rm -rf {} +
 cp alembic_prod.ini "$staging/"

@@ -84,6 +84,18 @@ def test_migrate_takes_old_database_to_head_once_on_the_migrator_host(
         assert sorted(r["outcome"] for r in inv.reports()) == ["applied", "noop"]
         assert len(list((inv.roots["web2"] / "backups").iterdir())) == 1
 
+        # The other two playbooks: a backup on its own, a rollback to a named revision.
+        backup = inv.playbook("backup")
+        outputs += [backup.stdout, backup.stderr]
+        assert backup.returncode == 0, backup.stdout + backup.stderr
+        assert len(list((inv.roots["web2"] / "backups").iterdir())) == 2
+        rollback = inv.playbook("rollback", "-e", "slipway_db_rollback_to=0002")
+        outputs += [rollback.stdout, rollback.stderr]
+        assert rollback.returncode == 0, rollback.stdout + rollback.stderr
+        assert db.revision() == "0002"
+        assert db.scalar("SELECT COUNT(*) FROM users") == 2
+        assert tree(inv.roots["web1"]) == []
+
         seen = outputs + [
             p.read_text(errors="replace")
             for folder in (
