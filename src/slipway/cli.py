@@ -169,6 +169,14 @@ def cli() -> None:
     """slipway: guarded database releases for Alembic projects."""
 
 
+# A step of a release whose steps run as separate processes (slipway.staged).
+join_run = click.option(
+    "--run-id",
+    help="Join run RUN_ID (begun by 'slipway db preflight'/'claim'): one step of a release "
+    "whose steps run as separate processes.",
+)
+
+
 @cli.group()
 def db() -> None:
     """The guarded migration and its single steps."""
@@ -205,11 +213,7 @@ def claim(ctx: Context, run_id: str | None) -> Report:
 
 @db.command()
 @common
-@click.option(
-    "--run-id",
-    help="Join run RUN_ID (begun by 'slipway db preflight'/'claim'): one step of a release "
-    "whose steps run as separate processes.",
-)
+@join_run
 def backup(ctx: Context, run_id: str | None) -> Report:
     """Back up the database (validated, 0600, sha256 recorded, old ones pruned)."""
     if run_id:
@@ -219,11 +223,7 @@ def backup(ctx: Context, run_id: str | None) -> Report:
 
 @db.command()
 @common
-@click.option(
-    "--run-id",
-    help="Join run RUN_ID (begun by 'slipway db preflight'/'claim'): one step of a release "
-    "whose steps run as separate processes.",
-)
+@join_run
 def render(ctx: Context, run_id: str | None) -> Report:
     """Write upgrade.sql and downgrade.sql of the pending revisions."""
     if run_id:
@@ -233,11 +233,7 @@ def render(ctx: Context, run_id: str | None) -> Report:
 
 @db.command()
 @common
-@click.option(
-    "--run-id",
-    help="Join run RUN_ID (begun by 'slipway db preflight'/'claim'): one step of a release "
-    "whose steps run as separate processes.",
-)
+@join_run
 def apply(ctx: Context, run_id: str | None) -> Report:
     """upgrade head, one transaction per revision (no backup, no automatic rollback)."""
     if run_id:
@@ -248,11 +244,7 @@ def apply(ctx: Context, run_id: str | None) -> Report:
 @db.command()
 @common
 @click.option("--revision", help="Expected revision (default: the code's head).")
-@click.option(
-    "--run-id",
-    help="Join run RUN_ID (begun by 'slipway db preflight'/'claim'): one step of a release "
-    "whose steps run as separate processes.",
-)
+@join_run
 def verify(ctx: Context, revision: str | None, run_id: str | None) -> Report:
     """Check with a fresh connection that the database is at the expected revision."""
     if run_id:
@@ -263,11 +255,7 @@ def verify(ctx: Context, revision: str | None, run_id: str | None) -> Report:
 @db.command()
 @common
 @click.option("--to", "to", help="Target revision, or 'base' (default: start of the last run).")
-@click.option(
-    "--run-id",
-    help="Join run RUN_ID (begun by 'slipway db preflight'/'claim'): one step of a release "
-    "whose steps run as separate processes.",
-)
+@join_run
 def rollback(ctx: Context, to: str | None, run_id: str | None) -> Report:
     """Downgrade to a revision and verify it; with --run-id, end that run where it began."""
     if run_id:
