@@ -6,6 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
+GCL    := node_modules/.bin/gitlab-ci-local
 
 .PHONY: setup release bundle test lint services clean
 
@@ -16,6 +17,11 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 setup: $(STAMP)
+
+# gitlab-ci-local (pinned in package-lock.json) runs .gitlab-ci.yml in the pipeline tests.
+$(GCL): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(GCL)
 
 release: setup
 	mkdir -p var
@@ -35,8 +41,9 @@ lint: setup
 	$(BIN)/yamllint --strict .
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/ansible-lint -q --profile production
 
-test: setup services lint
+test: setup services $(GCL) lint
 	$(BIN)/pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) var artifacts dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var artifacts dist release reports node_modules .gitlab-ci-local \
+	  .pytest_cache .mypy_cache .ruff_cache

@@ -2,7 +2,8 @@
 
 Where the database URL comes from, first match wins:
 1. a connection handed over by the caller in ``config.attributes["connection"]``
-   (slipway does this so it can set per-revision timeouts on the same session);
+   (slipway does this so it can set per-revision timeouts on the same session), or an
+   engine there (as pytest-alembic does);
 2. ``sqlalchemy.url`` in the ini file or set by the caller;
 3. the ``STOREFRONT_DATABASE_URL`` environment variable (production: alembic_prod.ini
    carries no URL, so no password ever sits in a file).
@@ -15,7 +16,7 @@ from logging.config import fileConfig
 from typing import Any
 
 from alembic import context
-from sqlalchemy import Connection, engine_from_config, pool
+from sqlalchemy import Connection, Engine, engine_from_config, pool
 
 from storefront.models import Base
 from storefront.settings import DATABASE_URL_ENV, DEFAULT_DATABASE_URL
@@ -70,9 +71,13 @@ def do_run_migrations(connection: Connection) -> None:
 
 
 def run_migrations_online() -> None:
-    connection = config.attributes.get("connection")
-    if connection is not None:
-        do_run_migrations(connection)
+    connectable = config.attributes.get("connection")
+    if isinstance(connectable, Engine):  # pytest-alembic hands over an engine
+        with connectable.connect() as conn:
+            do_run_migrations(conn)
+        return
+    if connectable is not None:
+        do_run_migrations(connectable)
         return
     section = config.get_section(config.config_ini_section, {})
     section["sqlalchemy.url"] = database_url()

@@ -1,17 +1,27 @@
 #!/usr/bin/env bash
 # Make sure the tests' real parts are here and running: database client tools,
 # PostgreSQL on 127.0.0.1:5432 and MariaDB on 127.0.0.1:3306, and openssh-server (the
-# Ansible tests start their own sshd on loopback addresses). Idempotent.
+# Ansible tests start their own sshd on loopback addresses), nginx, rsync for gitlab-ci-local.
+# Idempotent.
 set -euo pipefail
 
 need=()
 command -v pg_dump >/dev/null || need+=(postgresql-client)
 command -v psql >/dev/null || need+=(postgresql-client)
 command -v mariadb-dump >/dev/null || command -v mysqldump >/dev/null || need+=(mariadb-client)
-command -v pg_ctlcluster >/dev/null || need+=(postgresql)
-[ -x /usr/sbin/mariadbd ] || need+=(mariadb-server)
+# A docker runner's job brings the servers as services (SLIPWAY_TEST_PG_ADMIN and
+# SLIPWAY_TEST_MARIA_ADMIN name them); everywhere else they run on this machine.
+external=${SLIPWAY_TEST_PG_ADMIN:+yes}
+if [ -z "$external" ]; then
+  command -v pg_ctlcluster >/dev/null || need+=(postgresql)
+  [ -x /usr/sbin/mariadbd ] || need+=(mariadb-server)
+fi
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v ssh-keygen >/dev/null || need+=(openssh-client)
+[ -x /usr/sbin/nginx ] || need+=(nginx)  # the app-release tests run one per test host
+command -v rsync >/dev/null || need+=(rsync)  # gitlab-ci-local copies job folders with it
+command -v git >/dev/null || need+=(git)
+command -v npm >/dev/null || need+=(npm)  # installs gitlab-ci-local (make test)
 /usr/bin/python3 -c 'import ensurepip' 2>/dev/null || need+=(python3-venv)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
@@ -20,6 +30,9 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
+if [ -n "$external" ]; then
+  exit 0
+fi
 if ! pg_isready -h 127.0.0.1 -p 5432 -q; then
   echo "starting PostgreSQL"
   pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start

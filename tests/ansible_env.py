@@ -1,5 +1,5 @@
 """Real hosts for the Ansible tests: one sshd per test worker, listening on loopback
-addresses (127.0.0.2, 127.0.0.3, ...) with a generated host key, a generated client
+addresses (127.0.0.2, 127.0.0.3, 127.0.0.4) with a generated host key, a generated client
 key and a pinned known_hosts; an inventory per test with a vault-encrypted URL."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import yaml
 from conftest import ROOT
 
 BIN = ROOT / ".venv" / "bin"
-ADDRESSES = ("127.0.0.2", "127.0.0.3")
+ADDRESSES = ("127.0.0.2", "127.0.0.3", "127.0.0.4")
 
 
 @dataclass
@@ -108,12 +108,16 @@ def build_bundle(dist: Path, migrations: Path | None = None) -> Path:
         tar.extractall(work, filter="data")
     shutil.rmtree(work / "migrations")
     shutil.copytree(migrations, work / "migrations")
-    custom = dist / f"{bundle.name.removesuffix('.tar.gz')}-test.tar.gz"
-    with tarfile.open(custom, "w:gz") as tar:
+    return _repack(work, dist / f"{bundle.name.removesuffix('.tar.gz')}-test.tar.gz")
+
+
+def _repack(work: Path, bundle: Path) -> Path:
+    """An unpacked bundle folder back into a bundle (the folder is removed)."""
+    with tarfile.open(bundle, "w:gz") as tar:
         for item in sorted(work.iterdir()):
             tar.add(item, arcname=item.name)
     shutil.rmtree(work)
-    return custom
+    return bundle
 
 
 @dataclass
@@ -161,13 +165,21 @@ def write_inventory(
     web: tuple[str, ...] = ("web1", "web2"),
     migrator: str = "web2",
     extra_vars: dict[str, object] | None = None,
+    vault_password: str | None = None,
+    host_vars: dict[str, dict[str, object]] | None = None,
 ) -> Inventory:
     """An inventory as a team writes one: hosts over SSH with pinned keys, the URL in a
     vault-encrypted group_vars file."""
     folder.mkdir(parents=True, exist_ok=True)
-    roots = {name: folder / "hosts" / name for name in web}
+    # Beside the inventory folder, not in it: Ansible reads every file in an inventory
+    # folder as an inventory source, the hosts' virtualenvs included.
+    roots = {name: folder.parent / f"{folder.name}-hosts" / name for name in web}
     hosts = {
-        name: {"ansible_host": ssh.addresses[i % len(ssh.addresses)], "slipway_db_root": str(root)}
+        name: {
+            "ansible_host": ssh.addresses[i % len(ssh.addresses)],
+            "slipway_db_root": str(root),
+            **(host_vars or {}).get(name, {}),
+        }
         for i, (name, root) in enumerate(roots.items())
     }
     (folder / "hosts.yml").write_text(
@@ -202,7 +214,7 @@ def write_inventory(
     }
     (group_vars / "main.yml").write_text(yaml.safe_dump(settings))
     password_file = folder / "vault-pass"
-    password_file.write_text("vault-" + os.urandom(8).hex() + "\n")
+    password_file.write_text((vault_password or "vault-" + os.urandom(8).hex()) + "\n")
     password_file.chmod(0o600)
     vault = group_vars / "vault.yml"
     vault.write_text(yaml.safe_dump({"vault_storefront_database_url": database_url}))
@@ -218,3 +230,46 @@ def write_inventory(
         capture_output=True,
     )
     return Inventory(folder, password_file, fetch_dir, roots)
+
+
+def derive_bundle(
+    base: Path,
+    dist: Path,
+    release_id: str,
+    *,
+    revisions: dict[str, str] | None = None,
+    app_patch: tuple[str, str] | None = None,
+) -> Path:
+    """A release of the test's own, made from the real bundle: ``revisions`` (file name ->
+    text) join migrations/versions/, and ``app_patch`` (old, new) edits the storefront's
+    app.py, whose project wheel is rebuilt from a copy of this checkout."""
+    work = dist / f"{release_id}.work"
+    shutil.rmtree(work, ignore_errors=True)
+    with tarfile.open(base) as tar:
+        tar.extractall(work, filter="data")
+    for name, text in (revisions or {}).items():
+        (work / "migrations" / "versions" / name).write_text(text)
+    if app_patch is not None:
+        source = dist / f"{release_id}.src"
+        shutil.rmtree(source, ignore_errors=True)
+        shutil.copytree(
+            ROOT,
+            source,
+            ignore=shutil.ignore_patterns(
+                ".venv", ".git", "node_modules", "artifacts", "dist", "var", "build", "*.egg-info"
+            ),
+        )
+        app = source / "src" / "storefront" / "app.py"
+        old, new = app_patch
+        assert old in app.read_text()
+        app.write_text(app.read_text().replace(old, new))
+        for wheel in (work / "wheels").glob("slipway-*.whl"):
+            wheel.unlink()
+        subprocess.run(
+            [str(BIN / "pip"), "wheel", "--quiet", "--no-deps", "-w", str(work / "wheels"), "."],
+            cwd=source,
+            check=True,
+            capture_output=True,
+        )
+        shutil.rmtree(source)
+    return _repack(work, dist / f"{release_id}.tar.gz")

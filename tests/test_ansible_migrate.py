@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from ansible_env import SshHosts, build_bundle, write_inventory
-from conftest import ROOT, alembic_upgrade, protected_database
+from conftest import RELEASE_STEPS, ROOT, alembic_upgrade, protected_database
 from test_release_from_old_revision import STOREFRONT_INI, seed_storefront
 
 
@@ -68,14 +68,7 @@ def test_migrate_takes_old_database_to_head_once_on_the_migrator_host(
         for name in ("report.json", "upgrade.sql", "downgrade.sql", "run.log"):
             assert stat.S_IMODE((run_dir / name).stat().st_mode) == 0o600, name
         assert "0006" in (run_dir / "upgrade.sql").read_text()
-        assert [s["name"] for s in report["steps"]] == [  # type: ignore[attr-defined]
-            "preflight",
-            "lock",
-            "backup",
-            "render",
-            "apply",
-            "verify",
-        ]
+        assert [s["name"] for s in report["steps"]] == RELEASE_STEPS  # type: ignore[attr-defined]
 
         second = inv.playbook("migrate")
         outputs += [second.stdout, second.stderr]

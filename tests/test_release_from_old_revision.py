@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from conftest import (
+    RELEASE_STEPS,
     ROOT,
     Project,
     Release,
@@ -113,14 +114,7 @@ def test_release_takes_old_database_to_head_with_backup_and_matching_sql(
     assert report["outcome"] == "applied"
     assert (report["from_revision"], report["to_revision"]) == ("0002", "0006")
     assert db.revision() == "0006"
-    assert [s["name"] for s in report["steps"]] == [
-        "preflight",
-        "lock",
-        "backup",
-        "render",
-        "apply",
-        "verify",
-    ]
+    assert [s["name"] for s in report["steps"]] == RELEASE_STEPS
     # The backfill ran: totals are quantity * price.
     assert db.scalar("SELECT total_cents FROM orders WHERE id = 1") == 2500
 

@@ -27,7 +27,7 @@ def client(lite: ThrowawayDB, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestC
 def test_health_reports_the_schema_revision(client: TestClient) -> None:
     response = client.get("/health")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "revision": "0006"}
+    assert response.json() == {"status": "ok", "revision": "0006", "release": None}
 
 
 def test_items_are_served_with_their_stock_default(client: TestClient) -> None:

@@ -22,8 +22,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from slipway import deploy as deploy_lib
+from slipway import gate, staged
 from slipway import release as lib
-from slipway import staged
 from slipway.config import Settings, load_settings
 from slipway.errors import SlipwayError
 from slipway.logs import redact, setup_console
@@ -100,6 +100,8 @@ def common(fn: F) -> F:
             report = fn(ctx, **kwargs)
         except SlipwayError as err:
             _fail_early(ctx, err, secrets)
+        except click.ClickException:
+            raise  # usage errors: main() prints them and exits 2
         except Exception as err:
             if ctx.debug:
                 raise
@@ -224,11 +226,18 @@ def backup(ctx: Context, run_id: str | None) -> Report:
 @db.command()
 @common
 @join_run
-def render(ctx: Context, run_id: str | None) -> Report:
+@click.option(
+    "--from",
+    "from_revision",
+    help="Render offline from this revision (or 'base'): no database is read.",
+)
+def render(ctx: Context, run_id: str | None, from_revision: str | None) -> Report:
     """Write upgrade.sql and downgrade.sql of the pending revisions."""
     if run_id:
+        if from_revision:
+            raise click.UsageError("--from and --run-id exclude each other")
         return staged.render(ctx.settings(), run_id)
-    return lib.render(ctx.settings())
+    return lib.render(ctx.settings(), from_revision)
 
 
 @db.command()
@@ -305,6 +314,69 @@ def history(ctx: Context, limit: int) -> Report | None:
 def unlock(ctx: Context, run_id: str) -> Report:
     """Close the claim of a run whose process died."""
     return lib.unlock(ctx.settings(), run_id)
+
+
+@db.command("lint")
+@common
+@click.option("--pending", is_flag=True, help="Only the revisions the database lacks.")
+@click.option(
+    "--from", "from_revision", help="Only the revisions above this one (offline; or 'base')."
+)
+@click.option(
+    "--server-version",
+    help="Target server, e.g. mariadb-10.4, mysql-5.7, 15 (default: the connected one).",
+)
+@click.option("--junit", type=click.Path(path_type=Path), help="Write JUnit XML here.")
+@click.option(
+    "--codequality", type=click.Path(path_type=Path), help="Write GitLab Code Quality JSON here."
+)
+def lint_cmd(
+    ctx: Context,
+    pending: bool,
+    from_revision: str | None,
+    server_version: str | None,
+    junit: Path | None,
+    codequality: Path | None,
+) -> Report:
+    """Lint the SQL each revision renders (squawk on PostgreSQL, own rules elsewhere)."""
+    if pending and from_revision:
+        raise click.UsageError("--pending and --from exclude each other")
+    return gate.lint(
+        ctx.settings(),
+        pending=pending,
+        from_revision=from_revision,
+        server_version=server_version,
+        junit=junit,
+        codequality=codequality,
+    )
+
+
+@db.command()
+@common
+def stairway(ctx: Context) -> Report:
+    """Upgrade, downgrade, upgrade every revision on a throwaway database; then to base."""
+    return gate.stairway(ctx.settings())
+
+
+@db.command()
+@common
+def check(ctx: Context) -> Report:
+    """Compare the models with a throwaway database upgraded to head (alembic check)."""
+    return gate.check(ctx.settings())
+
+
+@db.group()
+def ledger() -> None:
+    """slipway's checksum ledger of applied revisions."""
+
+
+@ledger.command()
+@common
+@click.option("--revision", required=True, help="The applied revision whose file changed.")
+@click.option("--reason", required=True, help="Why the file changed (kept in the history).")
+def repair(ctx: Context, revision: str, reason: str) -> Report:
+    """Record the current checksum of an applied revision's file, on purpose."""
+    return lib.repair_checksum(ctx.settings(), revision, reason)
 
 
 _EVENT_STATUS = {

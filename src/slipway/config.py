@@ -38,7 +38,13 @@ DEFAULTS: dict[str, Any] = {
     "restore_on_failed_rollback": False,
     "development": False,
     "version_table": "alembic_version",
+    # The lint gate of preflight: refuse pending revisions with unaccepted findings of
+    # this severity or worse (error | warning | never), and per-rule severities.
+    "lint_fail_on": "error",
+    "lint_rules": {},
 }
+LINT_LEVELS = ("error", "warning", "never")
+RULE_LEVELS = ("error", "warning", "off")
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,8 @@ class Settings:
     restore_on_failed_rollback: bool = False
     development: bool = False
     version_table: str = "alembic_version"
+    lint_fail_on: str = "error"
+    lint_rules: Mapping[str, str] = field(default_factory=dict)
     secrets: tuple[str, ...] = field(default=(), repr=False)
 
     @property
@@ -219,6 +227,12 @@ def load_settings(
             restore_on_failed_rollback=bool(options["restore_on_failed_rollback"]),
             development=bool(options["development"]),
             version_table=str(options["version_table"]),
+            lint_fail_on=str(options["lint_fail_on"]),
+            lint_rules={
+                # YAML reads a bare off as false
+                str(k): "off" if v is False else str(v)
+                for k, v in dict(options["lint_rules"] or {}).items()
+            },
             secrets=tuple(s for s in (url.password,) if s),
         )
     except (TypeError, ValueError) as err:
@@ -226,5 +240,17 @@ def load_settings(
     if not ladder or settings.backup_keep < 1 or settings.backup_jobs < 1:
         raise BadInput(
             f"environment '{env}' needs lock_timeouts_s non-empty, backup_keep and backup_jobs >= 1"
+        )
+    if settings.lint_fail_on not in LINT_LEVELS:
+        raise BadInput(
+            f"environment '{env}' has lint_fail_on '{settings.lint_fail_on}'",
+            hint=f"use one of: {', '.join(LINT_LEVELS)}",
+        )
+    bad = {k: v for k, v in settings.lint_rules.items() if v not in RULE_LEVELS}
+    if bad:
+        rule, level = next(iter(bad.items()))
+        raise BadInput(
+            f"environment '{env}' sets lint rule {rule} to '{level}'",
+            hint=f"use one of: {', '.join(RULE_LEVELS)}",
         )
     return settings

@@ -125,6 +125,33 @@ class Dialect:
     def restore(self, source: Path) -> None:  # pragma: no cover
         raise NotImplementedError
 
+    # throwaway databases (stairway, drift check) -------------------------------
+    @contextmanager
+    def scratch(self, tag: str) -> Iterator[URL]:
+        """A new, empty database beside this one, dropped afterwards: the URL's own
+        database is never touched."""
+        name = f"{(self.url.database or 'db')[:30]}_{tag}"
+        engine = create_engine(
+            self.url,
+            poolclass=pool.NullPool,
+            isolation_level="AUTOCOMMIT",
+            connect_args=self.connect_args(),
+        )
+        quoted = engine.dialect.identifier_preparer.quote(name)
+        try:
+            with engine.connect() as conn:
+                conn.exec_driver_sql(f"CREATE DATABASE {quoted}")
+            try:
+                yield self.url.set(database=name)
+            finally:
+                with engine.connect() as conn:
+                    conn.exec_driver_sql(self._drop_database_sql(quoted))
+        finally:
+            engine.dispose()
+
+    def _drop_database_sql(self, quoted: str) -> str:
+        return f"DROP DATABASE IF EXISTS {quoted}"
+
 
 def lock_key(name: str) -> int:
     """A stable signed 64-bit advisory-lock key for a name."""
@@ -141,6 +168,9 @@ class PostgreSQL(Dialect):
     name = "postgresql"
     transactional_ddl = True
     backup_suffix = ".dump"
+
+    def _drop_database_sql(self, quoted: str) -> str:
+        return f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"
 
     def connect_args(self) -> dict[str, object]:
         return {"connect_timeout": CONNECT_TIMEOUT_S, "application_name": "slipway"}
@@ -456,6 +486,11 @@ class SQLite(Dialect):
             conn.exec_driver_sql("BEGIN")
 
         return engine
+
+    @contextmanager
+    def scratch(self, tag: str) -> Iterator[URL]:
+        with tempfile.TemporaryDirectory(prefix=f"slipway-{tag}-") as folder:
+            yield self.url.set(database=str(Path(folder) / "scratch.db"))
 
     @contextmanager
     def lock(self, engine: Engine, name: str) -> Iterator[None]:

@@ -17,7 +17,7 @@ from slipway.config import Settings
 from slipway.errors import BadInput, Refused, StepFailed
 from slipway.outcomes import Outcome
 from slipway.report import FileRef, Report
-from slipway.run import Run, claim_alive
+from slipway.run import Run, State, claim_alive
 
 log = logging.getLogger(__name__)
 
@@ -136,9 +136,19 @@ def preflight(settings: Settings) -> Report:
     return run.report
 
 
-def render(settings: Settings) -> Report:
+def render(settings: Settings, from_revision: str | None = None) -> Report:
+    """The SQL of the pending revisions; with ``from_revision`` (a revision or ``base``),
+    of those above it, without reading the database (a merge request's new revisions)."""
     with Run(settings, "render") as run:
-        state = steps.preflight(run)
+        if from_revision is None:
+            state = steps.preflight(run)
+        else:
+            start, revisions = run.project.above(from_revision)
+            head = run.project.single_head()
+            state = State(start, head, revisions, exists=False)
+            run.report.from_revision, run.report.to_revision = start, head
+            run.report.current_revision = start
+            run.report.pending = [r.id for r in state.pending]
         steps.render(run, state)
         run.report.finish(Outcome.NOOP)
     return run.report
@@ -301,5 +311,41 @@ def unlock(settings: Settings, run_id: str) -> Report:
                 ledger.close_claim(conn, run_id, Outcome.ABANDONED, detail=note)
             run.report.current_revision = current
             step.detail = note
+        run.report.finish(Outcome.APPLIED)
+    return run.report
+
+
+def repair_checksum(settings: Settings, revision: str, reason: str) -> Report:
+    """Re-baseline the recorded checksum of one applied revision whose file was changed
+    on purpose; the reason is kept in the run history."""
+    if not reason.strip():
+        raise BadInput("--reason is empty", hint="say why the applied file was changed")
+    with Run(settings, "ledger-repair") as run:
+        state = run.state()
+        applied = {r.id: r for r in run.project.applied(state.current)}
+        if revision not in applied:
+            raise BadInput(
+                f"revision {revision} is not applied to this database "
+                f"(at {state.current or 'base'})",
+                hint="only applied revisions have a recorded checksum",
+            )
+        rev = applied[revision]
+        run.lock(remedy=True)
+        with run.connect() as conn:
+            recorded = ledger.recorded_checksums(conn).get(revision)
+        run.report.from_revision = run.report.to_revision = state.current
+        with run.report.step("ledger-repair") as step:
+            if recorded is not None and recorded[0] == rev.sha256:
+                step.detail = f"{revision}: the recorded checksum already matches the file"
+                run.report.finish(Outcome.NOOP)
+                return run.report
+            run.claim(state.current, state.current)
+            with run.connect() as conn, conn.begin():
+                ledger.record_checksum(
+                    conn, rev.id, run.relpath(rev.path), rev.sha256, run.run_id, "repaired"
+                )
+            was = recorded[0][:12] if recorded else "none"
+            step.detail = f"{revision} ({run.relpath(rev.path)}): {was} -> {rev.sha256[:12]}"
+            run.report.data["note"] = f"checksum of {revision} re-baselined: {reason.strip()}"
         run.report.finish(Outcome.APPLIED)
     return run.report

@@ -165,7 +165,12 @@ def render_summary(report: Report, console: Console) -> None:
         for s in report.steps:
             table.add_row(s.name, s.status, f"{s.duration_s:.2f}", s.detail)
         console.print(table)
-    if report.command in ("status", "preflight", "render") and report.outcome is Outcome.NOOP:
+    _render_findings(report, console)
+    if report.command in ("lint", "stairway", "check") and report.outcome is not Outcome.ERROR:
+        state = "untouched" + (
+            " (the checks ran on a throwaway database)" if report.command != "lint" else ""
+        )
+    elif report.command in ("status", "preflight", "render") and report.outcome is Outcome.NOOP:
         state = (
             f"at {report.current_revision or 'base'}; head {report.to_revision}; "
             f"pending: {', '.join(report.pending) or 'none'}"
@@ -189,3 +194,19 @@ def render_summary(report: Report, console: Console) -> None:
         console.print(f"next: {report.next_command}", markup=False)
     elif report.outcome in (Outcome.ROLLED_BACK, Outcome.RESTORED):
         console.print("next: fix the failing revision (see the log), then release again")
+
+
+def _render_findings(report: Report, console: Console) -> None:
+    findings = (report.data.get("lint") or {}).get("findings") or []
+    if not findings:
+        return
+    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+    for name in ("revision", "rule", "severity", "statement / fix"):
+        table.add_column(name, overflow="fold")
+    for f in findings:
+        severity = f["severity"] + (" BLOCKS" if f["blocking"] else "")
+        if f["accepted"] is not None:
+            severity = f"accepted: {f['accepted']}"
+        text = f"{f['statement'] or f['message']}\n{f['path']}:{f['line']} fix: {f['hint']}"
+        table.add_row(f["revision"], f["rule"], severity, text)
+    console.print(table, markup=False)

@@ -347,7 +347,7 @@ class Run:
         fields: dict[str, object] = {
             "to_revision": r.to_revision,
             "duration_s": sum(s.duration_s for s in r.steps),
-            "detail": (r.error or {}).get("message"),
+            "detail": (r.error or {}).get("message") or r.data.get("note"),
         }
         if r.backup:
             fields |= {

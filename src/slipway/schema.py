@@ -37,7 +37,7 @@ def describe(conn: Connection, *, skip: tuple[str, ...] = ("alembic_version",)) 
                 for f in insp.get_foreign_keys(table)
             ),
         }
-    described: dict[str, Any] = {"tables": tables}
+    described: dict[str, Any] = {"tables": tables, "views": sorted(insp.get_view_names())}
     if conn.dialect.name == "postgresql":
         described["enums"] = sorted(
             [e["name"], list(e["labels"])]
@@ -50,3 +50,28 @@ def describe(conn: Connection, *, skip: tuple[str, ...] = ("alembic_version",)) 
 def fingerprint(conn: Connection) -> str:
     blob = json.dumps(describe(conn), sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def diff(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """What ``after`` has that ``before`` had not, and the other way round, in words."""
+    out: list[str] = []
+    old_tables, new_tables = before.get("tables", {}), after.get("tables", {})
+    out += [f"table {t} left behind" for t in sorted(set(new_tables) - set(old_tables))]
+    out += [f"table {t} is gone" for t in sorted(set(old_tables) - set(new_tables))]
+    for table in sorted(set(old_tables) & set(new_tables)):
+        for part, label in (
+            ("columns", "column"),
+            ("indexes", "index"),
+            ("unique", "unique constraint"),
+            ("foreign_keys", "foreign key"),
+        ):
+            was = {json.dumps(x, default=str) for x in old_tables[table][part]}
+            now = {json.dumps(x, default=str) for x in new_tables[table][part]}
+            out += [f"{table}: {label} {x} left behind or changed" for x in sorted(now - was)]
+            out += [f"{table}: {label} {x} is gone" for x in sorted(was - now)]
+    for kind, label in (("enums", "enum type"), ("sequences", "sequence"), ("views", "view")):
+        was = {json.dumps(x) for x in before.get(kind, [])}
+        now = {json.dumps(x) for x in after.get(kind, [])}
+        out += [f"{label} {x} left behind" for x in sorted(now - was)]
+        out += [f"{label} {x} is gone" for x in sorted(was - now)]
+    return out

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sqlalchemy.exc import DBAPIError
 
-from slipway import ledger, schema
+from slipway import ledger, lint, schema
 from slipway.artifacts import checksum, make_private, private_dir, remove, write_atomic
 from slipway.dialects import ToolFailed
 from slipway.errors import Refused, StepFailed
@@ -23,6 +23,7 @@ from slipway.logs import redact
 from slipway.migrations import Revision
 from slipway.report import FileRef
 from slipway.run import Run, State
+from slipway.sqlrules import ServerVersion
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ def preflight(run: Run) -> State:
         run.report.current_revision = state.current
         run.report.pending = [r.id for r in state.pending]
         notes = [f"at {state.current or 'base'}, head {state.head}, {len(state.pending)} pending"]
+        server = lint.local_server(lint_dialect(run))
         if state.exists:
             with run.connect() as conn:
                 recorded = ledger.recorded_checksums(conn)
@@ -58,8 +60,33 @@ def preflight(run: Run) -> State:
                     size = run.dialect.size_bytes(conn)
                     notes.append(run.dialect.check_tools(conn))
                     _check_room(run, size)
+                    server = lint.server_version(conn)
+        if state.pending and run.settings.lint_fail_on != "never":
+            notes.append(lint_gate(run, state, server).summary())
         step.detail = "; ".join(notes)
     return state
+
+
+def lint_dialect(run: Run) -> str:
+    return "mysql" if run.settings.backend in ("mysql", "mariadb") else run.settings.backend
+
+
+def lint_gate(run: Run, state: State, server: ServerVersion | None) -> lint.LintResult:
+    """Lint the pending revisions for this server; refuse unaccepted blocking findings."""
+    result = lint.check(
+        run.project,
+        state.pending,
+        dialect=lint_dialect(run),
+        server=server,
+        fail_on=run.settings.lint_fail_on,
+        rules=run.settings.lint_rules,
+        relpath=run.relpath,
+    )
+    run.report.data["lint"] = result.to_dict()
+    refusal = result.refusal()
+    if refusal is not None:
+        raise refusal
+    return result
 
 
 def _check_room(run: Run, size: int) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from functools import lru_cache
 from typing import Annotated, Any
@@ -12,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from storefront.models import Item
-from storefront.settings import Settings
+from storefront.settings import RELEASE_ENV, Settings
 
 app = FastAPI(title="storefront")
 
@@ -32,12 +33,13 @@ SessionDep = Annotated[Session, Depends(get_session)]
 
 @app.get("/health")
 def health(session: SessionDep) -> dict[str, Any]:
-    """Alive and able to reach the database; says which revision the schema is at."""
+    """Alive and able to reach the database; says which revision the schema is at and
+    which release answers (``STOREFRONT_RELEASE``, set by the process manager)."""
     try:
         revision = session.execute(text("SELECT version_num FROM alembic_version")).scalar()
     except SQLAlchemyError as err:
         raise HTTPException(status_code=503, detail="database unavailable") from err
-    return {"status": "ok", "revision": revision}
+    return {"status": "ok", "revision": revision, "release": os.environ.get(RELEASE_ENV)}
 
 
 @app.get("/items")

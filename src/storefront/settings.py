@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 
 DATABASE_URL_ENV = "STOREFRONT_DATABASE_URL"
+RELEASE_ENV = "STOREFRONT_RELEASE"
 DEFAULT_DATABASE_URL = "sqlite:///var/storefront.db"
 
 

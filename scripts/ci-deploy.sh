@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# One deploy job of the GitLab pipeline: `slipway deploy` runs a playbook against an
+# environment with the secrets of the job's CI/CD variables, and the run's report, SQL
+# and log are left in release/ for the job's artifacts.
+#   scripts/ci-deploy.sh ENV [migrate|rollback|backup]
+# CI/CD variables:
+#   SSH_PRIVATE_KEY         File type, protected: the deploy key
+#   SSH_KNOWN_HOSTS         the hosts' public keys (pinned; a file or its content)
+#   ANSIBLE_VAULT_PASSWORD  protected, masked: opens the inventory's vault
+#   SLIPWAY_INVENTORY       optional: another inventory than inventories/ENV
+# Nothing secret is echoed and no secret is put in a command line: the vault password
+# and keys go to 0600 files in a private temp folder that is removed on exit.
+set -euo pipefail
+env_name=${1:?usage: ci-deploy.sh ENV [PLAYBOOK]}
+playbook=${2:-migrate}
+venv=${VENV:-.venv}
+inventory=${SLIPWAY_INVENTORY:-inventories/$env_name}
+: "${SSH_PRIVATE_KEY:?set the File-type CI/CD variable SSH_PRIVATE_KEY (the deploy key)}"
+: "${SSH_KNOWN_HOSTS:?set the CI/CD variable SSH_KNOWN_HOSTS (the hosts public keys)}"
+: "${ANSIBLE_VAULT_PASSWORD:?set the protected, masked CI/CD variable ANSIBLE_VAULT_PASSWORD}"
+[ -f dist/CURRENT ] || { echo "no dist/CURRENT: the build job's artifacts are missing" >&2; exit 2; }
+
+umask 077
+secrets=$(mktemp -d)
+trap 'rm -rf "$secrets"' EXIT
+printf '%s\n' "$ANSIBLE_VAULT_PASSWORD" > "$secrets/vault-pass"
+if [ -f "$SSH_KNOWN_HOSTS" ]; then cat "$SSH_KNOWN_HOSTS" > "$secrets/known_hosts"
+else printf '%s\n' "$SSH_KNOWN_HOSTS" > "$secrets/known_hosts"; fi
+if [ -f "$SSH_PRIVATE_KEY" ]; then cat "$SSH_PRIVATE_KEY" > "$secrets/deploy_key"
+else printf '%s\n' "$SSH_PRIVATE_KEY" > "$secrets/deploy_key"; fi
+export SLIPWAY_KNOWN_HOSTS="$secrets/known_hosts"
+
+rm -rf release && mkdir -p release/runs
+echo "deploying $(cat dist/CURRENT) to $env_name ($playbook) with $inventory"
+set +e
+"$venv/bin/slipway" deploy --env "$env_name" --playbook "$playbook" --inventory "$inventory" \
+  --vault-password-file "$secrets/vault-pass" \
+  -e "ansible_ssh_private_key_file=$secrets/deploy_key" \
+  -e "slipway_db_bundle=$PWD/dist/$(cat dist/CURRENT)" \
+  -e "slipway_db_fetch_dir=$PWD/release/runs"
+rc=$?
+set -e
+"$venv/bin/python" scripts/ci_release_report.py release "$rc"
+exit "$rc"

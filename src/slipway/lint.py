@@ -1,0 +1,336 @@
+"""The migration lint gate: the SQL each revision renders, checked before it runs.
+
+Each revision is rendered on its own (``down:rev --sql``) for the target dialect, so a
+finding names its revision and statement. PostgreSQL goes through squawk-cli (its JSON
+reporter); MySQL/MariaDB and SQLite through :mod:`slipway.sqlrules`. Every dialect also
+gets the reversibility rule: a downgrade that renders nothing, or raises, cannot undo
+its revision.
+
+A revision accepts a finding in its own file, with the reason a reviewer agreed to::
+
+    slipway_accept = {"ban-drop-column": "nothing reads orders.note since 2.3"}
+
+Each environment sets the level that blocks (``lint_fail_on``) and may change a rule's
+severity (``lint_rules: {rule: error|warning|off}``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection
+
+from slipway.errors import Refused
+from slipway.migrations import ACCEPT_ATTRIBUTE, Project, Revision
+from slipway.sqlrules import RULES, ServerVersion, Statement, split
+
+# Dangerous to run against a live service: these block by default.
+ERROR_RULES = frozenset(
+    {
+        "adding-field-with-default",
+        "adding-not-nullable-field",
+        "adding-required-field",
+        "adding-serial-primary-key-field",
+        "ban-drop-column",
+        "ban-drop-database",
+        "ban-drop-not-null",
+        "ban-drop-table",
+        "ban-truncate-cascade",
+        "changing-column-type",
+        "disallowed-unique-constraint",
+        "irreversible-downgrade",
+        "rename-column-unsupported",
+        "renaming-column",
+        "renaming-table",
+        "require-concurrent-index-creation",
+        "require-concurrent-index-deletion",
+        "require-online-index-creation",
+        "require-online-index-deletion",
+        "syntax-error",
+        "unrenderable",
+    }
+)
+# slipway runs every revision in its own transaction under lock_timeout and
+# statement_timeout, so squawk's rules asking for those settings in the SQL, or for
+# statements that survive a half-applied run, do not apply.
+OFF_RULES = frozenset(
+    {
+        "prefer-robust-stmts",
+        "require-lock-timeout",
+        "require-statement-timeout",
+        "require-timeout-settings",
+        "transaction-nesting",
+    }
+)
+SEVERITY_ORDER = {"warning": 1, "error": 2}
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    severity: str  # error | warning
+    revision: str
+    path: str
+    line: int
+    statement: str
+    message: str
+    hint: str
+    source: str  # squawk | slipway
+    accepted: str | None = None  # the reason written in the revision
+
+    @property
+    def fingerprint(self) -> str:
+        key = f"{self.rule}\0{self.revision}\0{self.statement}"
+        return hashlib.sha256(key.encode()).hexdigest()
+
+
+@dataclass
+class LintResult:
+    dialect: str
+    server: str | None
+    fail_on: str
+    revisions: list[Revision]
+    paths: dict[str, str] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+
+    def blocks(self, finding: Finding) -> bool:
+        if finding.accepted is not None or self.fail_on == "never":
+            return False
+        return SEVERITY_ORDER[finding.severity] >= SEVERITY_ORDER[self.fail_on]
+
+    def blocking(self) -> list[Finding]:
+        return [f for f in self.findings if self.blocks(f)]
+
+    def summary(self) -> str:
+        accepted = sum(1 for f in self.findings if f.accepted is not None)
+        blocking = len(self.blocking())
+        return (
+            f"{len(self.revisions)} revision(s) on {self.dialect}: {len(self.findings)} "
+            f"finding(s), {accepted} accepted, {blocking} blocking (fail on {self.fail_on})"
+        )
+
+    def refusal(self) -> Refused | None:
+        blocking = self.blocking()
+        if not blocking:
+            return None
+        first = blocking[0]
+        more = f" (and {len(blocking) - 1} more)" if len(blocking) > 1 else ""
+        return Refused(
+            f"revision {first.revision} ({first.path}): {first.rule}: {first.message}{more}",
+            check="lint",
+            hint=f"{first.hint}; or accept it in the revision: "
+            f'{ACCEPT_ATTRIBUTE} = {{"{first.rule}": "why it is safe"}}',
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dialect": self.dialect,
+            "server": self.server,
+            "fail_on": self.fail_on,
+            "revisions": [r.id for r in self.revisions],
+            "summary": self.summary(),
+            "findings": [asdict(f) | {"blocking": self.blocks(f)} for f in self.findings],
+        }
+
+
+def server_version(conn: Connection) -> ServerVersion:
+    """What the connected server is (MariaDB and MySQL differ in what they can do)."""
+    name = conn.dialect.name
+    if name == "sqlite":
+        return ServerVersion("sqlite", sqlite3.sqlite_version_info)
+    info = tuple(int(p) for p in (conn.dialect.server_version_info or ()) if isinstance(p, int))
+    if name == "mysql" and getattr(conn.dialect, "is_mariadb", False):
+        return ServerVersion("mariadb", info)
+    return ServerVersion(name, info)
+
+
+def local_server(dialect: str) -> ServerVersion | None:
+    """Without a connection only SQLite's version is known: it is the library's own."""
+    return ServerVersion("sqlite", sqlite3.sqlite_version_info) if dialect == "sqlite" else None
+
+
+def check(
+    project: Project,
+    revisions: list[Revision],
+    *,
+    dialect: str,
+    server: ServerVersion | None,
+    fail_on: str,
+    rules: Mapping[str, str],
+    relpath: Callable[[Path], str],
+) -> LintResult:
+    """Lint each revision's rendered SQL; the result says which findings block."""
+    result = LintResult(dialect, str(server) if server else None, fail_on, list(revisions))
+    for rev in revisions:
+        path = relpath(rev.path)
+        result.paths[rev.id] = path
+        accepted = project.acceptances(rev.id)
+        for rule, statement, message, hint, source, func in _raw_findings(
+            project, rev, dialect, server
+        ):
+            severity = rules.get(rule) or _default_severity(rule)
+            if severity == "off":
+                continue
+            result.findings.append(
+                Finding(
+                    rule=rule,
+                    severity=severity,
+                    revision=rev.id,
+                    path=path,
+                    line=_def_line(rev.path, func),
+                    statement=statement[:500],
+                    message=message,
+                    hint=hint,
+                    source=source,
+                    accepted=accepted.get(rule),
+                )
+            )
+    return result
+
+
+def _default_severity(rule: str) -> str:
+    if rule in OFF_RULES:
+        return "off"
+    return "error" if rule in ERROR_RULES else "warning"
+
+
+_Raw = tuple[str, str, str, str, str, str]  # rule, statement, message, hint, source, function
+
+
+def _raw_findings(
+    project: Project, rev: Revision, dialect: str, server: ServerVersion | None
+) -> list[_Raw]:
+    out: list[_Raw] = []
+    version_table = re.compile(rf"\b{re.escape(project.settings.version_table)}\b", re.I)
+
+    def relevant(stmts: list[Statement]) -> list[Statement]:
+        return [
+            s
+            for s in stmts
+            if not version_table.search(s.text) and s.text.upper() not in ("BEGIN", "COMMIT")
+        ]
+
+    try:
+        up_sql = project.upgrade_sql(rev.down_revision, rev.id)
+    except Exception as err:  # noqa: BLE001 - whatever the revision raises is the finding
+        why = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        out.append(
+            (
+                "unrenderable",
+                "",
+                f"the upgrade cannot be rendered as SQL: {type(err).__name__}: {why}",
+                "a migration must work offline (--sql): no reads of the database in Python",
+                "slipway",
+                "upgrade",
+            )
+        )
+        return out
+    statements = relevant(split(up_sql))
+    if dialect == "postgresql":
+        out.extend(_squawk(up_sql, statements, rev, server))
+    elif dialect in RULES:
+        for hit in RULES[dialect]().check(statements, server):
+            out.append((hit.rule, hit.statement, hit.message, hit.hint, "slipway", "upgrade"))
+    out.extend(_reversibility(project, rev, bool(statements), relevant))
+    return out
+
+
+def _reversibility(
+    project: Project,
+    rev: Revision,
+    upgrade_does_something: bool,
+    relevant: Callable[[list[Statement]], list[Statement]],
+) -> list[_Raw]:
+    try:
+        down_sql = project.downgrade_sql(rev.id, rev.down_revision)
+    except Exception as err:  # noqa: BLE001 - a downgrade that raises is the finding
+        why = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        return [
+            (
+                "irreversible-downgrade",
+                "",
+                f"the downgrade raises {type(err).__name__}: {why}",
+                "write a downgrade that undoes the upgrade, so a failed release can roll back",
+                "slipway",
+                "downgrade",
+            )
+        ]
+    if upgrade_does_something and not relevant(split(down_sql)):
+        return [
+            (
+                "irreversible-downgrade",
+                "",
+                "the downgrade is empty: a rollback would leave this revision's changes behind",
+                "write a downgrade that undoes the upgrade, so a failed release can roll back",
+                "slipway",
+                "downgrade",
+            )
+        ]
+    return []
+
+
+def squawk_binary() -> str:
+    beside = Path(sys.executable).parent / "squawk"
+    found = str(beside) if beside.is_file() else shutil.which("squawk")
+    if not found:
+        raise Refused(
+            "squawk (squawk-cli) not found: PostgreSQL migrations cannot be linted",
+            check="tools",
+            hint="pip install squawk-cli into slipway's environment",
+        )
+    return found
+
+
+def _squawk(
+    sql: str, statements: list[Statement], rev: Revision, server: ServerVersion | None
+) -> list[_Raw]:
+    argv = [squawk_binary(), "--reporter", "json", "--stdin-filepath", rev.path.name]
+    if server and server.version:
+        argv += ["--pg-version", ".".join(map(str, server.version[:2]))]
+    proc = subprocess.run(argv, input=sql, capture_output=True, text=True, check=False)
+    try:
+        violations = json.loads(proc.stdout or "[]")
+    except json.JSONDecodeError as err:
+        raise Refused(
+            f"squawk failed on revision {rev.id}: {proc.stderr.strip()[:200]}",
+            check="tools",
+            hint="run squawk on the rendered SQL by hand to see why",
+        ) from err
+    out: list[_Raw] = []
+    for v in violations:
+        stmt = next(
+            (s for s in statements if s.first_line <= int(v.get("line", -1)) <= s.last_line),
+            None,
+        )
+        if stmt is None:  # alembic's own version-table statements, BEGIN/COMMIT
+            continue
+        out.append(
+            (
+                str(v["rule_name"]),
+                stmt.text,
+                str(v.get("message") or ""),
+                str(v.get("help") or "see squawk's documentation of the rule"),
+                "squawk",
+                "upgrade",
+            )
+        )
+    return out
+
+
+def _def_line(path: Path, func: str) -> int:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return 1
+    match = re.search(rf"^def {func}\b", text, re.M)
+    return text.count("\n", 0, match.start()) + 1 if match else 1

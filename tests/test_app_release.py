@@ -1,0 +1,278 @@
+"""A whole release over real SSH to three loopback hosts, each with its own nginx and its
+own supervisord running gunicorn: v1, then v2 with a migration (rolled out host by host
+while requests keep flowing), then v3 that fails its health check on the second host
+(everything goes back to v2), then playbooks/rollback.yml back to v1."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from ansible_env import ADDRESSES, Inventory, SshHosts, build_bundle, derive_bundle, write_inventory
+from conftest import ThrowawayDB, alembic_upgrade, protected_database
+from test_release_from_old_revision import STOREFRONT_INI, seed_storefront
+
+HOSTS = ("web1", "web2", "web3")
+V1 = "storefront-20260101T000000Z-v1"
+V2 = "storefront-20260201T000000Z-v2"
+V3 = "storefront-20260301T000000Z-v3"
+
+REVISION = '''"""{doc}
+
+Revision ID: {rev}
+Revises: {down}
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "{rev}"
+down_revision = "{down}"
+
+
+def upgrade():
+    {up}
+
+
+def downgrade():
+    {down_body}
+'''
+V2_REVISION = REVISION.format(
+    doc="users.nickname",
+    rev="0007",
+    down="0006",
+    up='op.add_column("users", sa.Column("nickname", sa.String(40), nullable=True))',
+    down_body='op.drop_column("users", "nickname")',
+)
+V3_REVISION = REVISION.format(
+    doc="gift cards",
+    rev="0008",
+    down="0007",
+    up='op.create_table("gift_cards", sa.Column("id", sa.Integer, primary_key=True))',
+    down_body='op.drop_table("gift_cards")',
+)
+# v3 needs a payments endpoint in its environment; web2's inventory has none.
+V3_APP = (
+    '    return {"status": "ok", "revision": revision, "release": os.environ.get(RELEASE_ENV)}',
+    '    if not os.environ.get("STOREFRONT_PAYMENTS_URL"):\n'
+    '        raise HTTPException(status_code=503, detail="no payments endpoint configured")\n'
+    '    return {"status": "ok", "revision": revision, "release": os.environ.get(RELEASE_ENV)}',
+)
+
+
+def http_port() -> int:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    return 8100 + int(worker.removeprefix("gw") or 0)
+
+
+def get(
+    host: str, path: str, *, source: str = "127.0.0.1", headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
+    conn = http.client.HTTPConnection(host, http_port(), timeout=3, source_address=(source, 0))
+    try:
+        conn.request("GET", path, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        conn.close()
+
+
+def serving() -> dict[str, str | None]:
+    """The release each host answers with through its nginx."""
+    out: dict[str, str | None] = {}
+    for name, address in zip(HOSTS, ADDRESSES, strict=True):
+        status, _, body = get(address, "/health")
+        out[name] = json.loads(body)["release"] if status == 200 else None
+    return out
+
+
+@dataclass
+class Traffic:
+    """Requests through every host's nginx, round after round, while a rollout runs."""
+
+    rounds: list[dict[str, bool]] = field(default_factory=list)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def run(self) -> None:
+        deadline = time.monotonic() + 600
+        while not self.stop.is_set() and time.monotonic() < deadline:
+            result = {}
+            for name, address in zip(HOSTS, ADDRESSES, strict=True):
+                try:
+                    result[name] = get(address, "/items")[0] == 200
+                except OSError:
+                    result[name] = False
+            self.rounds.append(result)
+            time.sleep(0.05)
+
+    @property
+    def failed(self) -> int:
+        return sum(not ok for r in self.rounds for ok in r.values())
+
+
+@pytest.fixture(scope="module")
+def releases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    dist = tmp_path_factory.mktemp("releases")
+    base = build_bundle(dist / "base")
+    return {
+        "v1": derive_bundle(base, dist, V1),
+        "v2": derive_bundle(base, dist, V2, revisions={"0007_nickname.py": V2_REVISION}),
+        "v3": derive_bundle(
+            base,
+            dist,
+            V3,
+            revisions={"0007_nickname.py": V2_REVISION, "0008_gift_cards.py": V3_REVISION},
+            app_patch=V3_APP,
+        ),
+    }
+
+
+@pytest.fixture
+def site(tmp_path: Path, ssh_hosts: SshHosts) -> Iterator[tuple[ThrowawayDB, Path, SshHosts]]:
+    with protected_database("postgresql", tmp_path) as db:
+        alembic_upgrade(db, STOREFRONT_INI, "0002")
+        seed_storefront(db)
+        try:
+            yield db, tmp_path, ssh_hosts
+        finally:
+            stop_services(tmp_path)
+
+
+def stop_services(folder: Path) -> None:
+    """The test hosts' nginx and supervisord (and with it gunicorn) end with the test."""
+    for root in folder.glob("inventory-hosts/*"):
+        conf = root / "nginx" / "conf" / "nginx.conf"
+        if (root / "nginx" / "run" / "nginx.pid").exists():
+            subprocess.run(["/usr/sbin/nginx", "-s", "stop", "-c", str(conf)], check=False)
+        ctl = root / "shared" / "tools" / "bin" / "supervisorctl"
+        if ctl.exists():
+            subprocess.run(
+                [str(ctl), "-c", str(root / "shared" / "supervisord.conf"), "shutdown"],
+                check=False,
+                capture_output=True,
+            )
+
+
+def inventory(folder: Path, ssh: SshHosts, db: ThrowawayDB, bundle: Path) -> Inventory:
+    payments = {"slipway_app_env": {"STOREFRONT_PAYMENTS_URL": "https://pay.example.org"}}
+    # A unix socket path has at most 107 bytes: sockets and pids live in a short folder.
+    sockets = Path(tempfile.mkdtemp(prefix="sw-", dir="/tmp"))
+    per_host: dict[str, dict[str, object]] = {
+        h: {"slipway_app_run_dir": str(sockets / h)} for h in HOSTS
+    }
+    for h in ("web1", "web3"):
+        per_host[h] |= payments
+    return write_inventory(
+        folder,
+        ssh,
+        env="stage",
+        database_url=db.url_str,
+        bundle=bundle,
+        web=HOSTS,
+        migrator="web1",
+        extra_vars={
+            "slipway_nginx_listen": "{{ ansible_host }}:" + str(http_port()),
+            "slipway_nginx_user": "root",
+            "slipway_nginx_install": False,
+            "slipway_app_serial": 1,
+            "slipway_app_max_fail_percentage": 0,
+            "slipway_app_health_retries": 15,
+        },
+        host_vars=per_host,
+    )
+
+
+def history_rows(db: ThrowawayDB) -> list[tuple[str, str, str]]:
+    with db.engine().connect() as conn:
+        return [
+            tuple(r)
+            for r in conn.exec_driver_sql(
+                "SELECT command, outcome, to_revision FROM slipway_history ORDER BY started_at"
+            )
+        ]
+
+
+def test_rolling_release_rollback_and_failed_health_check(
+    site: tuple[ThrowawayDB, Path, SshHosts], releases: dict[str, Path]
+) -> None:
+    db, tmp, ssh = site
+    secret = str(db.url.password)
+    inv = inventory(tmp / "inventory", ssh, db, releases["v1"])
+    outputs: list[str] = []
+
+    def deploy(version: str) -> subprocess.CompletedProcess[str]:
+        return inv.playbook("deploy", "-e", f"slipway_db_bundle={releases[version]}")
+
+    # v1 everywhere.
+    first = deploy("v1")
+    outputs.append(first.stdout + first.stderr)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert serving() == dict.fromkeys(HOSTS, V1)
+    assert db.revision() == "0006"
+
+    # v2, host by host, while requests flow through every host's nginx.
+    traffic = Traffic()
+    thread = threading.Thread(target=traffic.run)
+    thread.start()
+    try:
+        second = deploy("v2")
+    finally:
+        traffic.stop.set()
+        thread.join()
+    outputs.append(second.stdout + second.stderr)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert serving() == dict.fromkeys(HOSTS, V2)
+    assert db.revision() == "0007"
+    migrations = [r for r in history_rows(db) if r[0] == "release" and r[1] == "applied"]
+    assert [r[2] for r in migrations] == ["0006", "0007"]  # v2's migration ran once
+    # Requests to the hosts not being switched kept succeeding: in no round did more
+    # than one host fail.
+    assert len(traffic.rounds) > 20
+    assert all(sum(not ok for ok in r.values()) <= 1 for r in traffic.rounds), traffic.rounds
+    print(f"rolling v1 -> v2: {traffic.failed} failed of {3 * len(traffic.rounds)} requests")
+    (Path(os.environ.get("SLIPWAY_MEASURE_DIR", tmp)) / "rolling-deploy.json").write_text(
+        json.dumps({"rounds": len(traffic.rounds), "failed": traffic.failed})
+    )
+
+    # The client address the app logs is the client's, through the proxy (a header the
+    # client sends to pretend otherwise is replaced by nginx).
+    status, headers, _ = get(
+        ADDRESSES[0],
+        "/items",
+        source="127.0.0.9",
+        headers={"X-Forwarded-For": "203.0.113.66", "Accept-Encoding": "gzip"},
+    )
+    assert status == 200 and headers.get("Content-Encoding") == "gzip"
+    access_log = (inv.roots["web1"] / "shared" / "log" / "access.log").read_text()
+    last = [line for line in access_log.splitlines() if "/items" in line][-1]
+    assert "127.0.0.9" in last and "203.0.113.66" not in last
+
+    # v3 fails its health check on web2: every host back on v2, the database at 0007.
+    before = db.contents()
+    third = deploy("v3")
+    outputs.append(third.stdout + third.stderr)
+    assert third.returncode != 0
+    assert "failed on web2" in third.stdout and "health check" in third.stdout
+    assert serving() == dict.fromkeys(HOSTS, V2)
+    assert db.revision() == "0007"
+    assert db.contents() == before
+    assert "gift_cards" not in db.tables()
+
+    # rollback.yml: every host and the database back to v1.
+    back = inv.playbook("rollback", "-e", f"slipway_db_bundle={releases['v2']}")
+    outputs.append(back.stdout + back.stderr)
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert serving() == dict.fromkeys(HOSTS, V1)
+    assert db.revision() == "0006"
+    assert "nickname" not in [c[0] for c in db.schema()["tables"]["users"]["columns"]]
+
+    for text in outputs:
+        assert secret not in text
