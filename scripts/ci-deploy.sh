@@ -2,7 +2,8 @@
 # One deploy job of the GitLab pipeline: `slipway deploy` runs a playbook against an
 # environment with the secrets of the job's CI/CD variables, and the run's report, SQL
 # and log are left in release/ for the job's artifacts.
-#   scripts/ci-deploy.sh ENV [migrate|rollback|backup]
+#   scripts/ci-deploy.sh ENV [deploy|migrate|rollback|backup]
+# deploy (the default): the guarded migration, then the service host by host.
 # CI/CD variables:
 #   SSH_PRIVATE_KEY         File type, protected: the deploy key
 #   SSH_KNOWN_HOSTS         the hosts' public keys (pinned; a file or its content)
@@ -12,7 +13,7 @@
 # and keys go to 0600 files in a private temp folder that is removed on exit.
 set -euo pipefail
 env_name=${1:?usage: ci-deploy.sh ENV [PLAYBOOK]}
-playbook=${2:-migrate}
+playbook=${2:-deploy}
 venv=${VENV:-.venv}
 inventory=${SLIPWAY_INVENTORY:-inventories/$env_name}
 : "${SSH_PRIVATE_KEY:?set the File-type CI/CD variable SSH_PRIVATE_KEY (the deploy key)}"

@@ -4,15 +4,17 @@ key and a pinned known_hosts; an inventory per test with a vault-encrypted URL."
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import shutil
 import socket
 import subprocess
 import tarfile
+import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -31,9 +33,14 @@ class SshHosts:
     log: Path
 
 
-def _port() -> int:
+def worker_port(base: int) -> int:
+    """A port of this pytest-xdist worker's own: ``base`` plus the worker's number."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    return 2200 + int(worker.removeprefix("gw") or 0)
+    return base + int(worker.removeprefix("gw") or 0)
+
+
+def _port() -> int:
+    return worker_port(2200)
 
 
 def start_sshd(folder: Path) -> Iterator[SshHosts]:
@@ -126,6 +133,40 @@ class Inventory:
     vault_password_file: Path
     fetch_dir: Path
     roots: dict[str, Path]  # host name -> its deploy root
+    run_dir: Path | None = None  # the hosts' sockets and pid files (app releases)
+    nginx: dict[str, tuple[str, int]] = field(default_factory=dict)  # host -> its nginx
+
+    def serving(self) -> dict[str, str | None]:
+        """The release each host's nginx answers /health with (None: not healthy)."""
+        out: dict[str, str | None] = {}
+        for name, (address, port) in self.nginx.items():
+            conn = http.client.HTTPConnection(address, port, timeout=3)
+            try:
+                conn.request("GET", "/health")
+                response = conn.getresponse()
+                body = response.read()
+                out[name] = json.loads(body)["release"] if response.status == 200 else None
+            except OSError:
+                out[name] = None
+            finally:
+                conn.close()
+        return out
+
+    def stop_services(self) -> None:
+        """The hosts' nginx and supervisord (and with it gunicorn) end with the test."""
+        for root in self.roots.values():
+            conf = root / "nginx" / "conf" / "nginx.conf"
+            if (root / "nginx" / "run" / "nginx.pid").exists():
+                subprocess.run(["/usr/sbin/nginx", "-s", "stop", "-c", str(conf)], check=False)
+            ctl = root / "shared" / "tools" / "bin" / "supervisorctl"
+            if ctl.exists():
+                subprocess.run(
+                    [str(ctl), "-c", str(root / "shared" / "supervisord.conf"), "shutdown"],
+                    check=False,
+                    capture_output=True,
+                )
+        if self.run_dir is not None:
+            shutil.rmtree(self.run_dir, ignore_errors=True)
 
     def playbook(
         self, name: str, *extra: str, check: bool = False, timeout: float = 600
@@ -167,17 +208,29 @@ def write_inventory(
     extra_vars: dict[str, object] | None = None,
     vault_password: str | None = None,
     host_vars: dict[str, dict[str, object]] | None = None,
+    http_port: int | None = None,
 ) -> Inventory:
     """An inventory as a team writes one: hosts over SSH with pinned keys, the URL in a
-    vault-encrypted group_vars file."""
+    vault-encrypted group_vars file. With ``http_port``, the hosts also run the service
+    (deploy.yml): each its own nginx on its address and that port, run as root here."""
     folder.mkdir(parents=True, exist_ok=True)
     # Beside the inventory folder, not in it: Ansible reads every file in an inventory
     # folder as an inventory source, the hosts' virtualenvs included.
     roots = {name: folder.parent / f"{folder.name}-hosts" / name for name in web}
+    run_dir, app_vars = None, {}
+    if http_port is not None:
+        # A unix socket path has at most 107 bytes: sockets and pids in a short folder.
+        run_dir = Path(tempfile.mkdtemp(prefix="sw-", dir="/tmp"))
+        app_vars = {
+            "slipway_nginx_listen": "{{ ansible_host }}:" + str(http_port),
+            "slipway_nginx_user": "root",
+            "slipway_nginx_install": False,
+        }
     hosts = {
         name: {
             "ansible_host": ssh.addresses[i % len(ssh.addresses)],
             "slipway_db_root": str(root),
+            **({"slipway_app_run_dir": str(run_dir / name)} if run_dir else {}),
             **(host_vars or {}).get(name, {}),
         }
         for i, (name, root) in enumerate(roots.items())
@@ -210,6 +263,7 @@ def write_inventory(
             f"-o UserKnownHostsFile={ssh.known_hosts} -o StrictHostKeyChecking=yes"
         ),
         "ansible_python_interpreter": "/usr/bin/python3",
+        **app_vars,
         **(extra_vars or {}),
     }
     (group_vars / "main.yml").write_text(yaml.safe_dump(settings))
@@ -229,7 +283,8 @@ def write_inventory(
         check=True,
         capture_output=True,
     )
-    return Inventory(folder, password_file, fetch_dir, roots)
+    nginx = {n: (str(h["ansible_host"]), http_port) for n, h in hosts.items() if http_port}
+    return Inventory(folder, password_file, fetch_dir, roots, run_dir, nginx)
 
 
 def derive_bundle(

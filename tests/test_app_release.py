@@ -9,7 +9,6 @@ import http.client
 import json
 import os
 import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -17,7 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from ansible_env import ADDRESSES, Inventory, SshHosts, build_bundle, derive_bundle, write_inventory
+from ansible_env import (
+    ADDRESSES,
+    Inventory,
+    SshHosts,
+    build_bundle,
+    derive_bundle,
+    worker_port,
+    write_inventory,
+)
 from conftest import ThrowawayDB, alembic_upgrade, protected_database
 from test_release_from_old_revision import STOREFRONT_INI, seed_storefront
 
@@ -69,8 +76,7 @@ V3_APP = (
 
 
 def http_port() -> int:
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    return 8100 + int(worker.removeprefix("gw") or 0)
+    return worker_port(8100)
 
 
 def get(
@@ -83,15 +89,6 @@ def get(
         return response.status, dict(response.getheaders()), response.read()
     finally:
         conn.close()
-
-
-def serving() -> dict[str, str | None]:
-    """The release each host answers with through its nginx."""
-    out: dict[str, str | None] = {}
-    for name, address in zip(HOSTS, ADDRESSES, strict=True):
-        status, _, body = get(address, "/health")
-        out[name] = json.loads(body)["release"] if status == 200 else None
-    return out
 
 
 @dataclass
@@ -140,54 +137,35 @@ def site(tmp_path: Path, ssh_hosts: SshHosts) -> Iterator[tuple[ThrowawayDB, Pat
     with protected_database("postgresql", tmp_path) as db:
         alembic_upgrade(db, STOREFRONT_INI, "0002")
         seed_storefront(db)
-        try:
-            yield db, tmp_path, ssh_hosts
-        finally:
-            stop_services(tmp_path)
+        yield db, tmp_path, ssh_hosts
 
 
-def stop_services(folder: Path) -> None:
-    """The test hosts' nginx and supervisord (and with it gunicorn) end with the test."""
-    for root in folder.glob("inventory-hosts/*"):
-        conf = root / "nginx" / "conf" / "nginx.conf"
-        if (root / "nginx" / "run" / "nginx.pid").exists():
-            subprocess.run(["/usr/sbin/nginx", "-s", "stop", "-c", str(conf)], check=False)
-        ctl = root / "shared" / "tools" / "bin" / "supervisorctl"
-        if ctl.exists():
-            subprocess.run(
-                [str(ctl), "-c", str(root / "shared" / "supervisord.conf"), "shutdown"],
-                check=False,
-                capture_output=True,
-            )
-
-
-def inventory(folder: Path, ssh: SshHosts, db: ThrowawayDB, bundle: Path) -> Inventory:
+@pytest.fixture
+def inventory(
+    site: tuple[ThrowawayDB, Path, SshHosts], releases: dict[str, Path]
+) -> Iterator[Inventory]:
+    db, tmp, ssh = site
     payments = {"slipway_app_env": {"STOREFRONT_PAYMENTS_URL": "https://pay.example.org"}}
-    # A unix socket path has at most 107 bytes: sockets and pids live in a short folder.
-    sockets = Path(tempfile.mkdtemp(prefix="sw-", dir="/tmp"))
-    per_host: dict[str, dict[str, object]] = {
-        h: {"slipway_app_run_dir": str(sockets / h)} for h in HOSTS
-    }
-    for h in ("web1", "web3"):
-        per_host[h] |= payments
-    return write_inventory(
-        folder,
+    inv = write_inventory(
+        tmp / "inventory",
         ssh,
         env="stage",
         database_url=db.url_str,
-        bundle=bundle,
+        bundle=releases["v1"],
         web=HOSTS,
         migrator="web1",
         extra_vars={
-            "slipway_nginx_listen": "{{ ansible_host }}:" + str(http_port()),
-            "slipway_nginx_user": "root",
-            "slipway_nginx_install": False,
             "slipway_app_serial": 1,
             "slipway_app_max_fail_percentage": 0,
             "slipway_app_health_retries": 15,
         },
-        host_vars=per_host,
+        host_vars={h: payments for h in ("web1", "web3")},
+        http_port=http_port(),
     )
+    try:
+        yield inv
+    finally:
+        inv.stop_services()
 
 
 def history_rows(db: ThrowawayDB) -> list[tuple[str, str, str]]:
@@ -201,11 +179,11 @@ def history_rows(db: ThrowawayDB) -> list[tuple[str, str, str]]:
 
 
 def test_rolling_release_rollback_and_failed_health_check(
-    site: tuple[ThrowawayDB, Path, SshHosts], releases: dict[str, Path]
+    site: tuple[ThrowawayDB, Path, SshHosts], inventory: Inventory, releases: dict[str, Path]
 ) -> None:
-    db, tmp, ssh = site
+    db, tmp, _ = site
+    inv = inventory
     secret = str(db.url.password)
-    inv = inventory(tmp / "inventory", ssh, db, releases["v1"])
     outputs: list[str] = []
 
     def deploy(version: str) -> subprocess.CompletedProcess[str]:
@@ -215,7 +193,7 @@ def test_rolling_release_rollback_and_failed_health_check(
     first = deploy("v1")
     outputs.append(first.stdout + first.stderr)
     assert first.returncode == 0, first.stdout + first.stderr
-    assert serving() == dict.fromkeys(HOSTS, V1)
+    assert inv.serving() == dict.fromkeys(HOSTS, V1)
     assert db.revision() == "0006"
 
     # v2, host by host, while requests flow through every host's nginx.
@@ -229,7 +207,7 @@ def test_rolling_release_rollback_and_failed_health_check(
         thread.join()
     outputs.append(second.stdout + second.stderr)
     assert second.returncode == 0, second.stdout + second.stderr
-    assert serving() == dict.fromkeys(HOSTS, V2)
+    assert inv.serving() == dict.fromkeys(HOSTS, V2)
     assert db.revision() == "0007"
     migrations = [r for r in history_rows(db) if r[0] == "release" and r[1] == "applied"]
     assert [r[2] for r in migrations] == ["0006", "0007"]  # v2's migration ran once
@@ -261,7 +239,7 @@ def test_rolling_release_rollback_and_failed_health_check(
     outputs.append(third.stdout + third.stderr)
     assert third.returncode != 0
     assert "failed on web2" in third.stdout and "health check" in third.stdout
-    assert serving() == dict.fromkeys(HOSTS, V2)
+    assert inv.serving() == dict.fromkeys(HOSTS, V2)
     assert db.revision() == "0007"
     assert db.contents() == before
     assert "gift_cards" not in db.tables()
@@ -270,7 +248,7 @@ def test_rolling_release_rollback_and_failed_health_check(
     back = inv.playbook("rollback", "-e", f"slipway_db_bundle={releases['v2']}")
     outputs.append(back.stdout + back.stderr)
     assert back.returncode == 0, back.stdout + back.stderr
-    assert serving() == dict.fromkeys(HOSTS, V1)
+    assert inv.serving() == dict.fromkeys(HOSTS, V1)
     assert db.revision() == "0006"
     assert "nickname" not in [c[0] for c in db.schema()["tables"]["users"]["columns"]]
 

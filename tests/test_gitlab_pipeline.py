@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import yaml
-from ansible_env import SshHosts, write_inventory
+from ansible_env import Inventory, SshHosts, worker_port, write_inventory
 from conftest import RELEASE_STEPS, ROOT, ThrowawayDB, alembic_upgrade, protected_database
 from test_ansible_migrate import FAILING_REVISION
 from test_release_from_old_revision import STOREFRONT_INI, seed_storefront
@@ -147,7 +147,8 @@ def test_what_gitlab_ci_local_does_not_enforce_is_in_the_yaml() -> None:
     (prod_rule,) = prod["rules"]
     assert prod_rule["when"] == "manual" and prod_rule["allow_failure"] is False
     assert back["rules"][0]["when"] == "manual"
-    assert "scripts/ci-deploy.sh prod migrate" in prod["script"]
+    assert "scripts/ci-deploy.sh stage deploy" in stage["script"]
+    assert "scripts/ci-deploy.sh prod deploy" in prod["script"]
     assert "scripts/ci-deploy.sh prod rollback" in back["script"]
     # The migration check attaches the lint findings and the SQL to the merge request.
     assert "services" not in ci["migrations"]  # offline: runs on any runner
@@ -183,13 +184,15 @@ class Environments:
     prod: ThrowawayDB
     variables: dict[str, Any]
     secrets: list[str]
-    fetch: dict[str, Path]
+    inventories: dict[str, Inventory]
 
 
 @pytest.fixture
 def environments(tmp_path: Path, ssh_hosts: SshHosts) -> Iterator[Environments]:
     """A stage and a production database (each owned by a user with a password, seeded
-    at 0002), an inventory for each over SSH, and the project's CI/CD variables."""
+    at 0002), an inventory for each over SSH whose two web hosts run the service behind
+    their own nginx (stage and production on different ports), and the project's CI/CD
+    variables."""
     with (
         protected_database("postgresql", tmp_path / "s") as stage,
         protected_database("postgresql", tmp_path / "p") as prod,
@@ -201,12 +204,12 @@ def environments(tmp_path: Path, ssh_hosts: SshHosts) -> Iterator[Environments]:
             "-o StrictHostKeyChecking=yes",
             "ansible_ssh_private_key_file": "/nonexistent/deploy_key",
         }
-        inventories, fetch = {}, {}
+        inventories: dict[str, Inventory] = {}
         vault_password = "vault-" + os.urandom(8).hex()  # one project, one vault password
-        for name, db in (("stage", stage), ("prod", prod)):
+        for name, db, port in (("stage", stage, 8110), ("prod", prod, 8120)):
             alembic_upgrade(db, STOREFRONT_INI, "0002")
             seed_storefront(db)
-            inv = write_inventory(
+            inventories[name] = write_inventory(
                 tmp_path / f"inv-{name}",
                 ssh_hosts,
                 env=name,
@@ -214,8 +217,8 @@ def environments(tmp_path: Path, ssh_hosts: SshHosts) -> Iterator[Environments]:
                 bundle=Path("/nonexistent/bundle.tar.gz"),  # the job passes the built one
                 extra_vars=ci_ssh,
                 vault_password=vault_password,
+                http_port=worker_port(port),
             )
-            inventories[name], fetch[name] = inv, inv.fetch_dir
         variables = {
             "SSH_PRIVATE_KEY": str(ssh_hosts.key),  # a path: gitlab-ci-local makes it File type
             "SSH_KNOWN_HOSTS": str(ssh_hosts.known_hosts),
@@ -236,7 +239,11 @@ def environments(tmp_path: Path, ssh_hosts: SshHosts) -> Iterator[Environments]:
             str(prod.url.password),
             ssh_hosts.key.read_text().splitlines()[1],  # key material
         ]
-        yield Environments(stage, prod, variables, secrets, fetch)
+        try:
+            yield Environments(stage, prod, variables, secrets, inventories)
+        finally:
+            for inv in inventories.values():
+                inv.stop_services()
 
 
 def pipeline_repo(folder: Path, env: Environments, extra: dict[str, str] | None = None) -> Path:
@@ -287,7 +294,11 @@ def test_stage_deploys_on_push_and_prod_waits_for_its_manual_start(
         line.split("=", 1) for line in (stage_release / "deploy.env").read_text().splitlines()
     )
     assert dotenv["SLIPWAY_OUTCOME"] == "applied" and dotenv["SLIPWAY_REVISION"] == "0006"
-    assert dotenv["RELEASE_ID"].startswith("storefront-")
+    release_id = dotenv["RELEASE_ID"]
+    assert release_id.startswith("storefront-")
+    # Stage serves the new release, through nginx on each of its hosts; prod nothing yet.
+    assert env.inventories["stage"].serving() == {"web1": release_id, "web2": release_id}
+    assert set(env.inventories["prod"].serving().values()) == {None}
     assert dotenv["BACKUP_PATH"].endswith(".dump")
     (report_path,) = stage_release.glob("runs/*/report.json")
     assert json.loads(report_path.read_text())["outcome"] == "applied"
@@ -307,6 +318,7 @@ def test_stage_deploys_on_push_and_prod_waits_for_its_manual_start(
     assert released.returncode == 0, released.stdout + released.stderr
     assert env.prod.revision() == "0006"
     assert env.prod.scalar("SELECT SUM(total_cents) FROM orders") == 2 * 1250 + 5 * 400
+    assert env.inventories["prod"].serving() == {"web1": release_id, "web2": release_id}
     (prod_report,) = artifacts(repo, "deploy:prod").glob("release/runs/*/report.json")
     assert json.loads(prod_report.read_text())["env"] == "prod"
     assert_no_secret(
@@ -335,6 +347,9 @@ def test_failed_prod_migration_fails_the_job_and_rolls_the_database_back(
     assert env.prod.revision() == "0002"
     assert env.prod.contents() == before
     assert "gift_cards" not in env.prod.tables()
+    # The migration failed before any host switched: no host runs the release.
+    assert set(env.inventories["prod"].serving().values()) == {None}
+    assert not any((root / "current").exists() for root in env.inventories["prod"].roots.values())
     release = artifacts(repo, "deploy:prod") / "release"
     (report_path,) = release.glob("runs/*/report.json")
     report = json.loads(report_path.read_text())
