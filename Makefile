@@ -42,7 +42,7 @@ lint: setup
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/ansible-lint -q --profile production
 
 test: setup services $(GCL) lint
-	$(BIN)/pytest -n 2 --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) var artifacts dist release reports node_modules .gitlab-ci-local \

@@ -34,6 +34,26 @@ DIALECTS = ("sqlite", "postgresql", "mariadb")
 # The steps of a guarded release that applied, in the order its report lists them.
 RELEASE_STEPS = ["preflight", "lock", "backup", "render", "apply", "verify"]
 
+# The files that take minutes (real SSH hosts, app releases, the pipeline), run first.
+# `make test` hands whole files to its two workers in collection order (--dist loadfile
+# --no-loadscope-reorder), and a worker whose queue holds two tests or fewer gets the
+# next file at once: a fast file third keeps the one-test app release from drawing the
+# Ansible file onto its worker too.
+SLOW_FIRST = (
+    "test_gitlab_pipeline.py",
+    "test_app_release.py",
+    "test_bad_input.py",
+    "test_ansible_migrate.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        return SLOW_FIRST.index(name) if name in SLOW_FIRST else len(SLOW_FIRST)
+
+    items.sort(key=rank)  # stable: each file keeps its own order
+
 
 @dataclass
 class ThrowawayDB:
