@@ -254,3 +254,32 @@ def test_rolling_release_rollback_and_failed_health_check(
 
     for text in outputs:
         assert secret not in text
+
+
+def test_a_wrong_setting_stops_the_deploy_before_any_host_or_the_database_changes(
+    site: tuple[ThrowawayDB, Path, SshHosts],
+) -> None:
+    db, tmp, ssh = site
+    before = db.contents()
+    inv = write_inventory(
+        tmp / "inventory",
+        ssh,
+        env="stage",
+        database_url=db.url_str,
+        bundle=tmp / "storefront-20260101T000000Z-v1.tar.gz",  # never reached
+        web=HOSTS,
+        migrator="web1",
+        extra_vars={"slipway_app_workers": "many"},
+        http_port=http_port(),
+    )
+    try:
+        result = inv.playbook("deploy")
+    finally:
+        inv.stop_services()
+
+    assert result.returncode != 0
+    assert "slipway_app_workers" in result.stdout + result.stderr
+    assert "unable to convert to int" in result.stdout + result.stderr
+    assert not any(root.exists() for root in inv.roots.values())
+    assert db.revision() == "0002" and db.contents() == before
+    assert str(db.url.password) not in result.stdout + result.stderr
