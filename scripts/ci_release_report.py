@@ -2,7 +2,9 @@
 
 - release/deploy.env (a GitLab dotenv report): RELEASE_ID, SLIPWAY_RUN_ID,
   SLIPWAY_OUTCOME, SLIPWAY_REVISION and BACKUP_PATH, for later jobs and the environment;
-- release/junit.xml: one test case per step of the run, failed where the step failed.
+- release/junit.xml: one test case per step of the run, failed where the step failed,
+  and one for the whole playbook, failed when the job's deploy failed (after an applied
+  migration that is the service rollout: deploy.yml then put hosts and database back).
 
 Usage: python scripts/ci_release_report.py RELEASE_DIR EXIT_CODE
 """
@@ -50,6 +52,10 @@ def main(folder: Path, exit_code: int) -> None:
         failures += 1
         case = ET.SubElement(suite, "testcase", classname="release", name="slipway ran")
         ET.SubElement(case, "failure", message=f"no run report; deploy exited {exit_code}")
+    case = ET.SubElement(suite, "testcase", classname="release", name="playbook")
+    if exit_code != 0:
+        failures += 1
+        ET.SubElement(case, "failure", message=f"the deploy exited {exit_code}: see the job log")
     suite.set("tests", str(len(suite)))
     suite.set("failures", str(failures))
     ET.ElementTree(suite).write(folder / "junit.xml", encoding="utf-8", xml_declaration=True)

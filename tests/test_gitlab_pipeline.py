@@ -305,7 +305,7 @@ def test_stage_deploys_on_push_and_prod_waits_for_its_manual_start(
     assert (report_path.parent / "upgrade.sql").is_file()
     junit = ET.parse(stage_release / "junit.xml").getroot()
     assert junit.get("failures") == "0"
-    assert [c.get("name") for c in junit] == RELEASE_STEPS
+    assert [c.get("name") for c in junit] == [*RELEASE_STEPS, "playbook"]
 
     # The deploy stage without --manual: the production job does not run.
     waiting = run_jobs(repo, "--stage", "deploy")
@@ -357,7 +357,8 @@ def test_failed_prod_migration_fails_the_job_and_rolls_the_database_back(
     assert "0007" in report["error"]["message"]
     assert "SLIPWAY_OUTCOME=rolled_back" in (release / "deploy.env").read_text()
     junit = ET.parse(release / "junit.xml").getroot()
-    assert junit.get("failures") == "1"
+    failed_cases = [c.get("name") for c in junit if c.find("failure") is not None]
+    assert failed_cases == ["apply", "playbook"] and junit.get("failures") == "2"
     assert_no_secret(env, failed.stdout + failed.stderr, job_logs(repo))
 
 
