@@ -140,27 +140,42 @@ def site(tmp_path: Path, ssh_hosts: SshHosts) -> Iterator[tuple[ThrowawayDB, Pat
         yield db, tmp_path, ssh_hosts
 
 
-@pytest.fixture
-def inventory(
-    site: tuple[ThrowawayDB, Path, SshHosts], releases: dict[str, Path]
-) -> Iterator[Inventory]:
+def site_inventory(
+    site: tuple[ThrowawayDB, Path, SshHosts],
+    bundle: Path,
+    extra_vars: dict[str, object],
+    host_vars: dict[str, dict[str, object]] | None = None,
+) -> Inventory:
+    """The three web hosts, web1 migrating, each with its own nginx on this worker's port."""
     db, tmp, ssh = site
-    payments = {"slipway_app_env": {"STOREFRONT_PAYMENTS_URL": "https://pay.example.org"}}
-    inv = write_inventory(
+    return write_inventory(
         tmp / "inventory",
         ssh,
         env="stage",
         database_url=db.url_str,
-        bundle=releases["v1"],
+        bundle=bundle,
         web=HOSTS,
         migrator="web1",
-        extra_vars={
+        extra_vars=extra_vars,
+        host_vars=host_vars,
+        http_port=http_port(),
+    )
+
+
+@pytest.fixture
+def inventory(
+    site: tuple[ThrowawayDB, Path, SshHosts], releases: dict[str, Path]
+) -> Iterator[Inventory]:
+    payments = {"slipway_app_env": {"STOREFRONT_PAYMENTS_URL": "https://pay.example.org"}}
+    inv = site_inventory(
+        site,
+        releases["v1"],
+        {
             "slipway_app_serial": 1,
             "slipway_app_max_fail_percentage": 0,
             "slipway_app_health_retries": 15,
         },
         host_vars={h: payments for h in ("web1", "web3")},
-        http_port=http_port(),
     )
     try:
         yield inv
@@ -259,19 +274,10 @@ def test_rolling_release_rollback_and_failed_health_check(
 def test_a_wrong_setting_stops_the_deploy_before_any_host_or_the_database_changes(
     site: tuple[ThrowawayDB, Path, SshHosts],
 ) -> None:
-    db, tmp, ssh = site
+    db, tmp, _ = site
     before = db.contents()
-    inv = write_inventory(
-        tmp / "inventory",
-        ssh,
-        env="stage",
-        database_url=db.url_str,
-        bundle=tmp / "storefront-20260101T000000Z-v1.tar.gz",  # never reached
-        web=HOSTS,
-        migrator="web1",
-        extra_vars={"slipway_app_workers": "many"},
-        http_port=http_port(),
-    )
+    never_reached = tmp / "storefront-20260101T000000Z-v1.tar.gz"
+    inv = site_inventory(site, never_reached, {"slipway_app_workers": "many"})
     try:
         result = inv.playbook("deploy")
     finally:

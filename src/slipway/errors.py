@@ -8,6 +8,14 @@ from __future__ import annotations
 from slipway.outcomes import Outcome
 
 
+def first_line(err: BaseException) -> str:
+    """The first line of what an exception says (a driver error's own message, not
+    SQLAlchemy's wrapping), or its type's name when it says nothing."""
+    orig = getattr(err, "orig", None) or err
+    text = str(orig).strip() or type(orig).__name__
+    return text.splitlines()[0]
+
+
 class SlipwayError(Exception):
     """Root of every error slipway raises on purpose."""
 

@@ -57,16 +57,7 @@ def lint(
                 revisions = run.project.history()
                 run.report.to_revision = run.project.single_head()
             run.report.pending = [r.id for r in revisions]
-            result = lint_lib.check(
-                run.project,
-                revisions,
-                dialect=dialect,
-                server=server,
-                fail_on=settings.lint_fail_on,
-                rules=settings.lint_rules,
-                relpath=run.relpath,
-            )
-            run.report.data["lint"] = result.to_dict()
+            result = steps.lint_revisions(run, revisions, server)
             write_reports(
                 result,
                 junit_path=junit or run.dir / "lint-junit.xml",

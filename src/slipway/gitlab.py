@@ -31,7 +31,9 @@ def code_quality(result: LintResult) -> list[dict[str, object]]:
         # The same rule can fire twice on one statement (two columns): GitLab needs
         # every issue's fingerprint to be its own, and stable from run to run.
         n = seen[f.fingerprint] = seen.get(f.fingerprint, 0) + 1
-        fingerprint = f.fingerprint if n == 1 else sha256(f"{f.fingerprint}/{n}".encode())
+        fingerprint = (
+            f.fingerprint if n == 1 else hashlib.sha256(f"{f.fingerprint}/{n}".encode()).hexdigest()
+        )
         issues.append(
             {
                 "description": _describe(f),
@@ -44,10 +46,6 @@ def code_quality(result: LintResult) -> list[dict[str, object]]:
             }
         )
     return issues
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def junit(result: LintResult) -> ET.Element:

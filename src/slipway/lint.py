@@ -30,7 +30,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from slipway.errors import Refused
+from slipway.errors import Refused, first_line
 from slipway.migrations import ACCEPT_ATTRIBUTE, Project, Revision
 from slipway.sqlrules import RULES, ServerVersion, Statement, split
 
@@ -175,6 +175,7 @@ def check(
         path = relpath(rev.path)
         result.paths[rev.id] = path
         accepted = project.acceptances(rev.id)
+        def_lines = _def_lines(rev.path)
         for rule, statement, message, hint, source, func in _raw_findings(
             project, rev, dialect, server
         ):
@@ -187,7 +188,7 @@ def check(
                     severity=severity,
                     revision=rev.id,
                     path=path,
-                    line=_def_line(rev.path, func),
+                    line=def_lines.get(func, 1),
                     statement=statement[:500],
                     message=message,
                     hint=hint,
@@ -223,12 +224,11 @@ def _raw_findings(
     try:
         up_sql = project.upgrade_sql(rev.down_revision, rev.id)
     except Exception as err:  # noqa: BLE001 - whatever the revision raises is the finding
-        why = (str(err).strip().splitlines() or [type(err).__name__])[0]
         out.append(
             (
                 "unrenderable",
                 "",
-                f"the upgrade cannot be rendered as SQL: {type(err).__name__}: {why}",
+                f"the upgrade cannot be rendered as SQL: {type(err).__name__}: {first_line(err)}",
                 "a migration must work offline (--sql): no reads of the database in Python",
                 "slipway",
                 "upgrade",
@@ -251,31 +251,18 @@ def _reversibility(
     upgrade_does_something: bool,
     relevant: Callable[[list[Statement]], list[Statement]],
 ) -> list[_Raw]:
+    def irreversible(why: str) -> list[_Raw]:
+        hint = "write a downgrade that undoes the upgrade, so a failed release can roll back"
+        return [("irreversible-downgrade", "", why, hint, "slipway", "downgrade")]
+
     try:
         down_sql = project.downgrade_sql(rev.id, rev.down_revision)
     except Exception as err:  # noqa: BLE001 - a downgrade that raises is the finding
-        why = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        return [
-            (
-                "irreversible-downgrade",
-                "",
-                f"the downgrade raises {type(err).__name__}: {why}",
-                "write a downgrade that undoes the upgrade, so a failed release can roll back",
-                "slipway",
-                "downgrade",
-            )
-        ]
+        return irreversible(f"the downgrade raises {type(err).__name__}: {first_line(err)}")
     if upgrade_does_something and not relevant(split(down_sql)):
-        return [
-            (
-                "irreversible-downgrade",
-                "",
-                "the downgrade is empty: a rollback would leave this revision's changes behind",
-                "write a downgrade that undoes the upgrade, so a failed release can roll back",
-                "slipway",
-                "downgrade",
-            )
-        ]
+        return irreversible(
+            "the downgrade is empty: a rollback would leave this revision's changes behind"
+        )
     return []
 
 
@@ -327,10 +314,13 @@ def _squawk(
     return out
 
 
-def _def_line(path: Path, func: str) -> int:
+def _def_lines(path: Path) -> dict[str, int]:
+    """The line of each function a revision defines at top level (upgrade, downgrade)."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError:
-        return 1
-    match = re.search(rf"^def {func}\b", text, re.M)
-    return text.count("\n", 0, match.start()) + 1 if match else 1
+        return {}
+    return {
+        m.group(1): text.count("\n", 0, m.start()) + 1
+        for m in re.finditer(r"^def (\w+)\b", text, re.M)
+    }

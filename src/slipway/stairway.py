@@ -24,7 +24,7 @@ from sqlalchemy import Connection, Engine
 
 from slipway import schema
 from slipway.dialects import dialect_for
-from slipway.errors import BadInput, Refused
+from slipway.errors import BadInput, Refused, first_line
 from slipway.migrations import Project
 from slipway.report import Report
 
@@ -60,16 +60,11 @@ def scratch(project: Project, tag: str) -> Iterator[Scratch]:
             engine.dispose()
 
 
-def _why(err: BaseException) -> str:
-    orig = getattr(err, "orig", None) or err
-    return (str(orig).strip().splitlines() or [type(orig).__name__])[0]
-
-
 def _attempt(what: str, fn: Callable[[], None]) -> None:
     try:
         fn()
     except Exception as err:
-        raise Refused(f"{what} failed: {_why(err)}", check="stairway") from err
+        raise Refused(f"{what} failed: {first_line(err)}", check="stairway") from err
 
 
 def stairway(project: Project, report: Report) -> int:
@@ -141,7 +136,7 @@ def _compare(project: Project, conn: Connection) -> list[str]:
         return _describe_diff(err.diffs)
     except CommandError as err:
         raise BadInput(
-            f"the models cannot be compared: {_why(err)}",
+            f"the models cannot be compared: {first_line(err)}",
             hint="env.py must set target_metadata for 'slipway db check'",
         ) from err
     return []

@@ -13,12 +13,10 @@ import sqlite3
 import time
 from pathlib import Path
 
-from sqlalchemy.exc import DBAPIError
-
 from slipway import ledger, lint, schema
 from slipway.artifacts import checksum, make_private, private_dir, remove, write_atomic
 from slipway.dialects import ToolFailed
-from slipway.errors import Refused, StepFailed
+from slipway.errors import Refused, StepFailed, first_line
 from slipway.logs import redact
 from slipway.migrations import Revision
 from slipway.report import FileRef
@@ -26,12 +24,6 @@ from slipway.run import Run, State
 from slipway.sqlrules import ServerVersion
 
 log = logging.getLogger(__name__)
-
-
-def _first_line(err: BaseException) -> str:
-    orig = err.orig if isinstance(err, DBAPIError) else err
-    text = str(orig).strip() or type(orig).__name__
-    return text.splitlines()[0]
 
 
 def preflight(run: Run) -> State:
@@ -71,11 +63,14 @@ def lint_dialect(run: Run) -> str:
     return "mysql" if run.settings.backend in ("mysql", "mariadb") else run.settings.backend
 
 
-def lint_gate(run: Run, state: State, server: ServerVersion | None) -> lint.LintResult:
-    """Lint the pending revisions for this server; refuse unaccepted blocking findings."""
+def lint_revisions(
+    run: Run, revisions: list[Revision], server: ServerVersion | None
+) -> lint.LintResult:
+    """Lint ``revisions`` for this server with the environment's policy; the findings go
+    in the run's report."""
     result = lint.check(
         run.project,
-        state.pending,
+        revisions,
         dialect=lint_dialect(run),
         server=server,
         fail_on=run.settings.lint_fail_on,
@@ -83,6 +78,12 @@ def lint_gate(run: Run, state: State, server: ServerVersion | None) -> lint.Lint
         relpath=run.relpath,
     )
     run.report.data["lint"] = result.to_dict()
+    return result
+
+
+def lint_gate(run: Run, state: State, server: ServerVersion | None) -> lint.LintResult:
+    """Lint the pending revisions for this server; refuse unaccepted blocking findings."""
+    result = lint_revisions(run, state.pending, server)
     refusal = result.refusal()
     if refusal is not None:
         raise refusal
@@ -135,7 +136,7 @@ def backup(run: Run) -> FileRef:
             if target.exists():
                 remove(target)
             raise Refused(
-                f"backup failed: {redact(_first_line(err), settings.secrets)}",
+                f"backup failed: {redact(first_line(err), settings.secrets)}",
                 check="backup",
                 hint="no change was made; fix the backup and release again",
             ) from err
@@ -164,7 +165,7 @@ def render(run: Run, state: State) -> dict[str, FileRef]:
             down = run.project.downgrade_sql(state.head, state.current)
         except Exception as err:
             raise Refused(
-                f"the pending revisions cannot be rendered as SQL: {_first_line(err)}",
+                f"the pending revisions cannot be rendered as SQL: {first_line(err)}",
                 check="render",
                 hint="a migration must work offline (--sql); no change was made",
             ) from err
@@ -211,7 +212,7 @@ def apply(run: Run, state: State) -> None:
                         )
                         time.sleep(run.settings.lock_retry_pause_s * attempt)
                         continue
-                    why = _first_line(err)
+                    why = first_line(err)
                     if retryable:
                         why = f"no lock within {timeout}s after {attempt} tries: {why}"
                     step.detail = f"revision {rev.id} failed: {why}"
@@ -286,7 +287,7 @@ def rollback(run: Run, start: str | None, start_fingerprint: str | None) -> None
                     ledger.forget_checksum(conn, rev)
                 run.report.current_revision = below
             except Exception as err:
-                step.detail = f"downgrade of {rev} failed: {_first_line(err)}"
+                step.detail = f"downgrade of {rev} failed: {first_line(err)}"
                 raise StepFailed("rollback", step.detail, revision=rev) from err
         _prove_at(run, start, start_fingerprint, step_name="rollback")
         step.detail = f"downgraded {len(undo)} revision(s); at {start or 'base'}, schema as before"
