@@ -37,7 +37,7 @@ RELEASE_STEPS = ["preflight", "lock", "backup", "render", "apply", "verify"]
 # The files that take minutes (real SSH hosts, app releases, the pipeline), run first.
 # `make test` hands whole files to its two workers in collection order (--dist loadfile
 # --no-loadscope-reorder), and a worker whose queue holds two tests or fewer gets the
-# next file at once: a fast file third keeps the one-test app release from drawing the
+# next file at once: a fast file third keeps the two-test app release from drawing the
 # Ansible file onto its worker too.
 SLOW_FIRST = (
     "test_gitlab_pipeline.py",
