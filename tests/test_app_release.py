@@ -6,6 +6,7 @@ while requests keep flowing), then v3 that fails its health check on the second 
 from __future__ import annotations
 
 import http.client
+import itertools
 import json
 import os
 import subprocess
@@ -93,26 +94,38 @@ def get(
 
 @dataclass
 class Traffic:
-    """Requests through every host's nginx, round after round, while a rollout runs."""
+    """Requests to every host's /health through its nginx, round after round, while a
+    rollout runs; each answer names the release that gave it, so a host's switch shows."""
 
-    rounds: list[dict[str, bool]] = field(default_factory=list)
+    # (time, host, the release that answered, or None for a failed request)
+    samples: list[tuple[float, str, str | None]] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
 
     def run(self) -> None:
         deadline = time.monotonic() + 600
         while not self.stop.is_set() and time.monotonic() < deadline:
-            result = {}
             for name, address in zip(HOSTS, ADDRESSES, strict=True):
                 try:
-                    result[name] = get(address, "/items")[0] == 200
-                except OSError:
-                    result[name] = False
-            self.rounds.append(result)
+                    status, _, body = get(address, "/health")
+                    release = json.loads(body)["release"] if status == 200 else None
+                except (OSError, ValueError):
+                    release = None
+                self.samples.append((time.monotonic(), name, release))
             time.sleep(0.05)
 
-    @property
-    def failed(self) -> int:
-        return sum(not ok for r in self.rounds for ok in r.values())
+    def switch_windows(self, old: str, new: str) -> dict[str, tuple[float, float]]:
+        """Per host: from its last answer by ``old`` to its first answer by ``new``."""
+        windows = {}
+        for host in HOSTS:
+            answers = [(t, r) for t, h, r in self.samples if h == host]
+            last_old = max(t for t, r in answers if r == old)
+            first_new = min(t for t, r in answers if r == new)
+            assert last_old < first_new, f"{host} answered {old} after {new}"
+            windows[host] = (last_old, first_new)
+        return windows
+
+    def failures(self) -> list[tuple[float, str]]:
+        return [(t, h) for t, h, r in self.samples if r is None]
 
 
 @pytest.fixture(scope="module")
@@ -226,13 +239,26 @@ def test_rolling_release_rollback_and_failed_health_check(
     assert db.revision() == "0007"
     migrations = [r for r in history_rows(db) if r[0] == "release" and r[1] == "applied"]
     assert [r[2] for r in migrations] == ["0006", "0007"]  # v2's migration ran once
-    # Requests to the hosts not being switched kept succeeding: in no round did more
-    # than one host fail.
-    assert len(traffic.rounds) > 20
-    assert all(sum(not ok for ok in r.values()) <= 1 for r in traffic.rounds), traffic.rounds
-    print(f"rolling v1 -> v2: {traffic.failed} failed of {3 * len(traffic.rounds)} requests")
+    # Requests to the hosts not being switched kept succeeding: every failed request
+    # hit the host being switched, inside its switch window, and one host switched at a
+    # time (serial 1).
+    windows = traffic.switch_windows(V1, V2)
+    failures = traffic.failures()
+    outside = [(t, h) for t, h in failures if not windows[h][0] < t < windows[h][1]]
+    assert outside == [], (outside, windows)
+    spans = sorted(windows.values())
+    assert all(a[1] < b[0] for a, b in itertools.pairwise(spans)), windows
+    assert len(traffic.samples) > 60
+    measured = {
+        "requests": len(traffic.samples),
+        "failed": len(failures),
+        "failed_on_hosts_not_being_switched": len(outside),
+        "failed_per_host": {h: sum(1 for _, f in failures if f == h) for h in HOSTS},
+        "longest_switch_window_s": round(max(b - a for a, b in windows.values()), 3),
+    }
+    print(f"rolling v1 -> v2: {measured}")
     (Path(os.environ.get("SLIPWAY_MEASURE_DIR", tmp)) / "rolling-deploy.json").write_text(
-        json.dumps({"rounds": len(traffic.rounds), "failed": traffic.failed})
+        json.dumps(measured)
     )
 
     # The client address the app logs is the client's, through the proxy (a header the
@@ -258,6 +284,15 @@ def test_rolling_release_rollback_and_failed_health_check(
     assert db.revision() == "0007"
     assert db.contents() == before
     assert "gift_cards" not in db.tables()
+
+    # v1 is older than the v2 that runs: refused before any host or the database changes.
+    older = deploy("v1")
+    outputs.append(older.stdout + older.stderr)
+    assert older.returncode != 0
+    assert f"release {V1} is older than {V2}" in older.stdout
+    assert "slipway_app_force=true" in older.stdout
+    assert inv.serving() == dict.fromkeys(HOSTS, V2)
+    assert db.revision() == "0007" and db.contents() == before
 
     # rollback.yml: every host and the database back to v1.
     back = inv.playbook("rollback", "-e", f"slipway_db_bundle={releases['v2']}")
