@@ -127,6 +127,20 @@ def _repack(work: Path, bundle: Path) -> Path:
     return bundle
 
 
+def release_answering(address: str, port: int) -> str | None:
+    """The release a host's nginx answers /health with (None: not healthy)."""
+    conn = http.client.HTTPConnection(address, port, timeout=3)
+    try:
+        conn.request("GET", "/health")
+        response = conn.getresponse()
+        body = response.read()
+        return json.loads(body)["release"] if response.status == 200 else None
+    except (OSError, ValueError):
+        return None
+    finally:
+        conn.close()
+
+
 @dataclass
 class Inventory:
     path: Path
@@ -138,19 +152,7 @@ class Inventory:
 
     def serving(self) -> dict[str, str | None]:
         """The release each host's nginx answers /health with (None: not healthy)."""
-        out: dict[str, str | None] = {}
-        for name, (address, port) in self.nginx.items():
-            conn = http.client.HTTPConnection(address, port, timeout=3)
-            try:
-                conn.request("GET", "/health")
-                response = conn.getresponse()
-                body = response.read()
-                out[name] = json.loads(body)["release"] if response.status == 200 else None
-            except OSError:
-                out[name] = None
-            finally:
-                conn.close()
-        return out
+        return {name: release_answering(a, port) for name, (a, port) in self.nginx.items()}
 
     def stop_services(self) -> None:
         """The hosts' nginx and supervisord (and with it gunicorn) end with the test."""

@@ -25,6 +25,7 @@ from ansible_env import (
     SshHosts,
     build_bundle,
     derive_bundle,
+    release_answering,
     worker_port,
     write_inventory,
 )
@@ -107,11 +108,7 @@ class Traffic:
         deadline = time.monotonic() + 600
         while not self.stop.is_set() and time.monotonic() < deadline:
             for name, address in zip(HOSTS, ADDRESSES, strict=True):
-                try:
-                    status, _, body = get(address, "/health")
-                    release = json.loads(body)["release"] if status == 200 else None
-                except (OSError, ValueError):
-                    release = None
+                release = release_answering(address, http_port())
                 self.samples.append((time.monotonic(), name, release))
             time.sleep(0.05)
 
