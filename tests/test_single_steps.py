@@ -102,7 +102,8 @@ def test_report_has_the_contract_fields_in_every_outcome(
     assert set(report["database"]) >= {"dialect", "name"}
     assert all(set(s) == {"name", "status", "duration_s", "detail"} for s in report["steps"])
     assert set(report["backup"]) == {"path", "sha256", "bytes"}
-    assert set(report["sql"]) == {"upgrade", "downgrade"}
+    # applied.sql and rollback.sql: what really ran, and what undid it
+    assert set(report["sql"]) == {"upgrade", "downgrade", "applied", "rollback"}
 
 
 def test_old_backups_are_pruned_to_backup_keep(

@@ -74,16 +74,44 @@ class Dialect:
     name: ClassVar[str]
     transactional_ddl: ClassVar[bool]
     backup_suffix: ClassVar[str]
+    default_port: ClassVar[int | None] = None
+    # The driver slipway's own connections use when the URL names an async one: the
+    # ledger, locks and backups are synchronous work; env.py still gets the URL as given.
+    sync_driver: ClassVar[str]
 
     def __init__(self, url: URL) -> None:
         self.url = url
 
     # connections -------------------------------------------------------------
+    @property
+    def sync_url(self) -> URL:
+        try:
+            is_async = bool(getattr(self.url.get_dialect(), "is_async", False))
+        except Exception as err:
+            raise BadInput(
+                f"database driver '{self.url.drivername}' cannot be loaded: {err}",
+                hint="install the driver, or name another in the URL",
+            ) from err
+        if not is_async:
+            return self.url
+        return self.url.set(drivername=f"{self.url.get_backend_name()}+{self.sync_driver}")
+
     def create_engine(self) -> Engine:
-        return create_engine(self.url, poolclass=pool.NullPool, connect_args=self.connect_args())
+        return create_engine(
+            self.sync_url, poolclass=pool.NullPool, connect_args=self.connect_args()
+        )
 
     def connect_args(self) -> dict[str, object]:
+        """Connect arguments for :attr:`sync_driver` (slipway's own connections only)."""
         return {}
+
+    def identity(self, url: URL) -> tuple[str, ...]:
+        """What makes two URLs the same database, whatever driver or user they name."""
+        host = (url.host or "localhost").lower()
+        if host in ("localhost", "127.0.0.1", "::1", "[::1]"):
+            host = "localhost"
+        port = str(url.port or self.default_port or "")
+        return (self.name, host, port, url.database or "")
 
     def database_exists(self) -> bool:
         """False only where connecting would create the database (a SQLite file)."""
@@ -98,7 +126,7 @@ class Dialect:
     def set_timeouts(
         self, conn: Connection, lock_timeout_s: float, statement_timeout_s: float
     ) -> None:
-        """Bound how long the current transaction may wait for locks and run."""
+        """Bound how long this session's statements may wait for locks and run."""
 
     def is_lock_timeout(self, err: BaseException) -> bool:
         return False
@@ -132,7 +160,7 @@ class Dialect:
         database is never touched."""
         name = f"{(self.url.database or 'db')[:30]}_{tag}"
         engine = create_engine(
-            self.url,
+            self.sync_url,
             poolclass=pool.NullPool,
             isolation_level="AUTOCOMMIT",
             connect_args=self.connect_args(),
@@ -168,6 +196,8 @@ class PostgreSQL(Dialect):
     name = "postgresql"
     transactional_ddl = True
     backup_suffix = ".dump"
+    default_port = 5432
+    sync_driver = "psycopg"
 
     def _drop_database_sql(self, quoted: str) -> str:
         return f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"
@@ -221,8 +251,10 @@ class PostgreSQL(Dialect):
     def set_timeouts(
         self, conn: Connection, lock_timeout_s: float, statement_timeout_s: float
     ) -> None:
-        conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{int(lock_timeout_s * 1000)}ms'")
-        conn.exec_driver_sql(f"SET LOCAL statement_timeout = '{int(statement_timeout_s * 1000)}ms'")
+        # Session-wide: a revision owns its transactions (autocommit_block commits and
+        # begins anew), and every one of them must stay bounded.
+        conn.exec_driver_sql(f"SET lock_timeout = '{int(lock_timeout_s * 1000)}ms'")
+        conn.exec_driver_sql(f"SET statement_timeout = '{int(statement_timeout_s * 1000)}ms'")
 
     def is_lock_timeout(self, err: BaseException) -> bool:
         orig = err.orig if isinstance(err, DBAPIError) else err
@@ -319,6 +351,8 @@ class MySQL(Dialect):
     name = "mysql"
     transactional_ddl = False
     backup_suffix = ".sql"
+    default_port = 3306
+    sync_driver = "pymysql"
 
     def connect_args(self) -> dict[str, object]:
         return {"connect_timeout": CONNECT_TIMEOUT_S}
@@ -454,6 +488,10 @@ class SQLite(Dialect):
     name = "sqlite"
     transactional_ddl = True
     backup_suffix = ".sqlite3"
+    sync_driver = "pysqlite"
+
+    def identity(self, url: URL) -> tuple[str, ...]:
+        return (self.name, str(Path(url.database or "").resolve()))
 
     @property
     def path(self) -> Path:

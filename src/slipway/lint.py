@@ -57,7 +57,6 @@ ERROR_RULES = frozenset(
         "require-online-index-creation",
         "require-online-index-deletion",
         "syntax-error",
-        "unrenderable",
     }
 )
 # slipway runs every revision in its own transaction under lock_timeout and
@@ -222,14 +221,15 @@ def _raw_findings(
         ]
 
     try:
-        up_sql = project.upgrade_sql(rev.down_revision, rev.id)
+        up_sql = project.upgrade_sql(rev.below, rev.id)
     except Exception as err:  # noqa: BLE001 - whatever the revision raises is the finding
         out.append(
             (
                 "unrenderable",
                 "",
                 f"the upgrade cannot be rendered as SQL: {type(err).__name__}: {first_line(err)}",
-                "a migration must work offline (--sql): no reads of the database in Python",
+                "it needs a live connection: its SQL is recorded when the release rehearses "
+                "and applies it (rehearsal.sql, applied.sql)",
                 "slipway",
                 "upgrade",
             )
@@ -256,7 +256,7 @@ def _reversibility(
         return [("irreversible-downgrade", "", why, hint, "slipway", "downgrade")]
 
     try:
-        down_sql = project.downgrade_sql(rev.id, rev.down_revision)
+        down_sql = project.revision_sql_down(rev)
     except Exception as err:  # noqa: BLE001 - a downgrade that raises is the finding
         return irreversible(f"the downgrade raises {type(err).__name__}: {first_line(err)}")
     if upgrade_does_something and not relevant(split(down_sql)):

@@ -1,27 +1,38 @@
 """The Alembic project being released: its revision graph, files, SQL and the runs.
 
-Rendering and applying go through the same ``alembic.command`` functions, so the SQL a
-reviewer reads is produced by the code path that later runs against the database.
+One :class:`Project` per command: its ``ScriptDirectory`` is read once, so every
+revision module is imported once however many revisions a command renders, lints or
+applies. Every Alembic operation runs the project's own env.py through
+:meth:`Project.run_env`, under a :class:`~slipway.guard.Guard` that allows one database.
+
+Rendering and applying go through the same env.py and the same revision functions, so
+the SQL a reviewer reads is produced by the code path that later runs against the
+database.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from contextlib import nullcontext
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext
 from alembic.script import Script, ScriptDirectory
 from alembic.util.exc import CommandError
-from sqlalchemy import Connection, inspect
+from sqlalchemy import Connection, Engine, inspect
+from sqlalchemy.engine import URL
 
 from slipway import logs
 from slipway.config import Settings
-from slipway.errors import BadInput, Refused
+from slipway.errors import BadInput, Refused, SlipwayError
+from slipway.guard import Guard
 
 
 def file_sha256(path: Path) -> str:
@@ -29,6 +40,8 @@ def file_sha256(path: Path) -> str:
 
 
 ACCEPT_ATTRIBUTE = "slipway_accept"
+# Options of env.py's context.configure() that say where the revision is recorded.
+_VERSION_OPTIONS = ("version_table", "version_table_schema")
 
 
 @dataclass(frozen=True)
@@ -37,10 +50,49 @@ class Revision:
     path: Path
     message: str
     down_revision: str | None = None
+    # Every revision directly below: two or more for a merge, none at base.
+    parents: tuple[str, ...] = ()
+    dependencies: tuple[str, ...] = ()
 
     @property
     def sha256(self) -> str:
         return file_sha256(self.path)
+
+    @property
+    def is_merge(self) -> bool:
+        return len(self.parents) > 1
+
+    @property
+    def below(self) -> tuple[str, ...]:
+        """What must be applied before this revision: its parents and dependencies."""
+        return self.parents + tuple(d for d in self.dependencies if d not in self.parents)
+
+
+def _environment(
+    cfg: Config, script: ScriptDirectory, *, extra: dict[str, Any], seen: dict[str, Any], **kw: Any
+) -> EnvironmentContext:
+    """env.py's ``context``: whatever env.py configures, slipway adds what it needs
+    (no version-table creation for a probe) and reads back the version-table options.
+    alembic proxies ``context.configure`` to this instance's attribute."""
+    env = EnvironmentContext(cfg, script, **kw)
+    configure = env.configure
+
+    def configure_with_slipway(*args: Any, **options: Any) -> None:
+        seen.update({k: options[k] for k in _VERSION_OPTIONS if options.get(k) is not None})
+        seen["include_object"] = options.get("include_object")
+        configure(*args, **{**options, **extra})
+
+    env.configure = configure_with_slipway  # type: ignore[method-assign]
+    return env
+
+
+_StepsFn = Callable[[Any, MigrationContext], Iterable[Any]]
+
+
+@dataclass
+class _EnvRun:
+    heads: tuple[str, ...] = ()
+    seen: dict[str, Any] = field(default_factory=dict)
 
 
 class Project:
@@ -49,6 +101,11 @@ class Project:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.ini = settings.alembic_ini
+        # Learned from env.py's configure() on the first online run (version_table ...).
+        self.version_options: dict[str, Any] = {"version_table": settings.version_table}
+        self.include_object: Any = None
+        # The revision whose step env.py is running (or ran last) in migrate().
+        self.running: str | None = None
         try:
             self.script = ScriptDirectory.from_config(self._config())
             revisions = list(self.script.walk_revisions())
@@ -92,12 +149,21 @@ class Project:
             return False
 
     def _revision(self, script: Script) -> Revision:
-        down = script.down_revision
-        if isinstance(down, tuple | list):  # a merge point: its first parent
-            down = down[0] if down else None
+        parents = tuple(script._versioned_down_revisions)
         return Revision(
-            id=script.revision, path=Path(script.path), message=script.doc or "", down_revision=down
+            id=script.revision,
+            path=Path(script.path),
+            message=script.doc or "",
+            down_revision=parents[0] if parents else None,
+            parents=parents,
+            dependencies=tuple(script._resolved_dependencies),
         )
+
+    def revision(self, revision: str) -> Revision:
+        script = self.script.get_revision(revision)
+        if script is None:
+            raise BadInput(f"revision {revision} is not in the migration graph")
+        return self._revision(script)
 
     def history(self) -> list[Revision]:
         """Every revision from base to the single head, oldest first."""
@@ -128,9 +194,10 @@ class Project:
             )
         return {k: v.strip() for k, v in declared.items()}
 
-    def applied(self, current: str | None) -> list[Revision]:
-        """Revisions from base up to and including ``current``, oldest first."""
-        if current is None:
+    def applied(self, current: str | tuple[str, ...] | None) -> list[Revision]:
+        """Revisions from base up to and including ``current`` (one or more heads),
+        oldest first."""
+        if not current:
             return []
         chain = [self._revision(s) for s in self.script.iterate_revisions(current, "base")]
         return list(reversed(chain))
@@ -145,55 +212,178 @@ class Project:
 
     # the database's position -------------------------------------------------------
     def current(self, conn: Connection) -> tuple[str, ...]:
-        if not inspect(conn).has_table(self.settings.version_table):
+        table = self.version_options["version_table"]
+        schema = self.version_options.get("version_table_schema")
+        if not inspect(conn).has_table(table, schema=schema):
             return ()
-        ctx = MigrationContext.configure(conn, opts={"version_table": self.settings.version_table})
+        ctx = MigrationContext.configure(conn, opts=dict(self.version_options))
         return tuple(ctx.get_current_heads())
 
-    # SQL ------------------------------------------------------------------------------
-    def _offline_config(self) -> tuple[Config, io.StringIO]:
-        buf = io.StringIO()
-        cfg = self._config(output=buf)
-        # The offline script only needs the dialect: hand env.py a URL without password.
-        safe = self.settings.url.set(password=None).render_as_string(hide_password=False)
-        cfg.set_main_option("sqlalchemy.url", safe.replace("%", "%%"))
-        return cfg, buf
-
-    def upgrade_sql(self, current: str | None, target: str) -> str:
-        cfg, buf = self._offline_config()
-        spec = f"{current}:{target}" if current else target
-        self._run(lambda: command.upgrade(cfg, spec, sql=True))
-        return buf.getvalue()
-
-    def downgrade_sql(self, target_head: str, back_to: str | None) -> str:
-        cfg, buf = self._offline_config()
-        self._run(lambda: command.downgrade(cfg, f"{target_head}:{back_to or 'base'}", sql=True))
-        return buf.getvalue()
-
-    # running -------------------------------------------------------------------------
-    def _online_config(self, conn: Connection) -> Config:
-        cfg = self._config()
-        cfg.attributes["connection"] = conn
-        # For env.py files that ignore the handed-over connection and connect themselves.
-        url = self.settings.url.render_as_string(hide_password=False)
-        cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    # running env.py ---------------------------------------------------------------------
+    def _env_config(
+        self, url: URL, connection: Connection | None, output: io.StringIO | None = None
+    ) -> Config:
+        cfg = self._config(output=output)
+        if connection is not None:
+            cfg.attributes["connection"] = connection
+        raw = url.render_as_string(hide_password=False)
+        cfg.set_main_option("sqlalchemy.url", raw.replace("%", "%%"))
         return cfg
 
-    def upgrade(self, conn: Connection, revision: str) -> None:
-        cfg = self._online_config(conn)
-        self._run(lambda: command.upgrade(cfg, revision))
+    def run_env(
+        self,
+        steps: _StepsFn,
+        *,
+        url: URL,
+        guard: Guard | None,
+        connection: Connection | None = None,
+        as_sql: bool = False,
+        output: io.StringIO | None = None,
+        starting_rev: str | None = None,
+        destination_rev: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> _EnvRun:
+        """Run env.py once, with ``steps(heads, context)`` as the migration function.
 
-    def downgrade(self, conn: Connection, revision: str | None) -> None:
-        cfg = self._online_config(conn)
-        self._run(lambda: command.downgrade(cfg, revision or "base"))
+        env.py finds ``url`` as ``sqlalchemy.url`` and ``connection`` (outside any
+        transaction: a revision owns its transactions) in ``config.attributes``.
+        """
+        cfg = self._env_config(url, connection, output)
+        result = _EnvRun()
 
-    def check_models(self, conn: Connection) -> None:
+        def fn(heads: Any, context: MigrationContext) -> Iterable[Any]:
+            result.heads = tuple(heads or ())
+            return steps(heads, context)
+
+        env = _environment(
+            cfg,
+            self.script,
+            fn=fn,
+            as_sql=as_sql,
+            starting_rev=starting_rev,
+            destination_rev=destination_rev,
+            extra=extra or {},
+            seen=result.seen,
+        )
+        with logs.preserved(), guard.active() if guard else nullcontext(), env:
+            self.script.run_env()
+        if not as_sql and result.seen:
+            self.version_options.update(
+                {k: v for k, v in result.seen.items() if k in _VERSION_OPTIONS}
+            )
+            self.include_object = result.seen.get("include_object")
+        return result
+
+    def _upgrade_steps(self, destination: str) -> _StepsFn:
+        return lambda heads, _ctx: self.script._upgrade_revs(destination, heads)
+
+    def _downgrade_steps(self, destination: str) -> _StepsFn:
+        return lambda heads, _ctx: self.script._downgrade_revs(destination, heads)
+
+    def probe(self, engine: Engine, guard: Guard) -> tuple[str, ...]:
+        """Run env.py online with nothing to migrate: proves which database it reaches
+        (the guard stops any other), learns its version-table options, returns the
+        database's heads. Changes nothing (no version table is created)."""
+        with engine.connect() as conn:
+            run = self.run_env(
+                lambda _heads, _ctx: (),
+                url=self.settings.url,
+                guard=guard,
+                connection=_outside_transaction(conn),
+                extra={"dont_mutate": True},
+            )
+            if conn.in_transaction():
+                conn.rollback()
+        return run.heads
+
+    # SQL ------------------------------------------------------------------------------
+    def _offline_url(self) -> URL:
+        # The offline script only needs the dialect: hand env.py a URL without password.
+        return self.settings.url.set(password=None)
+
+    def _render(self, steps: _StepsFn, start: Any, destination: str) -> str:
+        buf = io.StringIO()
+        self.run_env(
+            steps,
+            url=self._offline_url(),
+            guard=None,
+            as_sql=True,
+            output=buf,
+            starting_rev=start,
+            destination_rev=destination,
+        )
+        return buf.getvalue()
+
+    def upgrade_sql(self, current: str | tuple[str, ...] | None, target: str) -> str:
+        """``upgrade current:target --sql`` (``current`` may be several heads)."""
+        return self._render(self._upgrade_steps(target), current or None, target)
+
+    def downgrade_sql(self, target_head: str, back_to: str | None) -> str:
+        destination = back_to or "base"
+        return self._render(self._downgrade_steps(destination), target_head, destination)
+
+    def revision_sql(self, rev: Revision) -> tuple[str, str]:
+        """The upgrade and the downgrade of one revision alone, rendered offline from
+        what is below it (every parent of a merge, and its dependencies)."""
+        return self.upgrade_sql(rev.below, rev.id), self.revision_sql_down(rev)
+
+    def revision_sql_down(self, rev: Revision) -> str:
+        """The downgrade of one revision alone: one step down, to all of its parents."""
+        return self._render(self._downgrade_steps("-1"), rev.id, "-1")
+
+    # running -------------------------------------------------------------------------
+    def migrate(
+        self, engine: Engine, guard: Guard, *, up: bool, destination: str | None, url: URL
+    ) -> None:
+        """``upgrade``/``downgrade`` to ``destination`` (a revision, ``base`` or a relative
+        step such as ``-1``) through env.py, on a connection of ``engine`` handed over."""
+        target = destination or "base"
+        inner = self._upgrade_steps(target) if up else self._downgrade_steps(target)
+        self.running = None
+
+        def steps(heads: Any, ctx: MigrationContext) -> Iterable[Any]:
+            for step in inner(heads, ctx):
+                # alembic takes one step at a time: the last one named is the one running
+                self.running = getattr(getattr(step, "revision", None), "revision", None)
+                yield step
+
+        with guard.active(), engine.connect() as conn:
+            self.run_env(
+                steps,
+                url=url,
+                guard=None,
+                connection=_outside_transaction(conn),
+                destination_rev=target,
+            )
+            # An env.py that never began a transaction of its own leaves the
+            # autobegun one open: what it ran is meant to last.
+            if conn.in_transaction():
+                conn.commit()
+
+    def check_models(self, engine: Engine, guard: Guard, url: URL) -> None:
         """``alembic check``: raises AutogenerateDiffsDetected when models and database differ."""
-        cfg = self._online_config(conn)
-        cfg.stdout = io.StringIO()  # alembic prints its verdict; slipway reports it
-        self._run(lambda: command.check(cfg))
+        with guard.active(), engine.connect() as conn:
+            cfg = self._env_config(url, _outside_transaction(conn))
+            cfg.stdout = io.StringIO()  # alembic prints its verdict; slipway reports it
+            with logs.preserved():
+                command.check(cfg)
+            if conn.in_transaction():
+                conn.rollback()
 
-    @staticmethod
-    def _run(fn: Callable[[], None]) -> None:
-        with logs.preserved():
-            fn()
+
+def _outside_transaction(conn: Connection) -> Connection:
+    if conn.in_transaction():
+        conn.commit()
+    return conn
+
+
+def env_error(err: Exception) -> SlipwayError | None:
+    """The guard's refusal, wherever env.py or alembic wrapped it."""
+    seen: set[int] = set()
+    cur: BaseException | None = err
+    while cur is not None and id(cur) not in seen:
+        if isinstance(cur, SlipwayError):
+            return cur
+        seen.add(id(cur))
+        cur = cur.__cause__ or cur.__context__
+    return None

@@ -22,15 +22,17 @@ from pathlib import Path
 from types import TracebackType
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from slipway import ledger
 from slipway.artifacts import new_run_id, private_dir
 from slipway.config import Settings
 from slipway.dialects import Dialect, dialect_for
-from slipway.errors import BadInput, Refused, SlipwayError
+from slipway.errors import BadInput, Refused, SlipwayError, first_line
+from slipway.guard import Guard, Recording
 from slipway.logs import redact, run_log
-from slipway.migrations import Project, Revision
+from slipway.migrations import Project, Revision, env_error
 from slipway.outcomes import Outcome
 from slipway.report import Report
 
@@ -104,6 +106,7 @@ class Run:
         self.dialect: Dialect = dialect_for(settings.url)
         self._engine: Engine | None = None
         self._project: Project | None = None
+        self._probed = False
         self._stack = contextlib.ExitStack()
         self.claimed = False
         self.leased = False
@@ -206,11 +209,7 @@ class Run:
             return State(
                 current=None, head=head, pending=self.project.pending(None, head), exists=False
             )
-        try:
-            with self.connect() as conn:
-                heads = self.project.current(conn)
-        except (OperationalError, InterfaceError) as err:
-            raise self.unreachable(err) from err
+        heads = self.heads()
         if len(heads) > 1:
             raise Refused(
                 f"the database has {len(heads)} revisions at once: {', '.join(heads)}",
@@ -228,6 +227,47 @@ class Run:
         return State(
             current=current, head=head, pending=self.project.pending(current, head), exists=True
         )
+
+    def guard(
+        self,
+        *,
+        url: URL | None = None,
+        timeouts: tuple[float, float] | None = None,
+        recording: Recording | None = None,
+    ) -> Guard:
+        """The connection guard for env.py runs of this command (see :mod:`slipway.guard`)."""
+        return Guard(
+            url or self.settings.url,
+            secrets=self.settings.secrets,
+            how_to_fix="let env.py use the connection slipway hands over "
+            "(config.attributes['connection']) or sqlalchemy.url, or pass the database "
+            "env.py uses as --db-url",
+            timeouts=timeouts,
+            recording=recording,
+        )
+
+    def heads(self) -> tuple[str, ...]:
+        """The database's revision(s). The first read of a command runs env.py online
+        with nothing to migrate: the guard proves env.py reaches this database, and
+        env.py's own version-table options are learned; later reads go direct."""
+        try:
+            if not self._probed:
+                heads = self.project.probe(self.engine, self.guard())
+                self._probed = True
+                return heads
+            with self.connect() as conn:
+                return self.project.current(conn)
+        except (OperationalError, InterfaceError) as err:
+            raise self.unreachable(err) from err
+        except Exception as err:
+            found = env_error(err)
+            if found is not None:
+                raise found from err
+            raise BadInput(
+                f"env.py of {self.settings.alembic_ini.parent} failed before any migration "
+                f"ran: {type(err).__name__}: {redact(first_line(err), self.settings.secrets)}",
+                hint="run 'alembic current' with the same settings to see why",
+            ) from err
 
     def unreachable(self, err: DBAPIError) -> BadInput:
         reason = str(err.orig).strip().splitlines()[0] if err.orig else str(err)

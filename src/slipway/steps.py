@@ -17,9 +17,10 @@ from slipway import ledger, lint, schema
 from slipway.artifacts import checksum, make_private, private_dir, remove, write_atomic
 from slipway.dialects import ToolFailed
 from slipway.errors import Refused, StepFailed, first_line
+from slipway.guard import Recording
 from slipway.logs import redact
-from slipway.migrations import Revision
-from slipway.report import FileRef
+from slipway.migrations import Revision, env_error
+from slipway.report import FileRef, Step
 from slipway.run import Run, State
 from slipway.sqlrules import ServerVersion
 
@@ -158,72 +159,119 @@ def _prune(folder: Path, pattern: str, keep: int) -> list[Path]:
 
 
 def render(run: Run, state: State) -> dict[str, FileRef]:
-    """Write ``upgrade.sql`` and ``downgrade.sql`` for the pending revisions."""
+    """Write ``upgrade.sql`` and ``downgrade.sql`` of the pending revisions, one section
+    per revision. A revision that cannot render offline (it reads the database in
+    Python) is marked as live-only, not refused: its statements are captured when it
+    runs (``rehearsal.sql``, ``applied.sql``)."""
     with run.report.step("render") as step:
-        try:
-            up = run.project.upgrade_sql(state.current, state.head)
-            down = run.project.downgrade_sql(state.head, state.current)
-        except Exception as err:
-            raise Refused(
-                f"the pending revisions cannot be rendered as SQL: {first_line(err)}",
-                check="render",
-                hint="a migration must work offline (--sql); no change was made",
-            ) from err
-        refs = {}
-        for kind, sql in (("upgrade", up), ("downgrade", down)):
-            path = run.dir / f"{kind}.sql"
-            write_atomic(path, redact(sql, run.settings.secrets))
-            data = path.read_bytes()
-            refs[kind] = FileRef(str(path), hashlib.sha256(data).hexdigest(), len(data))
-        run.report.sql = refs
-        step.detail = f"{len(state.pending)} revision(s), {refs['upgrade'].bytes} bytes up"
+        ups: list[str] = []
+        downs: list[str] = []
+        live: list[str] = []
+        for rev in state.pending:
+            title = f"-- revision {rev.id} ({run.relpath(rev.path)}): {rev.message}".rstrip(": ")
+            try:
+                up, down = run.project.revision_sql(rev)
+            except Exception as err:
+                if env_error(err) is not None:
+                    raise
+                live.append(rev.id)
+                why = f"{type(err).__name__}: {first_line(err)}"
+                mark = (
+                    f"{title}\n-- {LIVE_ONLY}: it cannot render offline ({why}).\n"
+                    "-- Its statements are recorded when it runs: rehearsal.sql, applied.sql.\n"
+                )
+                ups.append(mark)
+                downs.insert(0, mark)
+                continue
+            ups.append(f"{title}\n{up}")
+            downs.insert(0, f"{title}\n{down}")
+        refs = {
+            "upgrade": write_sql(run, "upgrade", "\n".join(ups)),
+            "downgrade": write_sql(run, "downgrade", "\n".join(downs)),
+        }
+        run.report.data["live_only"] = live
+        step.detail = f"{len(state.pending)} revision(s), {refs['upgrade'].bytes} bytes up" + (
+            f"; {len(live)} need a live connection: {', '.join(live)}" if live else ""
+        )
     return refs
 
 
-def _upgrade_one(run: Run, rev: Revision, lock_timeout_s: float) -> None:
+LIVE_ONLY = "live-only: needs a live connection"
+
+
+def _upgrade_one(run: Run, rev: Revision, lock_timeout_s: float, recording: Recording) -> None:
+    guard = run.guard(
+        timeouts=(lock_timeout_s, run.settings.statement_timeout_s), recording=recording
+    )
+    run.project.migrate(run.engine, guard, up=True, destination=rev.id, url=run.settings.url)
     with run.connect() as conn, conn.begin():
-        run.dialect.set_timeouts(conn, lock_timeout_s, run.settings.statement_timeout_s)
-        run.project.upgrade(conn, rev.id)
         ledger.record_checksum(
             conn, rev.id, run.relpath(rev.path), rev.sha256, run.run_id, "applied"
         )
 
 
 def apply(run: Run, state: State) -> None:
-    """``upgrade head`` one revision per transaction, with the lock-timeout retry ladder."""
+    """``upgrade`` one revision at a time, each through env.py as it defines its
+    transactions, with the lock-timeout retry ladder; every statement that runs is
+    recorded in ``applied.sql``."""
+    recording = Recording()
     with run.report.step("apply") as step:
-        ladder = run.settings.lock_timeouts_s
-        retries = 0
-        for rev in state.pending:
-            for attempt, timeout in enumerate(ladder, start=1):
-                try:
-                    log.info("applying %s (lock_timeout %ss)", rev.id, timeout)
-                    _upgrade_one(run, rev, timeout)
-                    run.report.current_revision = rev.id
-                    break
-                except Exception as err:
-                    retryable = run.dialect.transactional_ddl and run.dialect.is_lock_timeout(err)
-                    if retryable and attempt < len(ladder):
-                        retries += 1
-                        log.warning(
-                            "revision %s waited longer than %ss for a lock; retrying",
-                            rev.id,
-                            timeout,
-                        )
-                        time.sleep(run.settings.lock_retry_pause_s * attempt)
-                        continue
-                    why = first_line(err)
-                    if retryable:
-                        why = f"no lock within {timeout}s after {attempt} tries: {why}"
-                    step.detail = f"revision {rev.id} failed: {why}"
-                    raise StepFailed("apply", step.detail, revision=rev.id) from err
+        try:
+            retries = _apply_all(run, state, step, recording)
+        finally:
+            write_sql(run, "applied", recording.text())
         step.detail = f"{len(state.pending)} revision(s) applied" + (
             f", {retries} lock retries" if retries else ""
         )
 
 
+def _apply_all(run: Run, state: State, step: Step, recording: Recording) -> int:
+    ladder = run.settings.lock_timeouts_s
+    retries = 0
+    for rev in state.pending:
+        for attempt, timeout in enumerate(ladder, start=1):
+            try:
+                log.info("applying %s (lock_timeout %ss)", rev.id, timeout)
+                recording.begin(
+                    f"revision {rev.id} ({run.relpath(rev.path)}), attempt {attempt}, "
+                    f"lock_timeout {timeout}s"
+                )
+                _upgrade_one(run, rev, timeout, recording)
+                run.report.current_revision = rev.id
+                break
+            except Exception as err:
+                recording.note(f"failed: {redact(first_line(err), run.settings.secrets)}")
+                retryable = run.dialect.transactional_ddl and run.dialect.is_lock_timeout(err)
+                if retryable and attempt < len(ladder):
+                    retries += 1
+                    log.warning(
+                        "revision %s waited longer than %ss for a lock; retrying",
+                        rev.id,
+                        timeout,
+                    )
+                    time.sleep(run.settings.lock_retry_pause_s * attempt)
+                    continue
+                why = first_line(err)
+                if retryable:
+                    why = f"no lock within {timeout}s after {attempt} tries: {why}"
+                step.detail = f"revision {rev.id} failed: {why}"
+                raise StepFailed("apply", step.detail, revision=rev.id) from err
+    return retries
+
+
+def write_sql(run: Run, kind: str, sql: str) -> FileRef:
+    """``<kind>.sql`` in the run's folder (UTF-8, secrets masked), listed in the report."""
+    path = run.dir / f"{kind}.sql"
+    write_atomic(path, redact(sql, run.settings.secrets))
+    data = path.read_bytes()
+    ref = FileRef(str(path), hashlib.sha256(data).hexdigest(), len(data))
+    run.report.sql[kind] = ref
+    return ref
+
+
 def read_current(run: Run) -> tuple[str | None, str]:
     """(revision, schema fingerprint) through a fresh connection."""
+    run.heads()  # once per command: learns env.py's version-table options
     engine = run.fresh_engine()
     try:
         with engine.connect() as conn:
@@ -253,44 +301,57 @@ def verify(run: Run, expected: str | None, *, name: str = "verify") -> None:
         step.detail = f"current = {current or 'base'} (fresh connection)"
 
 
-def _undo_path(run: Run, start: str | None, current: str | None) -> list[tuple[str, str | None]]:
-    """(revision, the one below it) pairs that lead from ``current`` down to ``start``."""
-    if current == start:
-        return []
-    if current is None or not run.project.knows(current):
-        raise StepFailed(
-            "rollback", f"database is at {current or 'base'}: no downgrade leads to {start}"
-        )
-    try:
-        revisions = run.project.pending(start, current)
-    except Exception as err:  # alembic's graph errors: current is not above start
-        raise StepFailed(
-            "rollback", f"database is at {current}, which is not above {start or 'base'}"
-        ) from err
-    ids: list[str | None] = [start, *(r.id for r in revisions)]
-    return [(str(ids[i]), ids[i - 1]) for i in range(len(ids) - 1, 0, -1)]
-
-
 def rollback(run: Run, start: str | None, start_fingerprint: str | None) -> None:
-    """Downgrade from wherever the database is back to ``start``, then prove it."""
+    """Downgrade from wherever the database is back to ``start``, then prove it. The
+    statements that ran are recorded in ``rollback.sql``."""
     with run.report.step("rollback") as step:
         current, _ = read_current(run)
         run.report.current_revision = current
-        undo = _undo_path(run, start, current)
-        for rev, below in undo:
-            log.info("downgrading %s -> %s", rev, below or "base")
+        heads = tuple(current.split(",")) if current else ()
+        unknown = [h for h in heads if not run.project.knows(h)]
+        if unknown:
+            raise StepFailed(
+                "rollback", f"database is at {unknown[0]}: no downgrade leads to {start or 'base'}"
+            )
+        below = {r.id for r in run.project.applied(start)}
+        undo = [r for r in run.project.applied(heads) if r.id not in below]
+        if start is not None and not set(below) <= {r.id for r in run.project.applied(heads)}:
+            raise StepFailed("rollback", f"database is at {current}, which is not above {start}")
+        if undo:
+            recording = Recording()
+            timeout = run.settings.lock_timeouts_s[-1]
+            guard = run.guard(
+                timeouts=(timeout, run.settings.statement_timeout_s), recording=recording
+            )
+            log.info("downgrading %s -> %s", current, start or "base")
             try:
-                with run.connect() as conn, conn.begin():
-                    timeout = run.settings.lock_timeouts_s[-1]
-                    run.dialect.set_timeouts(conn, timeout, run.settings.statement_timeout_s)
-                    run.project.downgrade(conn, below)
-                    ledger.forget_checksum(conn, rev)
-                run.report.current_revision = below
+                run.project.migrate(
+                    run.engine, guard, up=False, destination=start, url=run.settings.url
+                )
             except Exception as err:
-                step.detail = f"downgrade of {rev} failed: {first_line(err)}"
-                raise StepFailed("rollback", step.detail, revision=rev) from err
+                failed = run.project.running or current
+                recording.note(f"failed: {redact(first_line(err), run.settings.secrets)}")
+                step.detail = f"downgrade of {failed} failed: {first_line(err)}"
+                raise StepFailed("rollback", step.detail, revision=failed) from err
+            finally:
+                write_sql(run, "rollback", recording.text())
+                _forget_undone(run, below)
+        run.report.current_revision = start
         _prove_at(run, start, start_fingerprint, step_name="rollback")
         step.detail = f"downgraded {len(undo)} revision(s); at {start or 'base'}, schema as before"
+
+
+def _forget_undone(run: Run, kept: set[str]) -> None:
+    """Checksums of revisions no longer applied leave the ledger (where it can be reached)."""
+    try:
+        current, _ = read_current(run)
+        run.report.current_revision = current
+        now = {r.id for r in run.project.applied(tuple(current.split(",")) if current else ())}
+        with run.connect() as conn, conn.begin():
+            for rev in set(ledger.recorded_checksums(conn)) - now - kept:
+                ledger.forget_checksum(conn, rev)
+    except Exception:
+        log.warning("checksums of rolled-back revisions could not be forgotten", exc_info=True)
 
 
 def _prove_at(

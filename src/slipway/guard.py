@@ -1,0 +1,162 @@
+"""The connection guard: while env.py runs, every connection is checked and watched.
+
+env.py files differ: some use the connection slipway hands over, some build their own
+engine from ``sqlalchemy.url``, from an environment variable or a settings object, some
+are async. slipway trusts none of them. While a :class:`Guard` is active, SQLAlchemy's
+class-level engine events see every connection any engine opens, sync or async (an
+async engine runs on a sync ``Engine`` underneath):
+
+- ``engine_connect``: the connection's database must be the one the command may touch
+  (the target, or the scratch database of stairway, check or rehearsal); anything else
+  raises :class:`WrongDatabase` before a statement runs. An allowed connection gets the
+  revision's lock and statement timeouts.
+- ``before_execute``: the statement, with its literal values rendered and secrets
+  masked, is recorded under the revision that runs (``applied.sql``, ``rehearsal.sql``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Engine, event
+from sqlalchemy.engine import URL
+from sqlalchemy.sql import ClauseElement
+
+from slipway.dialects import Dialect, dialect_for
+from slipway.errors import BadInput
+from slipway.logs import redact
+
+# One guard at a time per process: the events are class-level.
+_ACTIVE = threading.Lock()
+
+
+class WrongDatabase(BadInput):
+    """env.py connected to a database the command may not touch."""
+
+
+@dataclass
+class Recording:
+    """The statements that ran, per revision, in order."""
+
+    sections: list[tuple[str, list[str]]] = field(default_factory=list)
+
+    def begin(self, title: str) -> None:
+        self.sections.append((title, []))
+
+    def add(self, sql: str) -> None:
+        if not self.sections:
+            self.begin("statements")
+        self.sections[-1][1].append(sql.rstrip().rstrip(";") + ";")
+
+    def note(self, text: str) -> None:
+        """A comment line after the statements so far (a failure, say)."""
+        if not self.sections:
+            self.begin("statements")
+        self.sections[-1][1].append("-- " + " ".join(text.splitlines()))
+
+    def statements(self) -> list[str]:
+        return [s for _, stmts in self.sections for s in stmts]
+
+    def text(self) -> str:
+        out = []
+        for title, stmts in self.sections:
+            out.append(f"-- {title}\n")
+            out.extend(f"{s}\n" for s in stmts)
+            out.append("\n")
+        return "".join(out)
+
+
+@dataclass
+class Guard:
+    """Allow connections to one database only; time them out; record what they run."""
+
+    allowed: URL
+    secrets: Sequence[str] = ()
+    how_to_fix: str = ""
+    timeouts: tuple[float, float] | None = None  # lock, statement (seconds)
+    recording: Recording | None = None
+    dialect: Dialect = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.dialect = dialect_for(self.allowed)
+        self._identity = self.dialect.identity(self.allowed)
+
+    @contextmanager
+    def active(self) -> Iterator[Guard]:
+        with _ACTIVE:
+            event.listen(Engine, "engine_connect", self._on_connect)
+            event.listen(Engine, "before_execute", self._on_execute)
+            try:
+                yield self
+            finally:
+                event.remove(Engine, "before_execute", self._on_execute)
+                event.remove(Engine, "engine_connect", self._on_connect)
+
+    # events -----------------------------------------------------------------------
+    def _on_connect(self, conn: Connection) -> None:
+        url = conn.engine.url
+        try:
+            other = dialect_for(url)
+            same = other.identity(url) == self._identity
+        except BadInput:
+            same = False
+        if not same:
+            shown = url.render_as_string(hide_password=True)
+            raise WrongDatabase(
+                f"env.py connected to {shown}, but this command may only touch "
+                f"{self.allowed.render_as_string(hide_password=True)}; nothing ran there",
+                hint=self.how_to_fix
+                or "let env.py use config.attributes['connection'] or sqlalchemy.url",
+            )
+        if self.timeouts is not None:
+            other.set_timeouts(conn, *self.timeouts)
+            if conn.in_transaction():
+                # env.py must find its connection outside a transaction, or alembic
+                # would take the transaction as the caller's and never commit it.
+                conn.commit()
+
+    def _on_execute(
+        self,
+        conn: Connection,
+        clauseelement: Any,
+        multiparams: Sequence[dict[str, Any]],
+        params: dict[str, Any],
+        execution_options: Any,
+    ) -> None:
+        if self.recording is None:
+            return
+        for sql in render_statement(conn, clauseelement, multiparams, params):
+            self.recording.add(redact(sql, self.secrets))
+
+
+def render_statement(
+    conn: Connection,
+    statement: Any,
+    multiparams: Sequence[dict[str, Any]] | Any,
+    params: dict[str, Any] | Any,
+) -> list[str]:
+    """The SQL of one execute call, a statement per parameter set, values as literals
+    where SQLAlchemy can render them (else the parameters follow as a comment)."""
+    sets: list[Any] = list(multiparams) if multiparams else [params or {}]
+    out = []
+    for values in sets:
+        out.append(_one(conn, statement, values))
+    return out
+
+
+def _one(conn: Connection, statement: Any, values: Any) -> str:
+    if isinstance(statement, str):
+        return statement + (f"  -- parameters: {values!r}" if values else "")
+    if not isinstance(statement, ClauseElement):
+        return str(statement)
+    try:
+        bound = statement.params(values) if values else statement
+        compiled = bound.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
+        return str(compiled)
+    except Exception:  # noqa: BLE001 - a value without a literal form: show it beside
+        compiled = statement.compile(dialect=conn.dialect)
+        return str(compiled) + (f"  -- parameters: {values!r}" if values else "")
