@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import os
 from logging.config import fileConfig
-from typing import Any
 
 from alembic import context
 from sqlalchemy import Connection, Engine, engine_from_config, pool
 
+from slipway.autogenerate import include_object  # slipway's ledger is not the service's
 from storefront.models import Base
 from storefront.settings import DATABASE_URL_ENV, DEFAULT_DATABASE_URL
 
@@ -28,13 +28,6 @@ if config.config_file_name is not None and config.attributes.get("configure_logg
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 target_metadata = Base.metadata
-
-
-def include_object(
-    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
-) -> bool:
-    # slipway's ledger tables live in the same database but are not the service's.
-    return not (type_ == "table" and name is not None and name.startswith("slipway_"))
 
 
 def database_url() -> str:

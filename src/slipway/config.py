@@ -42,7 +42,13 @@ DEFAULTS: dict[str, Any] = {
     # this severity or worse (error | warning | never), and per-rule severities.
     "lint_fail_on": "error",
     "lint_rules": {},
+    # Rehearse the pending revisions (up, down, up) on a scratch copy made from the
+    # release's backup: always | live (only when a revision needs a live connection) |
+    # never. Above rehearsal_max_bytes of backup the copy is schema-only.
+    "rehearse": "live",
+    "rehearsal_max_bytes": 1 << 30,
 }
+REHEARSE_MODES = ("always", "live", "never")
 LINT_LEVELS = ("error", "warning", "never")
 RULE_LEVELS = ("error", "warning", "off")
 
@@ -69,6 +75,8 @@ class Settings:
     version_table: str = "alembic_version"
     lint_fail_on: str = "error"
     lint_rules: Mapping[str, str] = field(default_factory=dict)
+    rehearse: str = "live"
+    rehearsal_max_bytes: int = 1 << 30
     secrets: tuple[str, ...] = field(default=(), repr=False)
 
     @property
@@ -233,6 +241,8 @@ def load_settings(
                 str(k): "off" if v is False else str(v)
                 for k, v in dict(options["lint_rules"] or {}).items()
             },
+            rehearse=str(options["rehearse"]),
+            rehearsal_max_bytes=int(options["rehearsal_max_bytes"]),
             secrets=tuple(s for s in (url.password,) if s),
         )
     except (TypeError, ValueError) as err:
@@ -245,6 +255,11 @@ def load_settings(
         raise BadInput(
             f"environment '{env}' has lint_fail_on '{settings.lint_fail_on}'",
             hint=f"use one of: {', '.join(LINT_LEVELS)}",
+        )
+    if settings.rehearse not in REHEARSE_MODES:
+        raise BadInput(
+            f"environment '{env}' has rehearse '{settings.rehearse}'",
+            hint=f"use one of: {', '.join(REHEARSE_MODES)}",
         )
     bad = {k: v for k, v in settings.lint_rules.items() if v not in RULE_LEVELS}
     if bad:

@@ -153,6 +153,11 @@ class Dialect:
     def restore(self, source: Path) -> None:  # pragma: no cover
         raise NotImplementedError
 
+    def load_copy(self, source: Path, into: URL, *, schema_only: bool, rows_of: str) -> None:
+        """Load backup ``source`` into the empty scratch database ``into`` (a rehearsal).
+        ``schema_only`` keeps the rows of table ``rows_of`` only (the version table)."""
+        raise NotImplementedError  # pragma: no cover
+
     # throwaway databases (stairway, drift check) -------------------------------
     @contextmanager
     def scratch(self, tag: str) -> Iterator[URL]:
@@ -307,6 +312,18 @@ class PostgreSQL(Dialect):
         entries = [ln for ln in toc.splitlines() if ln and not ln.startswith(";")]
         return f"pg_restore --list: {len(entries)} entries"
 
+    def load_copy(self, source: Path, into: URL, *, schema_only: bool, rows_of: str) -> None:
+        env = {**self._pg_env(), "PGDATABASE": into.database or ""}
+        # The scratch database belongs to whoever connects: ownership and grants of the
+        # original do not matter for a rehearsal, and the roles may not exist.
+        base = [_require_tool("pg_restore"), "--no-owner", "--no-privileges", "--no-password"]
+        base.append(f"--dbname={into.database}")
+        if not schema_only:
+            _run([*base, "--exit-on-error", str(source)], env=env)
+            return
+        _run([*base, "--exit-on-error", "--schema-only", str(source)], env=env)
+        _run([*base, "--data-only", f"--table={rows_of}", str(source)], env=env)
+
     def restore(self, source: Path) -> None:
         """Drop the user schemas and load the dump, all in one psql transaction."""
         engine = self.create_engine()
@@ -457,6 +474,21 @@ class MySQL(Dialect):
             raise ToolFailed(f"backup {target} is truncated: no 'Dump completed' trailer")
         return "dump trailer present"
 
+    def load_copy(self, source: Path, into: URL, *, schema_only: bool, rows_of: str) -> None:
+        # mysqldump writes each table's rows as lines that begin "INSERT INTO `name`".
+        keep = f"INSERT INTO `{rows_of}`".encode()
+        with tempfile.TemporaryFile() as filtered, source.open("rb") as dump:
+            for line in dump:
+                if schema_only and line.startswith(b"INSERT INTO `") and not line.startswith(keep):
+                    continue
+                filtered.write(line)
+            filtered.seek(0)
+            with self._option_file() as opts:
+                _run(
+                    [self._client_tool(), f"--defaults-extra-file={opts}", into.database or ""],
+                    stdin=filtered,
+                )
+
     def restore(self, source: Path) -> None:
         """Drop every table, then load the dump (MySQL cannot do this atomically)."""
         engine = self.create_engine()
@@ -568,6 +600,26 @@ class SQLite(Dialect):
         if not result or result[0] != "ok":
             raise ToolFailed(f"backup {target} fails PRAGMA integrity_check: {result}")
         return "PRAGMA integrity_check: ok"
+
+    def load_copy(self, source: Path, into: URL, *, schema_only: bool, rows_of: str) -> None:
+        shutil.copyfile(source, into.database or "")
+        if not schema_only:
+            return
+        conn = sqlite3.connect(into.database or "")
+        try:
+            tables = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' "
+                    "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
+                )
+            ]
+            for table in tables:
+                if table != rows_of:
+                    conn.execute(f'DELETE FROM "{table}"')
+            conn.commit()
+        finally:
+            conn.close()
 
     def restore(self, source: Path) -> None:
         src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)

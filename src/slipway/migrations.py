@@ -280,6 +280,12 @@ class Project:
     def _downgrade_steps(self, destination: str) -> _StepsFn:
         return lambda heads, _ctx: self.script._downgrade_revs(destination, heads)
 
+    def _one_down_steps(self, rev: Revision) -> _StepsFn:
+        # Walked from this revision alone, not from every head: a downgrade to the
+        # parent of a branch revision must not take the sibling branch down too.
+        destination = rev.down_revision or "base"
+        return lambda _heads, _ctx: self.script._downgrade_revs(destination, rev.id)
+
     def probe(self, engine: Engine, guard: Guard) -> tuple[str, ...]:
         """Run env.py online with nothing to migrate: proves which database it reaches
         (the guard stops any other), learns its version-table options, returns the
@@ -328,17 +334,31 @@ class Project:
         return self.upgrade_sql(rev.below, rev.id), self.revision_sql_down(rev)
 
     def revision_sql_down(self, rev: Revision) -> str:
-        """The downgrade of one revision alone: one step down, to all of its parents."""
-        return self._render(self._downgrade_steps("-1"), rev.id, "-1")
+        """The downgrade of one revision alone (a merge: to all of its parents)."""
+        return self._render(self._one_down_steps(rev), rev.id, rev.down_revision or "base")
 
     # running -------------------------------------------------------------------------
+    def downgrade_one(self, engine: Engine, guard: Guard, rev: Revision, url: URL) -> None:
+        """Downgrade ``rev`` alone, whatever other heads the database has."""
+        self.migrate(engine, guard, up=False, destination=rev.down_revision, url=url, rev=rev)
+
     def migrate(
-        self, engine: Engine, guard: Guard, *, up: bool, destination: str | None, url: URL
+        self,
+        engine: Engine,
+        guard: Guard,
+        *,
+        up: bool,
+        destination: str | None,
+        url: URL,
+        rev: Revision | None = None,
     ) -> None:
-        """``upgrade``/``downgrade`` to ``destination`` (a revision, ``base`` or a relative
-        step such as ``-1``) through env.py, on a connection of ``engine`` handed over."""
+        """``upgrade``/``downgrade`` to ``destination`` (a revision or ``base``) through
+        env.py, on a connection of ``engine`` handed over."""
         target = destination or "base"
-        inner = self._upgrade_steps(target) if up else self._downgrade_steps(target)
+        if rev is not None and not up:
+            inner = self._one_down_steps(rev)
+        else:
+            inner = self._upgrade_steps(target) if up else self._downgrade_steps(target)
         self.running = None
 
         def steps(heads: Any, ctx: MigrationContext) -> Iterable[Any]:

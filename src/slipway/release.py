@@ -28,13 +28,14 @@ def release(settings: Settings, *, run_id: str | None = None) -> Report:
         state = steps.preflight(run)
         state = steps.lock(run)
         if not state.pending:
-            for name in ("backup", "render", "apply", "verify"):
+            for name in ("backup", "render", "rehearse", "apply", "verify"):
                 run.report.skip(name, "nothing pending")
             run.report.finish(Outcome.NOOP)
             return run.report
         start_fp = steps.fingerprint_now(run)
         backup = steps.backup(run)
         steps.render(run, state)
+        steps.rehearse(run, state, backup)
         try:
             steps.apply(run, state)
             steps.verify(run, state.head)
@@ -108,7 +109,7 @@ def recover(run: Run, start: str | None, start_fp: str | None, backup: FileRef |
 def status(settings: Settings) -> Report:
     """Where the database is, what is pending, and any open claims. Changes nothing."""
     with Run(settings, "status") as run:
-        state = steps.preflight(run)
+        state = steps.preflight(run, gate=False)
         if state.exists:
             with run.connect() as conn:
                 claims = ledger.open_claims(conn)
@@ -202,7 +203,7 @@ def verify(settings: Settings, expected: str | None = None) -> Report:
 def rollback(settings: Settings, to: str | None) -> Report:
     """Downgrade to ``to`` (a revision, or ``base``), or to where the last run started."""
     with Run(settings, "rollback") as run:
-        state = steps.preflight(run)
+        state = steps.preflight(run, gate=False)
         steps.lock(run, remedy=True)
         target = to
         if target is None:

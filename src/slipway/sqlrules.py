@@ -99,7 +99,17 @@ class SqlRules:
             if (m := re.match(rf"ALTER TABLE {_IDENT} RENAME TO {_IDENT}", s.text, re.I))
             and m.group(1).lower().startswith(_TMP)
         }
+        # A table created in the same revision is empty and unused by the running code:
+        # indexing or altering it cannot block anyone (autogenerate writes an index
+        # after every create_table).
+        created = {
+            m.group(1).lower()
+            for s in statements
+            if (m := re.match(rf"CREATE TABLE (?:IF NOT EXISTS )?{_IDENT}", s.text, re.I))
+        }
         for stmt in statements:
+            if (table := _target_table(stmt.text)) is not None and table.lower() in created:
+                continue
             hits.extend(self._check(stmt, server, rebuilt))
         return hits
 
@@ -252,6 +262,14 @@ def _clauses(body: str) -> list[str]:
             start = i + 1
     out.append(body[start:].strip())
     return [c for c in out if c]
+
+
+def _target_table(text: str) -> str | None:
+    """The table an index or ALTER statement changes."""
+    m = re.match(
+        rf"(?:CREATE (?:UNIQUE )?INDEX \S+ ON|ALTER TABLE|DROP INDEX \S+ ON) {_IDENT}", text, re.I
+    )
+    return m.group(1) if m else None
 
 
 class MySQLRules(SqlRules):

@@ -51,7 +51,7 @@ def claim(settings: Settings, run_id: str | None = None) -> Report:
             steps.preflight(run)
         state = steps.lock(run, lease=True)
         if not state.pending:
-            for name in ("backup", "render", "apply", "verify"):
+            for name in ("backup", "render", "rehearse", "apply", "verify"):
                 run.report.skip(name, "nothing pending")
             run.report.finish(Outcome.NOOP)
             return run.report
@@ -88,7 +88,9 @@ def backup(settings: Settings, run_id: str) -> Report:
 def render(settings: Settings, run_id: str) -> Report:
     with _joined(settings, run_id) as run:
         run.join_claim()
-        steps.render(run, _state(run))
+        state = _state(run)
+        steps.render(run, state)
+        steps.rehearse(run, state, run.report.backup)
     return run.report
 
 

@@ -27,7 +27,7 @@ from slipway import schema
 from slipway.dialects import dialect_for
 from slipway.errors import BadInput, Refused, first_line
 from slipway.guard import Guard
-from slipway.migrations import Project, env_error
+from slipway.migrations import Project, Revision, env_error
 from slipway.report import Report
 
 
@@ -54,6 +54,9 @@ class Scratch:
 
     def upgrade(self, revision: str) -> None:
         self.project.migrate(self.engine, self.guard(), up=True, destination=revision, url=self.url)
+
+    def downgrade_one(self, rev: Revision) -> None:
+        self.project.downgrade_one(self.engine, self.guard(), rev, self.url)
 
     def downgrade(self, revision: str | None) -> None:
         self.project.migrate(
@@ -88,13 +91,12 @@ def stairway(project: Project, report: Report) -> int:
     with scratch(project, "stairway") as db:
         empty = db.describe()
         for rev in revisions:
-            # A merge steps down relatively, to all of its parents at once.
-            below = "-1" if rev.is_merge else rev.down_revision
+            below = ", ".join(rev.parents) or None
             with report.step(f"stairway {rev.id}") as step:
                 before = db.describe()
                 _attempt(f"upgrade to {rev.id}", functools.partial(db.upgrade, rev.id))
                 upgraded = db.describe()
-                _attempt(f"downgrade of {rev.id}", functools.partial(db.downgrade, below))
+                _attempt(f"downgrade of {rev.id}", functools.partial(db.downgrade_one, rev))
                 left = schema.diff(before, db.describe())
                 if left:
                     raise Refused(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import secrets
 import shutil
 import sqlite3
 import time
@@ -15,9 +16,9 @@ from pathlib import Path
 
 from slipway import ledger, lint, schema
 from slipway.artifacts import checksum, make_private, private_dir, remove, write_atomic
-from slipway.dialects import ToolFailed
+from slipway.dialects import ToolFailed, dialect_for
 from slipway.errors import Refused, StepFailed, first_line
-from slipway.guard import Recording
+from slipway.guard import Guard, Recording
 from slipway.logs import redact
 from slipway.migrations import Revision, env_error
 from slipway.report import FileRef, Step
@@ -27,8 +28,9 @@ from slipway.sqlrules import ServerVersion
 log = logging.getLogger(__name__)
 
 
-def preflight(run: Run) -> State:
-    """Check everything that can be checked without changing anything."""
+def preflight(run: Run, *, gate: bool = True) -> State:
+    """Check everything that can be checked without changing anything. Without
+    ``gate`` (commands that run no pending revision: status, rollback) no lint."""
     with run.report.step("preflight") as step:
         state = run.state()
         run.report.from_revision = state.current
@@ -54,7 +56,7 @@ def preflight(run: Run) -> State:
                     notes.append(run.dialect.check_tools(conn))
                     _check_room(run, size)
                     server = lint.server_version(conn)
-        if state.pending and run.settings.lint_fail_on != "never":
+        if gate and state.pending and run.settings.lint_fail_on != "never":
             notes.append(lint_gate(run, state, server).summary())
         step.detail = "; ".join(notes)
     return state
@@ -114,7 +116,7 @@ def lock(run: Run, *, remedy: bool = False, lease: bool = False) -> State:
         if state.current != run.report.from_revision:
             # Someone released between our preflight and our lock: check again.
             run.report.steps.pop()
-            state = preflight(run)
+            state = preflight(run, gate=not remedy)
             run.report.steps.append(step)
         run.claim(state.current, state.head, lease=lease)
         step.detail = f"held for run {run.run_id}"
@@ -197,6 +199,69 @@ def render(run: Run, state: State) -> dict[str, FileRef]:
 
 
 LIVE_ONLY = "live-only: needs a live connection"
+
+
+def rehearse(run: Run, state: State, backup: FileRef | None) -> None:
+    """Run the pending revisions up, down to the start and up again on a scratch copy
+    made from this run's backup, recording every statement in ``rehearsal.sql``. A
+    failure refuses the release: the target has not been touched."""
+    mode = run.settings.rehearse
+    live = run.report.data.get("live_only") or []
+    if mode == "never" or (mode == "live" and not live):
+        why = "rehearse: never" if mode == "never" else "every revision renders offline"
+        run.report.skip("rehearse", why)
+        return
+    if backup is None:
+        raise Refused(
+            f"run {run.run_id} has no backup to rehearse on",
+            check="order",
+            hint=f"run 'slipway db backup --run-id {run.run_id}' first",
+        )
+    with run.report.step("rehearse") as step:
+        schema_only = backup.bytes > run.settings.rehearsal_max_bytes
+        copy = "schema-only" if schema_only else "full"
+        recording = Recording()
+        project = run.project
+        version_table = str(project.version_options["version_table"])
+        with run.dialect.scratch(f"rehearsal_{secrets.token_hex(4)}") as url:
+            try:
+                run.dialect.load_copy(
+                    Path(backup.path), url, schema_only=schema_only, rows_of=version_table
+                )
+            except (ToolFailed, OSError, sqlite3.Error) as err:
+                why = redact(first_line(err), run.settings.secrets)
+                raise Refused(
+                    f"the rehearsal copy cannot be made: {why}",
+                    check="rehearsal",
+                    hint="no change was made; check the backup, or set rehearse: never",
+                ) from err
+            engine = dialect_for(url).create_engine()
+            guard = Guard(url, secrets=run.settings.secrets, recording=recording)
+            moves = [
+                (f"upgrade to {state.head}", True, state.head),
+                (f"downgrade to {state.current or 'base'}", False, state.current),
+                (f"upgrade to {state.head} again", True, state.head),
+            ]
+            try:
+                for title, up, target in moves:
+                    recording.begin(f"rehearsal ({copy} copy): {title}")
+                    project.migrate(engine, guard, up=up, destination=target, url=url)
+            except Exception as err:
+                found = env_error(err)
+                if found is not None:
+                    raise found from err
+                recording.note(f"failed: {redact(first_line(err), run.settings.secrets)}")
+                raise Refused(
+                    f"the rehearsal failed in revision {project.running} ({title}): "
+                    f"{redact(first_line(err), run.settings.secrets)}",
+                    check="rehearsal",
+                    hint="fix the revision; the target database was not touched",
+                ) from err
+            finally:
+                engine.dispose()
+                write_sql(run, "rehearsal", recording.text())
+        run.report.data["rehearsal"] = {"copy": copy, "revisions": [r.id for r in state.pending]}
+        step.detail = f"{len(state.pending)} revision(s) up, down, up on a {copy} copy"
 
 
 def _upgrade_one(run: Run, rev: Revision, lock_timeout_s: float, recording: Recording) -> None:
