@@ -449,10 +449,12 @@ def alembic_upgrade(db: ThrowawayDB, ini: Path, revision: str) -> None:
     from alembic.config import Config
 
     cfg = Config(str(ini))
-    with db.engine().begin() as conn:
+    # Outside a transaction: env.py's begin_transaction() owns them (autocommit_block).
+    with db.engine().connect() as conn:
         cfg.attributes["connection"] = conn
         cfg.set_main_option("sqlalchemy.url", db.url_str.replace("%", "%%"))
         command.upgrade(cfg, revision)
+        conn.commit()
 
 
 @contextlib.contextmanager

@@ -236,7 +236,14 @@ def rehearse(run: Run, state: State, backup: FileRef | None) -> None:
                     hint="no change was made; check the backup, or set rehearse: never",
                 ) from err
             engine = dialect_for(url).create_engine()
-            guard = Guard(url, secrets=run.settings.secrets, recording=recording)
+            guard = Guard(
+                url,
+                secrets=run.settings.secrets,
+                recording=recording,
+                how_to_fix="env.py must use the connection slipway hands over "
+                "(config.attributes['connection']) or sqlalchemy.url to be rehearsed on a "
+                "scratch copy; or set rehearse: never for this environment",
+            )
             moves = [
                 (f"upgrade to {state.head}", True, state.head),
                 (f"downgrade to {state.current or 'base'}", False, state.current),

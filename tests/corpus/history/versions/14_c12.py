@@ -4,7 +4,6 @@ Revision ID: c12
 Revises: ('c11a', 'c11b')
 """
 
-
 revision = "c12"
 down_revision = ("c11a", "c11b")
 branch_labels = None
