@@ -13,7 +13,7 @@ GCL    := node_modules/.bin/gitlab-ci-local
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip==26.3
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,deploy]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,deploy,async]'
 	touch $(STAMP)
 
 setup: $(STAMP)

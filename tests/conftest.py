@@ -44,6 +44,8 @@ SLOW_FIRST = (
     "test_app_release.py",
     "test_bad_input.py",
     "test_ansible_migrate.py",
+    "test_real_alembic_projects.py",
+    "test_async_alembic_projects.py",
 )
 
 
