@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 GCL    := node_modules/.bin/gitlab-ci-local
 
-.PHONY: setup release bundle test lint services clean
+.PHONY: setup release bundle test lint services clean bench
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ lint: setup
 
 test: setup services $(GCL) lint
 	$(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
+
+# Benchmarks: JSON and a Markdown table (and PNG plots where matplotlib is installed).
+bench: setup
+	$(BIN)/python bench/release_scaling.py --out bench/results
 
 clean:
 	rm -rf $(VENV) var artifacts dist release reports node_modules .gitlab-ci-local \
