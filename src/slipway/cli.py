@@ -24,7 +24,7 @@ from sqlalchemy.exc import ArgumentError
 from slipway import deploy as deploy_lib
 from slipway import gate, staged
 from slipway import release as lib
-from slipway.config import Settings, load_settings
+from slipway.config import Settings, load_settings, with_lint_policy
 from slipway.errors import SlipwayError
 from slipway.logs import redact, setup_console
 from slipway.outcomes import Outcome
@@ -45,6 +45,8 @@ class Context:
     as_json: bool
     debug: bool
     verbose: bool
+    lint_fail_on: str | None
+    lint_rule: tuple[str, ...]
 
     def settings(self) -> Settings:
         settings = load_settings(
@@ -54,6 +56,7 @@ class Context:
             db_url_source="stdin" if self.db_url_stdin else "--db-url",
             alembic_ini=self.alembic_ini,
         )
+        settings = with_lint_policy(settings, fail_on=self.lint_fail_on, rules=self.lint_rule)
         if settings.development or self.verbose:
             logging.getLogger("slipway").setLevel(
                 logging.DEBUG if settings.development else logging.INFO
@@ -89,6 +92,17 @@ def common(fn: F) -> F:
     @click.option("--json", "as_json", is_flag=True, help="Print the JSON report on stdout.")
     @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
     @click.option("-v", "--verbose", is_flag=True, help="Log progress to stderr.")
+    @click.option(
+        "--lint-fail-on",
+        help="Lint findings of this level or worse block: error, warning or never "
+        "(overrides the environment's lint_fail_on).",
+    )
+    @click.option(
+        "--lint-rule",
+        multiple=True,
+        metavar="RULE=LEVEL",
+        help="A rule's severity: error, warning or off (repeatable; overrides lint_rules).",
+    )
     @functools.wraps(fn)
     def wrapper(**kwargs: Any) -> None:
         ctx = Context(**{name: kwargs.pop(name) for name in Context.__dataclass_fields__})

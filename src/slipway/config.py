@@ -8,8 +8,9 @@ without a file they are enough on their own, so any Alembic project can be point
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -269,3 +270,26 @@ def load_settings(
             hint=f"use one of: {', '.join(RULE_LEVELS)}",
         )
     return settings
+
+
+def with_lint_policy(
+    settings: Settings, *, fail_on: str | None = None, rules: Sequence[str] = ()
+) -> Settings:
+    """The settings with a lint policy given on the command line (``--lint-fail-on``,
+    ``--lint-rule RULE=LEVEL``), for projects without a slipway.yml of their own."""
+    if fail_on is not None and fail_on not in LINT_LEVELS:
+        raise BadInput(
+            f"--lint-fail-on '{fail_on}' is not a level", hint=f"use {', '.join(LINT_LEVELS)}"
+        )
+    merged = dict(settings.lint_rules)
+    for item in rules:
+        rule, sep, level = item.partition("=")
+        if not sep or not rule.strip() or level.strip() not in RULE_LEVELS:
+            raise BadInput(
+                f"--lint-rule '{item}' is not RULE=LEVEL",
+                hint=f"for example --lint-rule ban-drop-column=warning ({', '.join(RULE_LEVELS)})",
+            )
+        merged[rule.strip()] = level.strip()
+    return dataclasses.replace(
+        settings, lint_fail_on=fail_on or settings.lint_fail_on, lint_rules=merged
+    )

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.environment import EnvironmentContext
@@ -40,6 +41,8 @@ def file_sha256(path: Path) -> str:
 
 
 ACCEPT_ATTRIBUTE = "slipway_accept"
+ACCEPTED_FILE = "slipway-accepted.yml"
+_ACCEPT_KEYS = ("revision", "rule", "reason")
 # Options of env.py's context.configure() that say where the revision is recorded.
 _VERSION_OPTIONS = ("version_table", "version_table_schema")
 
@@ -106,6 +109,7 @@ class Project:
         self.include_object: Any = None
         # The revision whose step env.py is running (or ran last) in migrate().
         self.running: str | None = None
+        self._accepted: dict[str, dict[str, str]] | None = None
         try:
             self.script = ScriptDirectory.from_config(self._config())
             revisions = list(self.script.walk_revisions())
@@ -176,14 +180,40 @@ class Project:
             raise BadInput(f"revision {start} is not in the migration graph")
         return start, self.pending(start, self.single_head())
 
+    def _accepted_file(self) -> dict[str, dict[str, str]]:
+        """``slipway-accepted.yml`` beside the ini file: findings accepted for revisions
+        the team does not own (a list of revision, rule, reason)."""
+        path = self.ini.parent / ACCEPTED_FILE
+        if not path.is_file():
+            return {}
+        hint = "write a list of {revision: ID, rule: RULE, reason: WHY}"
+        try:
+            entries = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+        except (OSError, yaml.YAMLError) as err:
+            raise BadInput(f"{path} cannot be read as YAML", hint=hint) from err
+        out: dict[str, dict[str, str]] = {}
+        for entry in entries if isinstance(entries, list) else [entries]:
+            fields = entry if isinstance(entry, dict) else {}
+            rev, rule, reason = (str(fields.get(k) or "").strip() for k in _ACCEPT_KEYS)
+            if not (rev and rule and reason):
+                raise BadInput(f"{path} has an entry without revision, rule and reason", hint=hint)
+            if not self.knows(rev):
+                raise BadInput(f"{path} names revision {rev}, which is not in the graph")
+            out.setdefault(rev, {})[rule] = reason
+        return out
+
     def acceptances(self, revision: str) -> dict[str, str]:
-        """The lint findings a revision accepts: ``slipway_accept = {rule: reason}``."""
+        """The lint findings a revision accepts: ``slipway_accept = {rule: reason}`` in
+        its file, or entries of ``slipway-accepted.yml`` (the file's own entry wins)."""
+        if self._accepted is None:
+            self._accepted = self._accepted_file()
         script = self.script.get_revision(revision)
         if script is None:
             return {}
+        from_file = dict(self._accepted.get(script.revision, {}))
         declared = getattr(script.module, ACCEPT_ATTRIBUTE, None)
         if declared is None:
-            return {}
+            return from_file
         if not isinstance(declared, dict) or not all(
             isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in declared.items()
         ):
@@ -192,7 +222,7 @@ class Project:
                 "it is accepted",
                 hint=f'write {ACCEPT_ATTRIBUTE} = {{"ban-drop-column": "why this is safe"}}',
             )
-        return {k: v.strip() for k, v in declared.items()}
+        return from_file | {k: v.strip() for k, v in declared.items()}
 
     def applied(self, current: str | tuple[str, ...] | None) -> list[Revision]:
         """Revisions from base up to and including ``current`` (one or more heads),
