@@ -32,7 +32,7 @@ MARIA_ADMIN = os.environ.get(
 )
 DIALECTS = ("sqlite", "postgresql", "mariadb")
 # The steps of a guarded release that applied, in the order its report lists them.
-RELEASE_STEPS = ["preflight", "lock", "backup", "render", "apply", "verify"]
+RELEASE_STEPS = ["preflight", "lock", "backup", "render", "rehearse", "apply", "verify"]
 
 # The files that take minutes (real SSH hosts, app releases, the pipeline), run first.
 # `make test` hands whole files to its two workers in collection order (--dist loadfile
