@@ -63,6 +63,7 @@ def test_failed_apply_keeps_the_claim_until_rollback_ends_the_run(
         "lock",
         "backup",
         "render",
+        "rehearse",
         "apply",
         "rollback",
     ]
