@@ -67,7 +67,7 @@ class Context:
 
 
 def common(fn: F) -> F:
-    """The options every command takes (DESIGN.md, CLI contract)."""
+    """The options every command takes (README.md, "Commands")."""
 
     @click.option(
         "--env",

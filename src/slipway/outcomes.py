@@ -1,4 +1,4 @@
-"""The outcomes of a run and their exit codes: the contract in DESIGN.md, in one place."""
+"""The outcomes of a run and their exit codes: the contract of README.md ("Outcomes and exit codes"), in one place."""
 
 from __future__ import annotations
 
