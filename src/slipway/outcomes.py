@@ -1,4 +1,5 @@
-"""The outcomes of a run and their exit codes: the contract of README.md ("Outcomes and exit codes"), in one place."""
+"""The outcomes of a run and their exit codes, in one place: the contract README.md
+describes under "Outcomes and exit codes"."""
 
 from __future__ import annotations
 
