@@ -62,10 +62,6 @@ class Revision:
         return file_sha256(self.path)
 
     @property
-    def is_merge(self) -> bool:
-        return len(self.parents) > 1
-
-    @property
     def below(self) -> tuple[str, ...]:
         """What must be applied before this revision: its parents and dependencies."""
         return self.parents + tuple(d for d in self.dependencies if d not in self.parents)
@@ -82,7 +78,6 @@ def _environment(
 
     def configure_with_slipway(*args: Any, **options: Any) -> None:
         seen.update({k: options[k] for k in _VERSION_OPTIONS if options.get(k) is not None})
-        seen["include_object"] = options.get("include_object")
         configure(*args, **{**options, **extra})
 
     env.configure = configure_with_slipway  # type: ignore[method-assign]
@@ -106,7 +101,6 @@ class Project:
         self.ini = settings.alembic_ini
         # Learned from env.py's configure() on the first online run (version_table ...).
         self.version_options: dict[str, Any] = {"version_table": settings.version_table}
-        self.include_object: Any = None
         # The revision whose step env.py is running (or ran last) in migrate().
         self.running: str | None = None
         self._accepted: dict[str, dict[str, str]] | None = None
@@ -297,11 +291,8 @@ class Project:
         )
         with logs.preserved(), guard.active() if guard else nullcontext(), env:
             self.script.run_env()
-        if not as_sql and result.seen:
-            self.version_options.update(
-                {k: v for k, v in result.seen.items() if k in _VERSION_OPTIONS}
-            )
-            self.include_object = result.seen.get("include_object")
+        if not as_sql:
+            self.version_options.update(result.seen)
         return result
 
     def _upgrade_steps(self, destination: str) -> _StepsFn:

@@ -234,14 +234,15 @@ class Run:
         url: URL | None = None,
         timeouts: tuple[float, float] | None = None,
         recording: Recording | None = None,
+        how_to_fix: str = "let env.py use the connection slipway hands over "
+        "(config.attributes['connection']) or sqlalchemy.url, or pass the database "
+        "env.py uses as --db-url",
     ) -> Guard:
         """The connection guard for env.py runs of this command (see :mod:`slipway.guard`)."""
         return Guard(
             url or self.settings.url,
             secrets=self.settings.secrets,
-            how_to_fix="let env.py use the connection slipway hands over "
-            "(config.attributes['connection']) or sqlalchemy.url, or pass the database "
-            "env.py uses as --db-url",
+            how_to_fix=how_to_fix,
             timeouts=timeouts,
             recording=recording,
         )

@@ -18,7 +18,7 @@ from slipway import ledger, lint, schema
 from slipway.artifacts import checksum, make_private, private_dir, remove, write_atomic
 from slipway.dialects import ToolFailed, dialect_for
 from slipway.errors import Refused, StepFailed, first_line
-from slipway.guard import Guard, Recording
+from slipway.guard import Recording
 from slipway.logs import redact
 from slipway.migrations import Revision, env_error
 from slipway.report import FileRef, Step
@@ -236,9 +236,8 @@ def rehearse(run: Run, state: State, backup: FileRef | None) -> None:
                     hint="no change was made; check the backup, or set rehearse: never",
                 ) from err
             engine = dialect_for(url).create_engine()
-            guard = Guard(
-                url,
-                secrets=run.settings.secrets,
+            guard = run.guard(
+                url=url,
                 recording=recording,
                 how_to_fix="env.py must use the connection slipway hands over "
                 "(config.attributes['connection']) or sqlalchemy.url to be rehearsed on a "
