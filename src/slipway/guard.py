@@ -26,7 +26,7 @@ from sqlalchemy import Connection, Engine, event
 from sqlalchemy.engine import URL
 from sqlalchemy.sql import ClauseElement
 
-from slipway.dialects import Dialect, dialect_for
+from slipway.dialects import dialect_for
 from slipway.errors import BadInput
 from slipway.logs import redact
 
@@ -72,18 +72,19 @@ class Recording:
 
 @dataclass
 class Guard:
-    """Allow connections to one database only; time them out; record what they run."""
+    """Allow connections to one database only (``None``: to none at all); time them
+    out; record what they run."""
 
-    allowed: URL
+    allowed: URL | None
     secrets: Sequence[str] = ()
     how_to_fix: str = ""
     timeouts: tuple[float, float] | None = None  # lock, statement (seconds)
     recording: Recording | None = None
-    dialect: Dialect = field(init=False)
 
     def __post_init__(self) -> None:
-        self.dialect = dialect_for(self.allowed)
-        self._identity = self.dialect.identity(self.allowed)
+        self._identity = (
+            None if self.allowed is None else dialect_for(self.allowed).identity(self.allowed)
+        )
 
     @contextmanager
     def active(self) -> Iterator[Guard]:
@@ -106,9 +107,14 @@ class Guard:
             same = False
         if not same:
             shown = url.render_as_string(hide_password=True)
+            allowed = (
+                "none while slipway reads the revision graph"
+                if self.allowed is None
+                else self.allowed.render_as_string(hide_password=True)
+            )
             raise WrongDatabase(
                 f"env.py connected to {shown}, but this command may only touch "
-                f"{self.allowed.render_as_string(hide_password=True)}; nothing ran there",
+                f"{allowed}; nothing ran there",
                 hint=self.how_to_fix
                 or "let env.py use config.attributes['connection'] or sqlalchemy.url",
             )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -34,6 +35,8 @@ from slipway import logs
 from slipway.config import Settings
 from slipway.errors import BadInput, Refused, SlipwayError
 from slipway.guard import Guard
+
+log = logging.getLogger(__name__)
 
 
 def file_sha256(path: Path) -> str:
@@ -106,6 +109,7 @@ class Project:
         self._accepted: dict[str, dict[str, str]] | None = None
         try:
             self.script = ScriptDirectory.from_config(self._config())
+            self._let_env_place_versions()
             revisions = list(self.script.walk_revisions())
         except CommandError as err:
             raise BadInput(f"Alembic project of {self.ini} cannot be read: {err}") from err
@@ -119,6 +123,23 @@ class Project:
                 f"no migrations in {self.script.versions}",
                 hint="add revisions with 'alembic revision', or point --alembic-ini elsewhere",
             )
+
+    def _let_env_place_versions(self) -> None:
+        """Run env.py once offline, with nothing to migrate, before the revision graph is
+        read: env.py may set ``context.script.version_locations`` (Alembic reads the
+        graph lazily, after env.py, and ``revision_environment`` runs env.py for
+        ``alembic revision`` for this reason). No database may be reached; an env.py
+        that fails here fails again, with its own error, when the command runs it."""
+        try:
+            self.run_env(
+                lambda _heads, _ctx: (),
+                url=self._offline_url(),
+                guard=Guard(allowed=None),
+                as_sql=True,
+                output=io.StringIO(),
+            )
+        except Exception as err:  # noqa: BLE001 - reported by the command's own run
+            log.debug("env.py did not run offline: %s", err)
 
     def _config(self, *, output: io.StringIO | None = None) -> Config:
         cfg = Config(str(self.ini), output_buffer=output)
