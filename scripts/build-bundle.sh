@@ -5,6 +5,7 @@
 #   requirements.txt  what to install from wheels/ (no index needed on the host)
 #   migrations/       env.py and versions/
 #   alembic_prod.ini  the production Alembic configuration (no URL in it)
+#   slipway-accepted.yml  accepted lint findings, when the project has that file
 #   MANIFEST          release id, commit, sha256 of every file
 # and dist/CURRENT names the newest bundle (what the inventories deploy by default).
 set -euo pipefail
@@ -29,6 +30,8 @@ flock -u 9
 cp -r migrations "$staging/migrations"
 find "$staging/migrations" -name __pycache__ -prune -exec rm -rf {} +
 cp alembic_prod.ini "$staging/"
+# Lint findings accepted for revisions the team does not own live beside the ini file.
+if [ -f slipway-accepted.yml ]; then cp slipway-accepted.yml "$staging/"; fi
 echo "slipway==${version}" > "$staging/requirements.txt"
 {
   echo "release_id: ${release_id}"
@@ -40,7 +43,8 @@ echo "slipway==${version}" > "$staging/requirements.txt"
 dist=${DIST:-dist}
 mkdir -p "$dist"
 tar -C "$staging" --owner=0 --group=0 --sort=name -czf "$dist/${release_id}.tar.gz.tmp" \
-  MANIFEST alembic_prod.ini migrations requirements.txt wheels
+  MANIFEST $(cd "$staging" && ls slipway-accepted.yml 2>/dev/null) alembic_prod.ini migrations \
+  requirements.txt wheels
 mv "$dist/${release_id}.tar.gz.tmp" "$dist/${release_id}.tar.gz"
 echo "${release_id}.tar.gz" > "$dist/CURRENT"
 echo "$dist/${release_id}.tar.gz"

@@ -97,7 +97,7 @@ def start_sshd(folder: Path) -> Iterator[SshHosts]:
 
 def build_bundle(dist: Path, migrations: Path | None = None) -> Path:
     """The real bundle (`make bundle`); with ``migrations``, that folder replaces the
-    bundle's migrations/ (a test's own revisions, a failing one among them)."""
+    bundle's migrations/ (see :func:`with_migrations`)."""
     out = subprocess.run(
         ["scripts/build-bundle.sh"],
         cwd=ROOT,
@@ -107,8 +107,13 @@ def build_bundle(dist: Path, migrations: Path | None = None) -> Path:
         check=True,
     ).stdout.strip()
     bundle = Path(out) if Path(out).is_absolute() else ROOT / out
-    if migrations is None:
-        return bundle
+    return bundle if migrations is None else with_migrations(bundle, dist, migrations)
+
+
+def with_migrations(bundle: Path, dist: Path, migrations: Path) -> Path:
+    """A copy of ``bundle`` in ``dist`` whose migrations/ is ``migrations`` (a test's own
+    revisions, a failing one among them, or another project's env.py and history)."""
+    dist.mkdir(parents=True, exist_ok=True)
     work = dist / "unpacked"
     shutil.rmtree(work, ignore_errors=True)
     with tarfile.open(bundle) as tar:
