@@ -61,15 +61,25 @@ def make_private(path: Path) -> None:
         os.chmod(path, 0o600)
 
 
+def _file_sha256(path: Path) -> tuple[str, int]:
+    """Read in chunks: a dump of any size hashes in constant memory."""
+    digest, size = hashlib.sha256(), 0
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
 def checksum(path: Path) -> tuple[str, int]:
     """sha256 and size of a file, or of a folder's files (names and contents, in order)."""
     if not path.is_dir():
-        return hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_size
+        return _file_sha256(path)
     digest, size = hashlib.sha256(), 0
     for child in sorted(p for p in path.rglob("*") if p.is_file()):
-        data = child.read_bytes()
-        digest.update(f"{child.relative_to(path)}\0{hashlib.sha256(data).hexdigest()}\n".encode())
-        size += len(data)
+        sha, n = _file_sha256(child)
+        digest.update(f"{child.relative_to(path)}\0{sha}\n".encode())
+        size += n
     return digest.hexdigest(), size
 
 

@@ -292,11 +292,17 @@ def rollback(ctx: Context, to: str | None, run_id: str | None) -> Report:
 @common
 @click.option("--backup", "backup_path", required=True, help="Backup file written by slipway.")
 @click.option("--yes", is_flag=True, help="Confirm that the database is to be overwritten.")
-def restore(ctx: Context, backup_path: str, yes: bool) -> Report:
-    """Overwrite the database with a backup taken by slipway."""
+@click.option(
+    "--foreign-backup",
+    "foreign",
+    is_flag=True,
+    help="Accept a valid backup that no run of this database recorded.",
+)
+def restore(ctx: Context, backup_path: str, yes: bool, foreign: bool) -> Report:
+    """Overwrite the database with a backup slipway took of it."""
     if not yes:
         raise click.UsageError("restore overwrites the database: add --yes to confirm")
-    return lib.restore(ctx.settings(), backup_path)
+    return lib.restore(ctx.settings(), backup_path, foreign=foreign)
 
 
 @db.command()

@@ -13,6 +13,7 @@ import hashlib
 import logging
 import os
 import re
+import secrets
 import shutil
 import sqlite3
 import subprocess
@@ -28,6 +29,7 @@ from sqlalchemy.exc import DBAPIError
 
 from slipway.artifacts import private_file
 from slipway.errors import BadInput, LockHeld, Refused, SlipwayError
+from slipway.ledger import Kept
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +52,10 @@ def _run(
         argv, env=merged, stdin=stdin, input=input_, capture_output=True, check=False
     )
     if proc.returncode != 0:
-        err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        last = err[-1] if err else f"exit code {proc.returncode}"
+        err = [ln for ln in proc.stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
+        # The line that names the error, not the context lines psql prints after it.
+        named = [ln for ln in err if "ERROR:" in ln or "error:" in ln.lower()]
+        last = (named or err)[-1] if err else f"exit code {proc.returncode}"
         raise ToolFailed(f"{Path(argv[0]).name} failed: {last}")
     return proc.stdout.decode("utf-8", "replace")
 
@@ -150,7 +154,10 @@ class Dialect:
     def validate_backup(self, target: Path) -> str:  # pragma: no cover
         raise NotImplementedError
 
-    def restore(self, source: Path) -> None:  # pragma: no cover
+    def restore(self, source: Path, keep: Kept) -> None:  # pragma: no cover
+        """Replace the database by backup ``source`` all at once, carrying the run
+        history ``keep`` into it: a failure or a kill at any moment leaves either the
+        old database or the restored one, never a mix."""
         raise NotImplementedError
 
     def load_copy(self, source: Path, into: URL, *, schema_only: bool, rows_of: str) -> None:
@@ -324,8 +331,10 @@ class PostgreSQL(Dialect):
         _run([*base, "--exit-on-error", "--schema-only", str(source)], env=env)
         _run([*base, "--data-only", f"--table={rows_of}", str(source)], env=env)
 
-    def restore(self, source: Path) -> None:
-        """Drop the user schemas and load the dump, all in one psql transaction."""
+    def restore(self, source: Path, keep: Kept) -> None:
+        """Drop the user schemas and load the dump, the history kept, all in one psql
+        transaction. Schema ``public`` keeps its owner and privileges (a dump made with
+        pg_dump does not carry them)."""
         engine = self.create_engine()
         try:
             with engine.connect() as conn:
@@ -337,12 +346,15 @@ class PostgreSQL(Dialect):
                         )
                     ).scalars()
                 )
+                public = self._public_schema_sql(conn)
+                search_path = conn.exec_driver_sql("SHOW search_path").scalar()
+                sql_dialect = conn.dialect
         finally:
             engine.dispose()
-        drops = "".join(f'DROP SCHEMA IF EXISTS "{s}" CASCADE; ' for s in schemas)
+        drops = "".join(f'DROP SCHEMA IF EXISTS "{s}" CASCADE;\n' for s in schemas)
         script = _run([_require_tool("pg_restore"), "--file=-", str(source)])
         if "CREATE SCHEMA public;" not in script:
-            drops += "CREATE SCHEMA public; "
+            drops += "CREATE SCHEMA public;\n" + public
         _run(
             [
                 _require_tool("psql"),
@@ -354,8 +366,36 @@ class PostgreSQL(Dialect):
                 "--file=-",
             ],
             env=self._pg_env(),
-            input_=(drops + "\n" + script).encode("utf-8"),
+            # The dump empties search_path; the history goes where slipway keeps it.
+            input_=(
+                f"{drops}\n{script}\nSET search_path TO {search_path};\n{keep.sql(sql_dialect)}"
+            ).encode("utf-8"),
         )
+
+    @staticmethod
+    def _public_schema_sql(conn: Connection) -> str:
+        """SQL that gives a re-created schema ``public`` its present owner and grants."""
+        owner = conn.execute(
+            text(
+                "SELECT quote_ident(pg_get_userbyid(nspowner)) FROM pg_namespace "
+                "WHERE nspname = 'public'"
+            )
+        ).scalar()
+        if owner is None:
+            return ""
+        grants = conn.execute(
+            text(
+                "SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' "
+                "ELSE quote_ident(pg_get_userbyid(a.grantee)) END, a.privilege_type, "
+                "a.is_grantable FROM pg_namespace n, aclexplode(n.nspacl) a "
+                "WHERE n.nspname = 'public'"
+            )
+        ).all()
+        out = [f"ALTER SCHEMA public OWNER TO {owner};\n"]
+        for grantee, privilege, grantable in grants:
+            option = " WITH GRANT OPTION" if grantable else ""
+            out.append(f"GRANT {privilege} ON SCHEMA public TO {grantee}{option};\n")
+        return "".join(out)
 
 
 class MySQL(Dialect):
@@ -489,29 +529,81 @@ class MySQL(Dialect):
                     stdin=filtered,
                 )
 
-    def restore(self, source: Path) -> None:
-        """Drop every table, then load the dump (MySQL cannot do this atomically)."""
-        engine = self.create_engine()
+    def restore(self, source: Path, keep: Kept) -> None:
+        """Load the dump into a database of its own beside this one and carry the
+        history into it; then one ``RENAME TABLE`` swaps every table at once, the old
+        ones into a third database, dropped once the swap is seen done. A kill before
+        the swap leaves the old tables in place, after it the restored ones."""
+        database = self.url.database or ""
+        stem = f"{database[:40]}_swr_"
+        loaded, old = stem + secrets.token_hex(4), stem + "old_" + secrets.token_hex(4)
+        engine = create_engine(
+            self.sync_url,
+            poolclass=pool.NullPool,
+            isolation_level="AUTOCOMMIT",
+            connect_args=self.connect_args(),
+        )
         try:
             with engine.connect() as conn:
-                tables = list(
-                    conn.execute(
-                        text(
-                            "SELECT table_name FROM information_schema.tables "
-                            "WHERE table_schema = DATABASE()"
-                        )
-                    ).scalars()
+                self._sweep(conn, stem)
+                try:
+                    conn.exec_driver_sql(f"CREATE DATABASE `{loaded}`")
+                except DBAPIError as err:
+                    raise ToolFailed(
+                        f"the restore needs a database of its own beside {database} and "
+                        f"cannot create {loaded}: {err.orig}; grant CREATE and DROP on "
+                        f"`{database}\\_swr\\_%`.* to the user"
+                    ) from err
+            try:
+                with self._option_file() as opts, source.open("rb") as dump:
+                    _run([self._client_tool(), f"--defaults-extra-file={opts}", loaded], stdin=dump)
+                scratch = create_engine(
+                    self.sync_url.set(database=loaded),
+                    poolclass=pool.NullPool,
+                    connect_args=self.connect_args(),
                 )
+                try:
+                    with scratch.connect() as conn, conn.begin():
+                        keep.apply(conn)
+                finally:
+                    scratch.dispose()
+                with engine.connect() as conn:
+                    self._swap(conn, database, loaded, old)
+            finally:
+                with engine.connect() as conn:
+                    conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{loaded}`")
+                    conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{old}`")
         finally:
             engine.dispose()
-        drops = "SET FOREIGN_KEY_CHECKS=0;\n" + "".join(
-            f"DROP TABLE IF EXISTS `{t}`;\n" for t in tables
+
+    @staticmethod
+    def _tables(conn: Connection, database: str) -> list[str]:
+        return list(
+            conn.execute(
+                text(
+                    "SELECT table_name FROM information_schema.tables "
+                    "WHERE table_schema = :db ORDER BY table_name"
+                ),
+                {"db": database},
+            ).scalars()
         )
-        with self._option_file() as opts:
-            _run(
-                [self._client_tool(), f"--defaults-extra-file={opts}", self.url.database or ""],
-                input_=drops.encode() + source.read_bytes(),
-            )
+
+    def _swap(self, conn: Connection, database: str, loaded: str, old: str) -> None:
+        conn.exec_driver_sql(f"CREATE DATABASE `{old}`")
+        moves = [f"`{database}`.`{t}` TO `{old}`.`{t}`" for t in self._tables(conn, database)]
+        moves += [f"`{loaded}`.`{t}` TO `{database}`.`{t}`" for t in self._tables(conn, loaded)]
+        if moves:
+            conn.exec_driver_sql("RENAME TABLE " + ", ".join(moves))
+        if self._tables(conn, loaded):
+            raise ToolFailed(f"the swap left tables in {loaded}; {database} is unchanged")
+
+    @staticmethod
+    def _sweep(conn: Connection, stem: str) -> None:
+        """Drop what a killed restore left beside the database (under the release lock,
+        so no restore is running): a half-loaded copy, or old tables already swapped out."""
+        like = stem.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%") + "%"
+        for (name,) in conn.execute(text("SHOW DATABASES LIKE :p"), {"p": like}).all():
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
 
 
 class SQLite(Dialect):
@@ -621,14 +713,46 @@ class SQLite(Dialect):
         finally:
             conn.close()
 
-    def restore(self, source: Path) -> None:
-        src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
-        dst = sqlite3.connect(self.path)
+    def restore(self, source: Path, keep: Kept) -> None:
+        """Copy the backup to a temp file beside the database, carry the history into
+        it, then rename it over the database (atomic on one file system)."""
+        self._settle()
+        fd, name = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.restore-")
+        os.close(fd)
+        tmp = Path(name)
         try:
-            src.backup(dst)
+            shutil.copyfile(source, tmp)
+            if self.path.exists():
+                os.chmod(tmp, self.path.stat().st_mode & 0o777)
+            engine = SQLite(self.url.set(database=str(tmp))).create_engine()
+            try:
+                with engine.connect() as conn, conn.begin():
+                    keep.apply(conn)
+            finally:
+                engine.dispose()
+            with tmp.open("rb") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+            dir_fd = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
         finally:
-            dst.close()
-            src.close()
+            tmp.unlink(missing_ok=True)
+
+    def _settle(self) -> None:
+        """No write-ahead log or hot journal of the old file may outlive it: checkpoint
+        the WAL into the file (and empty it); opening rolls back a hot journal."""
+        if not self.path.exists():
+            return
+        conn = sqlite3.connect(self.path)
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        finally:
+            conn.close()
 
 
 def dialect_for(url: URL) -> Dialect:

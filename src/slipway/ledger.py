@@ -29,6 +29,8 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.engine import Dialect
+from sqlalchemy.schema import CreateTable
 
 from slipway.outcomes import Outcome
 
@@ -237,3 +239,44 @@ def record_checksum(
 
 def forget_checksum(conn: Connection, revision: str) -> None:
     conn.execute(checksums.delete().where(checksums.c.revision == revision))
+
+
+@dataclass(frozen=True)
+class Kept:
+    """The run history as it is now, carried into a restored database inside the
+    restore's own transaction or swap: a restore brings back the backup's rows and
+    revisions, never its older history (the restore's own claim included)."""
+
+    rows: tuple[dict[str, Any], ...]
+
+    def apply(self, conn: Connection) -> None:
+        """Write the history into the restored database on ``conn`` (in its transaction)."""
+        ensure(conn)
+        conn.execute(history.delete())
+        for row in self.rows:
+            conn.execute(insert(history).values(**row))
+
+    def sql(self, dialect: Dialect) -> str:
+        """The same as SQL text for a client tool's script (PostgreSQL's psql)."""
+        out = [
+            str(CreateTable(t, if_not_exists=True).compile(dialect=dialect))
+            for t in (
+                history,
+                checksums,
+            )
+        ]
+        for column in history.columns:
+            if column.nullable:
+                kind = column.type.compile(dialect=dialect)
+                out.append(
+                    f"ALTER TABLE {history.name} ADD COLUMN IF NOT EXISTS {column.name} {kind}"
+                )
+        out.append(str(history.delete().compile(dialect=dialect)))
+        for row in self.rows:
+            stmt = insert(history).values(**row)
+            out.append(str(stmt.compile(dialect=dialect, compile_kwargs={"literal_binds": True})))
+        return "".join(f"{s.strip()};\n" for s in out)
+
+
+def kept(conn: Connection) -> Kept:
+    return Kept(tuple(all_runs(conn)))

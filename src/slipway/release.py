@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from slipway import ledger, steps
-from slipway.artifacts import checksum
 from slipway.config import Settings
 from slipway.errors import BadInput, Refused, StepFailed
 from slipway.outcomes import Outcome
@@ -239,16 +238,17 @@ def rollback(settings: Settings, to: str | None) -> Report:
     return run.report
 
 
-def restore(settings: Settings, backup_path: str) -> Report:
-    """Load a backup taken by slipway over the database; the revision it holds is verified."""
+def restore(settings: Settings, backup_path: str, *, foreign: bool = False) -> Report:
+    """Load a backup slipway took of this database (``foreign``: any valid backup) over
+    it, all at once; the revision it holds is verified."""
     path = Path(backup_path)
     if not path.exists():
-        raise BadInput(f"backup {path} does not exist")
+        raise BadInput(f"backup {path} does not exist", hint="name a file 'db history' lists")
     with Run(settings, "restore") as run:
         run.lock(remedy=True)
+        ref = steps.trusted_backup(run, path, foreign=foreign)
         before, _ = steps.read_current(run)
         run.claim(before, None)
-        ref = FileRef(str(path), *checksum(path))
         run.report.from_revision, run.report.backup = before, ref
         with run.report.step("restore") as step:
             steps.restore_keeping_history(run, path)

@@ -7,17 +7,19 @@ Every step records itself in the run's report; a step that changes the database 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import secrets
 import shutil
 import sqlite3
 import time
 from pathlib import Path
+from typing import Any
 
 from slipway import ledger, lint, schema
 from slipway.artifacts import checksum, make_private, private_dir, remove, write_atomic
 from slipway.dialects import ToolFailed, dialect_for
-from slipway.errors import Refused, StepFailed, first_line
+from slipway.errors import BadInput, Refused, StepFailed, first_line
 from slipway.guard import Recording
 from slipway.logs import redact
 from slipway.migrations import Revision, env_error
@@ -455,13 +457,72 @@ def restore(
 
 
 def restore_keeping_history(run: Run, path: Path) -> None:
-    """Load a backup; the run history is a log of what happened and survives it."""
+    """Load a backup; the run history is a log of what happened and survives it, inside
+    the restore's own transaction or swap."""
     with run.connect() as conn:
-        rows = ledger.all_runs(conn)
+        keep = ledger.kept(conn)
     try:
-        run.dialect.restore(path)
-    except ToolFailed as err:
-        raise StepFailed("restore", redact(str(err), run.settings.secrets)) from err
-    with run.connect() as conn, conn.begin():
-        ledger.ensure(conn)
-        ledger.put_runs(conn, rows)
+        run.dialect.restore(path, keep)
+    except (ToolFailed, OSError, sqlite3.Error) as err:
+        raise StepFailed("restore", redact(first_line(err), run.settings.secrets)) from err
+
+
+def trusted_backup(run: Run, path: Path, *, foreign: bool) -> FileRef:
+    """The backup ``db restore`` may load: one whose sha256 a run of this database
+    recorded (in the ledger, or in a run report when the ledger is gone), and that its
+    dialect's own check accepts. Anything else is refused before the database is
+    touched; ``foreign`` accepts a file from elsewhere, still checked."""
+    if not path.exists():
+        raise BadInput(f"backup {path} does not exist", hint="name a file 'db history' lists")
+    try:
+        sha, size = checksum(path)
+    except OSError as err:
+        raise BadInput(f"backup {path} cannot be read: {first_line(err)}") from err
+    ref = FileRef(str(path), sha, size)
+    if not foreign:
+        runs = _runs_with_backups(run)
+        if not any(r.get("backup_sha256") == sha for r in runs):
+            same_path = [r for r in runs if r.get("backup_path") == str(path)]
+            why = (
+                f"its content changed since run {same_path[0]['run_id']} wrote it "
+                "(truncated or corrupted)"
+                if same_path
+                else f"no run of {run.settings.safe_url()} recorded a backup with its sha256"
+            )
+            raise BadInput(
+                f"backup {path} is not one slipway took of this database: {why}",
+                hint="restore a backup named in 'slipway db history' or a run report; "
+                "to load a file from elsewhere on purpose, add --foreign-backup",
+            )
+    try:
+        run.dialect.validate_backup(path)
+    except (ToolFailed, OSError, sqlite3.Error) as err:
+        raise BadInput(
+            f"backup {path} is not a valid {run.dialect.name} backup: "
+            f"{redact(first_line(err), run.settings.secrets)}",
+            hint="nothing was changed; name a complete backup",
+        ) from err
+    return ref
+
+
+def _runs_with_backups(run: Run) -> list[dict[str, Any]]:
+    """Runs of this database that recorded a backup: the ledger's, then the reports in
+    the artifacts folder that name this database."""
+    with run.connect() as conn:
+        rows = [r for r in ledger.all_runs(conn) if r.get("backup_sha256")]
+    me = run.report.database
+    for path in sorted(run.settings.artifacts_dir.glob("*/report.json")):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        db, backup = data.get("database") or {}, data.get("backup") or {}
+        if backup.get("sha256") and all(db.get(k) == me[k] for k in ("dialect", "host", "name")):
+            rows.append(
+                {
+                    "run_id": data.get("run_id"),
+                    "backup_path": backup.get("path"),
+                    "backup_sha256": backup.get("sha256"),
+                }
+            )
+    return rows
