@@ -369,7 +369,7 @@ class PostgreSQL(Dialect):
             # The dump empties search_path; the history goes where slipway keeps it.
             input_=(
                 f"{drops}\n{script}\nSET search_path TO {search_path};\n{keep.sql(sql_dialect)}"
-            ).encode("utf-8"),
+            ).encode(),
         )
 
     @staticmethod
