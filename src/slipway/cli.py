@@ -22,10 +22,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from slipway import deploy as deploy_lib
-from slipway import gate, staged
+from slipway import gate, signals, staged
 from slipway import release as lib
 from slipway.config import Settings, load_settings, with_lint_policy
-from slipway.errors import SlipwayError
+from slipway.errors import Refused, SlipwayError
 from slipway.logs import redact, setup_console
 from slipway.outcomes import Outcome
 from slipway.report import Report, render_summary
@@ -110,18 +110,21 @@ def common(fn: F) -> F:
             ctx = dataclasses.replace(ctx, db_url=sys.stdin.readline().strip() or None)
         setup_console(debug=ctx.debug)
         secrets = (db_url_password(ctx.db_url),)
-        try:
-            report = fn(ctx, **kwargs)
-        except SlipwayError as err:
-            _fail_early(ctx, err, secrets)
-        except click.ClickException:
-            raise  # usage errors: main() prints them and exits 2
-        except Exception as err:
-            if ctx.debug:
-                raise
-            _fail_early(ctx, err, secrets)
-        if report is not None:
-            _finish(ctx, report)
+        with signals.handled():
+            try:
+                report = fn(ctx, **kwargs)
+            except SlipwayError as err:
+                _fail_early(ctx, err, secrets)
+            except click.ClickException:
+                raise  # usage errors: main() prints them and exits 2
+            except KeyboardInterrupt as err:  # before a run began: nothing was changed
+                _fail_early(ctx, Refused(f"{err or 'interrupted'}", check="interrupted"), secrets)
+            except Exception as err:
+                if ctx.debug:
+                    raise
+                _fail_early(ctx, err, secrets)
+            if report is not None:
+                _finish(ctx, report)
 
     return wrapper  # type: ignore[return-value]
 

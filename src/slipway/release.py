@@ -11,7 +11,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from slipway import ledger, steps
+from slipway import ledger, signals, steps
 from slipway.config import Settings
 from slipway.errors import BadInput, Refused, StepFailed
 from slipway.outcomes import Outcome
@@ -38,8 +38,9 @@ def release(settings: Settings, *, run_id: str | None = None) -> Report:
         try:
             steps.apply(run, state)
             steps.verify(run, state.head)
-        # Once changes began, every failure must end in a contract outcome, never exit 1.
-        except Exception as err:  # noqa: BLE001
+        # Once changes began, every failure must end in a contract outcome, never exit 1;
+        # SIGINT and SIGTERM too (signals.Interrupted).
+        except (Exception, KeyboardInterrupt) as err:  # noqa: BLE001
             failure = _as_failure(err, "apply")
             run.report.error = {
                 "type": "StepFailed",
@@ -52,15 +53,18 @@ def release(settings: Settings, *, run_id: str | None = None) -> Report:
                 failure.message,
                 state.current or "base",
             )
-            recover(run, state.current, start_fp, backup)
+            with signals.shielded(f"rolling back to {state.current or 'base'}"):
+                recover(run, state.current, start_fp, backup)
             return run.report
         run.report.finish(Outcome.APPLIED)
     return run.report
 
 
-def _as_failure(err: Exception, step: str) -> StepFailed:
+def _as_failure(err: BaseException, step: str) -> StepFailed:
     if isinstance(err, StepFailed):
         return err
+    if isinstance(err, KeyboardInterrupt):
+        return StepFailed(step, str(err) or "interrupted")
     log.debug("unexpected failure in %s", step, exc_info=err)
     return StepFailed(
         step, f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err) else ''}"

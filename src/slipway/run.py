@@ -156,7 +156,8 @@ class Run:
         tb: TracebackType | None,
     ) -> bool:
         swallow = False
-        if exc is not None and isinstance(exc, Exception):
+        # SIGINT/SIGTERM (signals.Interrupted) end the run like any failure does.
+        if exc is not None and isinstance(exc, (Exception, KeyboardInterrupt)):
             swallow = True
             self.fail(exc)
         try:
@@ -172,6 +173,12 @@ class Run:
         return swallow
 
     def fail(self, exc: BaseException) -> None:
+        if isinstance(exc, KeyboardInterrupt):
+            exc = Refused(
+                f"{exc or 'interrupted'}; nothing was changed",
+                check="interrupted",
+                hint="run the command again when ready",
+            )
         outcome = exc.outcome if isinstance(exc, SlipwayError) else Outcome.ERROR
         if self.leased and any(s.name == "apply" for s in self.report.steps):
             # A step of a run whose changes have begun: the run is not over until it is

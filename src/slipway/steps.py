@@ -55,7 +55,14 @@ def preflight(run: Run, *, gate: bool = True) -> State:
                 notes.append(f"{len(recorded)} checksums match")
                 if state.pending:
                     size = run.dialect.size_bytes(conn)
-                    notes.append(run.dialect.check_tools(conn))
+                    try:
+                        notes.append(run.dialect.check_tools(conn))
+                    except ToolFailed as err:
+                        raise Refused(
+                            f"a client tool does not work: {first_line(err)}",
+                            check="tools",
+                            hint="install a working postgresql-client / mariadb-client",
+                        ) from err
                     _check_room(run, size)
                     server = lint.server_version(conn)
         if gate and state.pending and run.settings.lint_fail_on != "never":
@@ -138,13 +145,15 @@ def backup(run: Run) -> FileRef:
             make_private(target)
             step.detail = run.dialect.validate_backup(target)
         except (ToolFailed, OSError, sqlite3.Error) as err:  # a full disk shows up as any
-            if target.exists():
-                remove(target)
+            remove(target)
             raise Refused(
                 f"backup failed: {redact(first_line(err), settings.secrets)}",
                 check="backup",
                 hint="no change was made; fix the backup and release again",
             ) from err
+        except BaseException:  # interrupted: a partial dump is never a backup
+            remove(target)
+            raise
         sha, size = checksum(target)
         ref = FileRef(path=str(target), sha256=sha, bytes=size)
         pruned = _prune(folder, f"{stem}-*{suffix}", settings.backup_keep)
@@ -312,6 +321,10 @@ def _apply_all(run: Run, state: State, step: Step, recording: Recording) -> int:
                 _upgrade_one(run, rev, timeout, recording)
                 run.report.current_revision = rev.id
                 break
+            except KeyboardInterrupt as err:  # signals.Interrupted: the release rolls back
+                recording.note(f"{err} during revision {rev.id}")
+                step.detail = f"revision {rev.id}: {err}"
+                raise StepFailed("apply", step.detail, revision=rev.id) from err
             except Exception as err:
                 recording.note(f"failed: {redact(first_line(err), run.settings.secrets)}")
                 retryable = run.dialect.transactional_ddl and run.dialect.is_lock_timeout(err)
