@@ -478,6 +478,9 @@ def protected_database(kind: str, tmp_path: Path) -> Iterator[ThrowawayDB]:
                     sa.text(f"CREATE USER '{user}'@'{host}' IDENTIFIED BY :pw"), {"pw": password}
                 )
                 conn.execute(sa.text(f"GRANT ALL ON {db.url.database}.* TO '{user}'@'{host}'"))
+                # A restore loads into a database of its own beside the target first.
+                scratch = db.url.database.replace("_", "\\_") + "\\_swr\\_%"
+                conn.execute(sa.text(f"GRANT ALL ON `{scratch}`.* TO '{user}'@'{host}'"))
     base = make_url(PG_ADMIN if db.kind == "postgresql" else MARIA_ADMIN)
     owned = ThrowawayDB(
         db.kind, base.set(username=user, password=password, database=db.url.database), tmp_path

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import signal
 import time
 from pathlib import Path
@@ -116,3 +117,26 @@ def test_unlock_refuses_a_run_that_is_still_alive(
     finally:
         running.kill()
         running.wait()
+
+
+def test_a_dead_run_whose_pid_another_process_took_is_known_dead(
+    lite: ThrowawayDB, project: Project, tmp_path: Path
+) -> None:
+    from conftest import write_config
+
+    slow_history(project)
+    alembic_upgrade(lite, project.ini, "r1")
+    release = Release(lite, project.ini, write_config(tmp_path))
+    victim = release.start(SLOW_S="60")
+    run_id = wait_for_log(tmp_path / "artifacts", "applying r2").parent.name
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(timeout=30)
+    # The dead run's pid now belongs to a live process (here: this test's own).
+    lite.execute(f"UPDATE slipway_history SET pid = {os.getpid()} WHERE run_id = '{run_id}'")
+
+    refused = release()
+    assert refused.code == 3
+    assert "ended without finishing" in refused.stderr, refused.stderr
+    unlocked = release("unlock", run_id)
+    assert unlocked.code == 0, unlocked.stderr
+    assert {r["run_id"]: r["outcome"] for r in history(lite)}[run_id] == "abandoned"

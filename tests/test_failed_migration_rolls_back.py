@@ -86,5 +86,6 @@ def test_partial_ddl_on_mariadb_is_detected_and_restored(
     assert blocked.code == 6, blocked.stderr
     report = blocked.report
     assert report["outcome"] == "needs_attention"
-    assert report["next_command"].startswith("slipway db restore --env prod --backup ")
+    assert report["next_command"].startswith("slipway db restore --backup ")
+    assert "--env prod" in report["next_command"]
     assert report["backup"]["path"] in report["next_command"]

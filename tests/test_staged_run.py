@@ -4,10 +4,11 @@ run has ended, and a rollback that ends it where it began."""
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import pytest
-from conftest import Project, Release, ThrowawayDB, alembic_upgrade, write_config
+from conftest import Project, Release, ThrowawayDB, alembic_upgrade, slipway, write_config
 
 
 def history(project: Project) -> Project:
@@ -49,12 +50,14 @@ def test_failed_apply_keeps_the_claim_until_rollback_ends_the_run(
     # The database changed and the run is not over: exit 6, the rollback named, and
     # every other release refused while the claim is open.
     assert failed.code == 6, failed.stderr
-    assert failed.report["next_command"].endswith(f"--run-id {run_id}")
+    assert f"slipway db rollback --run-id {run_id} --env test" in failed.report["next_command"]
     other = step("release")
     assert other.code == 3, other.stderr
     assert run_id in other.report["error"]["message"]
 
-    ended = step("rollback", "--run-id", run_id)
+    # The named command, run verbatim.
+    argv = shlex.split(failed.report["next_command"])
+    ended = slipway(*argv[1:], "--json", env={"TEST_DB_URL": db.url_str})
 
     assert ended.code == 4, ended.stderr
     assert ended.report["run_id"] == run_id

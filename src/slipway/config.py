@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,6 +80,7 @@ class Settings:
     rehearse: str = "live"
     rehearsal_max_bytes: int = 1 << 30
     secrets: tuple[str, ...] = field(default=(), repr=False)
+    config_path: Path | None = None
 
     @property
     def backend(self) -> str:
@@ -91,6 +93,20 @@ class Settings:
     def safe_url(self) -> str:
         """The URL as it may be shown: never with its password."""
         return self.url.render_as_string(hide_password=True)
+
+    def command(self, *args: str) -> str:
+        """A ``slipway db`` command line that reaches this same database and project,
+        to be run verbatim: the environment, config file, ini file, and the URL the way
+        it was given (without its password; ``--db-url-stdin`` reads it again)."""
+        parts = ["slipway", "db", *args, "--env", self.env]
+        if self.config_path is not None:
+            parts += ["--config", str(self.config_path)]
+        parts += ["--alembic-ini", str(self.alembic_ini)]
+        if self.url_source == "--db-url":
+            parts += ["--db-url", self.url.set(password=None).render_as_string()]
+        elif self.url_source == "stdin":
+            parts.append("--db-url-stdin")
+        return shlex.join(parts)
 
 
 def parse_url(raw: str, *, source: str) -> URL:
@@ -245,6 +261,7 @@ def load_settings(
             rehearse=str(options["rehearse"]),
             rehearsal_max_bytes=int(options["rehearsal_max_bytes"]),
             secrets=tuple(s for s in (url.password,) if s),
+            config_path=path.resolve() if path is not None else None,
         )
     except (TypeError, ValueError) as err:
         raise BadInput(f"a setting of environment '{env}' has the wrong type: {err}") from err

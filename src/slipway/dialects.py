@@ -8,6 +8,7 @@ option file (MySQL), never through argv.
 
 from __future__ import annotations
 
+import ctypes
 import fcntl
 import hashlib
 import logging
@@ -15,6 +16,7 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import sqlite3
 import subprocess
 import tempfile
@@ -40,16 +42,37 @@ class ToolFailed(SlipwayError):
     """A client tool (pg_dump, mysqldump, psql, ...) exited non-zero."""
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: end with slipway. A client tool must not go on
+    dumping, loading or committing after the run that started it was killed."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: the tool may outlive a killed run
+        pass
+
+
+_PR_SET_PDEATHSIG = 1
+
+
 def _run(
     argv: list[str],
     *,
     env: Mapping[str, str] | None = None,
     stdin: IO[bytes] | None = None,
     input_: bytes | None = None,
+    pass_fds: tuple[int, ...] = (),
 ) -> str:
     merged = {**os.environ, **(env or {})}
     proc = subprocess.run(  # argv never carries a password; see the class docstrings
-        argv, env=merged, stdin=stdin, input=input_, capture_output=True, check=False
+        argv,
+        env=merged,
+        stdin=stdin,
+        input=input_,
+        capture_output=True,
+        check=False,
+        pass_fds=pass_fds,
+        preexec_fn=_die_with_parent,
     )
     if proc.returncode != 0:
         err = [ln for ln in proc.stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
@@ -356,11 +379,13 @@ class PostgreSQL(Dialect):
         if "CREATE SCHEMA public;" not in script:
             drops += "CREATE SCHEMA public;\n" + public
         _run(
+            # One transaction with an explicit COMMIT as the script's last line (not
+            # --single-transaction, which commits at end of input): input cut short by a
+            # kill never commits.
             [
                 _require_tool("psql"),
                 "--no-psqlrc",
                 "--quiet",
-                "--single-transaction",
                 "--set=ON_ERROR_STOP=1",
                 "--no-password",
                 "--file=-",
@@ -368,7 +393,8 @@ class PostgreSQL(Dialect):
             env=self._pg_env(),
             # The dump empties search_path; the history goes where slipway keeps it.
             input_=(
-                f"{drops}\n{script}\nSET search_path TO {search_path};\n{keep.sql(sql_dialect)}"
+                f"BEGIN;\n{drops}\n{script}\nSET search_path TO {search_path};\n"
+                f"{keep.sql(sql_dialect)}COMMIT;\n"
             ).encode(),
         )
 
@@ -415,7 +441,10 @@ class MySQL(Dialect):
         return {"connect_timeout": CONNECT_TIMEOUT_S}
 
     @contextmanager
-    def _option_file(self) -> Iterator[str]:
+    def _option_file(self) -> Iterator[tuple[str, int]]:
+        """``--defaults-extra-file`` for a client tool, and the descriptor it reads: a
+        pipe holding the options, so that no file with the password exists, even for
+        a moment, even after a kill."""
         u = self.url
         lines = ["[client]"]
         if u.username:
@@ -426,14 +455,16 @@ class MySQL(Dialect):
         lines.append(f"host={u.host or '127.0.0.1'}")
         if u.port:
             lines.append(f"port={u.port}")
-        fd, path = tempfile.mkstemp(prefix="slipway-my-", suffix=".cnf")
+        read, write = os.pipe()
         try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write("\n".join(lines) + "\n")
-            yield path
+            os.write(write, ("\n".join(lines) + "\n").encode("utf-8"))
+            os.close(write)
+            write = -1
+            yield f"--defaults-extra-file=/dev/fd/{read}", read
         finally:
-            os.unlink(path)
+            os.close(read)
+            if write >= 0:
+                os.close(write)
 
     @contextmanager
     def lock(self, engine: Engine, name: str) -> Iterator[None]:
@@ -491,11 +522,11 @@ class MySQL(Dialect):
 
     def backup(self, target: Path, lock_wait_s: float, jobs: int) -> None:
         private_file(target)
-        with self._option_file() as opts:
+        with self._option_file() as (opts, fd):
             _run(
                 [
                     self._dump_tool(),
-                    f"--defaults-extra-file={opts}",
+                    opts,
                     "--single-transaction",
                     "--routines",
                     "--triggers",
@@ -503,7 +534,8 @@ class MySQL(Dialect):
                     "--no-tablespaces",
                     f"--result-file={target}",
                     self.url.database or "",
-                ]
+                ],
+                pass_fds=(fd,),
             )
 
     def validate_backup(self, target: Path) -> str:
@@ -523,10 +555,9 @@ class MySQL(Dialect):
                     continue
                 filtered.write(line)
             filtered.seek(0)
-            with self._option_file() as opts:
+            with self._option_file() as (opts, fd):
                 _run(
-                    [self._client_tool(), f"--defaults-extra-file={opts}", into.database or ""],
-                    stdin=filtered,
+                    [self._client_tool(), opts, into.database or ""], stdin=filtered, pass_fds=(fd,)
                 )
 
     def restore(self, source: Path, keep: Kept) -> None:
@@ -555,8 +586,8 @@ class MySQL(Dialect):
                         f"`{database}\\_swr\\_%`.* to the user"
                     ) from err
             try:
-                with self._option_file() as opts, source.open("rb") as dump:
-                    _run([self._client_tool(), f"--defaults-extra-file={opts}", loaded], stdin=dump)
+                with self._option_file() as (opts, fd), source.open("rb") as dump:
+                    _run([self._client_tool(), opts, loaded], stdin=dump, pass_fds=(fd,))
                 scratch = create_engine(
                     self.sync_url.set(database=loaded),
                     poolclass=pool.NullPool,

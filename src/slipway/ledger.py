@@ -59,6 +59,9 @@ history = Table(
     Column("detail", Text),
     # Set only for runs whose steps are separate processes: alive while in the future.
     Column("lease_until", DateTime),
+    # Which process the pid meant: the boot id and the process's start time, so that a
+    # pid used again by another process (or after a reboot) is not taken for the run.
+    Column("process", String(80)),
 )
 
 checksums = Table(
@@ -88,6 +91,7 @@ class Claim:
     started_at: dt.datetime
     from_revision: str | None
     lease_until: dt.datetime | None = None
+    process: str | None = None
 
 
 def exists(conn: Connection) -> bool:
@@ -124,6 +128,7 @@ def open_claims(conn: Connection) -> list[Claim]:
             started_at=r["started_at"],
             from_revision=r["from_revision"],
             lease_until=r.get("lease_until"),
+            process=r.get("process"),
         )
         for r in rows
     ]
@@ -143,6 +148,7 @@ def open_claim(conn: Connection, claim: Claim, to_revision: str | None) -> None:
             to_revision=to_revision,
             outcome=Outcome.RUNNING.value,
             lease_until=claim.lease_until,
+            process=claim.process,
         )
     )
 

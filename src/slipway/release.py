@@ -90,7 +90,7 @@ def recover(run: Run, start: str | None, start_fp: str | None, backup: FileRef |
         run.report.skip("restore", "no backup was taken")
         run.report.finish(Outcome.NEEDS_ATTENTION)
         return
-    restore_cmd = f"slipway db restore --env {run.settings.env} --backup {backup.path} --yes"
+    restore_cmd = run.settings.command("restore", "--backup", backup.path, "--yes")
     run.report.next_command = restore_cmd
     if not run.settings.restore_on_failed_rollback:
         run.report.skip("restore", f"not allowed on {run.settings.env}")
@@ -180,9 +180,7 @@ def apply(settings: Settings) -> Report:
             steps.apply(run, state)
         except StepFailed as failure:
             run.report.error = {"type": "StepFailed", "step": "apply", "message": failure.message}
-            run.report.next_command = (
-                f"slipway db rollback --env {settings.env} --to {state.current or 'base'}"
-            )
+            run.report.next_command = settings.command("rollback", "--to", state.current or "base")
             run.report.finish(Outcome.NEEDS_ATTENTION)
             return run.report
         run.report.finish(Outcome.APPLIED)

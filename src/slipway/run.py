@@ -45,10 +45,25 @@ def who_am_i() -> str:
     return f"{user}@{socket.gethostname()}" + (f" (CI job {job})" if job else "")
 
 
-def process_alive(host: str, pid: int) -> bool | None:
-    """True/False for a process on this host; None when it runs elsewhere (cannot tell)."""
+def process_identity(pid: int) -> str | None:
+    """``<boot id>:<start time>`` of a process on this host (Linux), None when unknown:
+    with the pid, it names one process across pid reuse and reboots."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return f"{boot}:{fields[19]}"
+    except (OSError, IndexError):
+        return None
+
+
+def process_alive(host: str, pid: int, process: str | None = None) -> bool | None:
+    """True/False for a process on this host; None when it runs elsewhere (cannot tell).
+    With ``process`` (see :func:`process_identity`), a pid now held by another process
+    counts as gone."""
     if host != socket.gethostname():
         return None
+    if process is not None and process_identity(pid) not in (process, None):
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -66,7 +81,7 @@ def claim_alive(claim: ledger.Claim) -> bool | None:
     """Whether the run holding a claim may still be going on (None: cannot tell)."""
     if claim.lease_until is not None:
         return ledger.now() < claim.lease_until
-    return process_alive(claim.host, claim.pid)
+    return process_alive(claim.host, claim.pid, claim.process)
 
 
 @dataclass
@@ -188,9 +203,7 @@ class Run:
                 "type": type(exc).__name__,
                 "message": redact(text, self.settings.secrets),
             }
-            self.report.next_command = (
-                f"slipway db rollback --env {self.settings.env} --run-id {self.run_id}"
-            )
+            self.report.next_command = self.settings.command("rollback", "--run-id", self.run_id)
             log.error("%s", self.report.error["message"])
             return
         # One line: a driver error carries its SQL too, which belongs in the run log only.
@@ -302,7 +315,15 @@ class Run:
                 continue
             alive = claim_alive(claim)
             started = f"started {claim.started_at:%Y-%m-%d %H:%M:%S}Z by {claim.who}"
-            unlock = f"slipway db unlock {claim.run_id} --env {self.settings.env}"
+            unlock = self.settings.command("unlock", claim.run_id)
+            if alive is False and remedy:
+                # A remedy (restore, rollback --to) is what a dead run's database needs:
+                # it closes the claim itself, under the lock, and goes on.
+                note = f"its process was gone; closed by {self.report.command} run {self.run_id}"
+                log.warning("run %s ended without finishing: %s", claim.run_id, note)
+                with self.connect() as conn, conn.begin():
+                    ledger.close_claim(conn, claim.run_id, Outcome.ABANDONED, detail=note)
+                continue
             if alive is False:
                 gone = (
                     f"its lease ran out at {claim.lease_until:%H:%M:%S}Z"
@@ -321,7 +342,7 @@ class Run:
                 hint=f"wait for it; if it is dead, run: {unlock}",
             )
         if not remedy and last is not None and last["outcome"] == Outcome.NEEDS_ATTENTION.value:
-            unlock = f"slipway db unlock {last['run_id']} --env {self.settings.env}"
+            unlock = self.settings.command("unlock", str(last["run_id"]))
             raise Refused(
                 f"run {last['run_id']} ended needs_attention: the database state is uncertain",
                 check="attention",
@@ -353,6 +374,7 @@ class Run:
                     started_at=ledger.now(),
                     from_revision=current,
                     lease_until=self._lease_end() if lease else None,
+                    process=process_identity(os.getpid()),
                 ),
                 to_revision=target,
             )
@@ -386,6 +408,7 @@ class Run:
                 self.run_id,
                 pid=os.getpid(),
                 host=socket.gethostname(),
+                process=process_identity(os.getpid()),
                 lease_until=self._lease_end(),
             )
 

@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 
 def _rollback_command(run: Run) -> str:
-    return f"slipway db rollback --env {run.settings.env} --run-id {run.run_id}"
+    return run.settings.command("rollback", "--run-id", run.run_id)
 
 
 def claim(settings: Settings, run_id: str | None = None) -> Report:
