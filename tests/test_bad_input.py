@@ -136,3 +136,38 @@ def test_revision_file_that_does_not_import(
     result = release(tmp_path, "--alembic-ini", str(project.ini), url=seeded.url_str)
     assert_bad_input(result, "cannot be loaded: SyntaxError")
     assert state(seeded) == before
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "needle"),
+    [
+        ("restore_on_failed_rollback", "false", "restore_on_failed_rollback"),
+        ("development", "yes", "development"),
+        ("statement_timeout_s", -5, "statement_timeout_s"),
+        ("lock_timeouts_s", [0], "lock_timeouts_s"),
+        ("lock_timeouts_s", [], "lock_timeouts_s"),
+        ("backup_keep", 0, "backup_keep"),
+        ("backup_jobs", "4", "backup_jobs"),
+        ("rehearse", "sometimes", "rehearse"),
+        ("lint_rules", {"ban-drop-column": "loud"}, "lint_rules"),
+        ("lock_timeout_s", [2], "unknown setting 'lock_timeout_s'"),
+    ],
+)
+def test_settings_are_read_strictly(
+    setting: str, value: object, needle: str, lite: ThrowawayDB, project: Project, tmp_path: Path
+) -> None:
+    """A quoted boolean, a number out of bounds, a misspelt key: exit 2 naming the key
+    and the file, and the database untouched."""
+    standard_history(project)
+    alembic_upgrade(lite, project.ini, "r1")
+    before = state(lite)
+    config = write_config(
+        tmp_path,
+        test={"database_url_env": "TEST_DB_URL", "alembic_ini": str(project.ini), setting: value},
+    )
+    result = slipway(
+        "db", "release", "--env", "test", "--config", str(config), env={"TEST_DB_URL": lite.url_str}
+    )
+    assert_bad_input(result, needle)
+    assert str(config) in result.stderr
+    assert state(lite) == before

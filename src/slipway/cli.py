@@ -57,9 +57,9 @@ class Context:
             alembic_ini=self.alembic_ini,
         )
         settings = with_lint_policy(settings, fail_on=self.lint_fail_on, rules=self.lint_rule)
-        if settings.development or self.verbose:
+        if settings.options.development or self.verbose:
             logging.getLogger("slipway").setLevel(
-                logging.DEBUG if settings.development else logging.INFO
+                logging.DEBUG if settings.options.development else logging.INFO
             )
             for handler in logging.getLogger().handlers:
                 handler.setLevel(logging.INFO)

@@ -14,9 +14,10 @@ import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -26,38 +27,83 @@ CONFIG_ENV = "SLIPWAY_CONFIG"
 DEFAULT_CONFIG = "slipway.yml"
 SUPPORTED_BACKENDS = ("postgresql", "mysql", "mariadb", "sqlite")
 
-DEFAULTS: dict[str, Any] = {
-    "alembic_ini": "alembic.ini",
-    "artifacts_dir": "artifacts",
-    "backup_dir": "var/backups/{env}",
-    "backup_keep": 5,
-    "backup_jobs": 1,
-    "backup_min_free_ratio": 2.0,
-    "lock_timeouts_s": [2, 5, 15],
-    "lock_retry_pause_s": 1.0,
-    "statement_timeout_s": 900,
-    "claim_lease_s": 900,
-    "restore_on_failed_rollback": False,
-    "development": False,
-    "version_table": "alembic_version",
-    # The lint gate of preflight: refuse pending revisions with unaccepted findings of
-    # this severity or worse (error | warning | never), and per-rule severities.
-    "lint_fail_on": "error",
-    "lint_rules": {},
-    # Rehearse the pending revisions (up, down, up) on a scratch copy made from the
-    # release's backup: always | live (only when a revision needs a live connection) |
-    # never. Above rehearsal_max_bytes of backup the copy is schema-only.
-    "rehearse": "live",
-    "rehearsal_max_bytes": 1 << 30,
-}
 REHEARSE_MODES = ("always", "live", "never")
 LINT_LEVELS = ("error", "warning", "never")
 RULE_LEVELS = ("error", "warning", "off")
 
+Seconds = Annotated[float, Field(gt=0, le=86_400)]
+
+
+class Options(BaseModel):
+    """Every setting of an environment, declared once with its type and bounds: the
+    schema of ``defaults:`` and of each entry of ``environments:`` in slipway.yml.
+    Values are taken as written: a quoted "false" is not a boolean, and an unknown key
+    is an error."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    alembic_ini: str = "alembic.ini"
+    artifacts_dir: str = "artifacts"
+    backup_dir: str = "var/backups/{env}"
+    backup_keep: int = Field(5, ge=1)
+    # PostgreSQL only: more than 1 writes a directory-format dump with that many jobs.
+    backup_jobs: int = Field(1, ge=1, le=64)
+    # Free space needed beside the backup, as a multiple of the database's size.
+    backup_min_free_ratio: float = Field(2.0, ge=0)
+    # lock_timeout of each try of a revision: the retry ladder.
+    lock_timeouts_s: tuple[Seconds, ...] = Field((2.0, 5.0, 15.0), min_length=1)
+    lock_retry_pause_s: float = Field(1.0, ge=0, le=3600)
+    statement_timeout_s: Seconds = 900.0
+    claim_lease_s: Seconds = 900.0
+    restore_on_failed_rollback: bool = False
+    development: bool = False
+    version_table: str = Field("alembic_version", min_length=1)
+    # The lint gate of preflight: refuse pending revisions with unaccepted findings of
+    # this severity or worse, and per-rule severities.
+    lint_fail_on: Literal["error", "warning", "never"] = "error"
+    lint_rules: dict[str, Literal["error", "warning", "off"]] = Field(default_factory=dict)
+    # Rehearse the pending revisions (up, down, up) on a scratch copy made from the
+    # release's backup: always, live (only when a revision needs a live connection) or
+    # never. Above rehearsal_max_bytes of backup the copy is schema-only.
+    rehearse: Literal["always", "live", "never"] = "live"
+    rehearsal_max_bytes: int = Field(1 << 30, ge=0)
+    # Where the URL comes from: an environment variable, or the file (no password).
+    database_url_env: str | None = Field(None, min_length=1)
+    database_url: str | None = Field(None, min_length=1)
+
+    @field_validator("lint_rules", mode="before")
+    @classmethod
+    def _yaml_off(cls, value: Any) -> Any:
+        # YAML reads a bare off as false.
+        if isinstance(value, dict):
+            return {k: "off" if v is False else v for k, v in value.items()}
+        return value
+
+    @field_validator("lock_timeouts_s", mode="before")
+    @classmethod
+    def _ladder(cls, value: Any) -> Any:
+        return tuple(value) if isinstance(value, list) else value
+
+
+def _options(raw: Mapping[str, Any], where: str) -> Options:
+    """Validate one section; the error names the key, the file and what is allowed."""
+    try:
+        return Options.model_validate(dict(raw))
+    except ValidationError as err:
+        first = err.errors()[0]
+        key = ".".join(str(p) for p in first["loc"]) or "(section)"
+        given = first.get("input")
+        shown = "" if isinstance(given, dict) else f" (got {given!r})"
+        if first["type"] == "extra_forbidden":
+            known = ", ".join(sorted(Options.model_fields))
+            raise BadInput(f"{where}: unknown setting '{key}'", hint=f"known: {known}") from None
+        raise BadInput(f"{where}: setting '{key}': {first['msg'].lower()}{shown}") from None
+
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything a step needs to know, validated before anything runs."""
+    """Everything a step needs to know, validated before anything runs: where the
+    database and the project are (resolved), and the environment's :class:`Options`."""
 
     env: str
     url: URL
@@ -65,20 +111,7 @@ class Settings:
     alembic_ini: Path
     artifacts_dir: Path
     backup_dir: Path
-    backup_keep: int = 5
-    backup_jobs: int = 1
-    backup_min_free_ratio: float = 2.0
-    lock_timeouts_s: tuple[float, ...] = (2.0, 5.0, 15.0)
-    lock_retry_pause_s: float = 1.0
-    statement_timeout_s: float = 900.0
-    claim_lease_s: float = 900.0
-    restore_on_failed_rollback: bool = False
-    development: bool = False
-    version_table: str = "alembic_version"
-    lint_fail_on: str = "error"
-    lint_rules: Mapping[str, str] = field(default_factory=dict)
-    rehearse: str = "live"
-    rehearsal_max_bytes: int = 1 << 30
+    options: Options = field(default_factory=Options)
     secrets: tuple[str, ...] = field(default=(), repr=False)
     config_path: Path | None = None
 
@@ -173,7 +206,7 @@ def load_settings(
     environ = os.environ if environ is None else environ
     path = _find_config(config)
     base = Path.cwd()
-    options: dict[str, Any] = dict(DEFAULTS)
+    sections: list[tuple[Mapping[str, Any], str]] = []
     env_section: dict[str, Any] = {}
     if path is not None:
         data = _read_config(path)
@@ -182,25 +215,30 @@ def load_settings(
         if env not in known:
             names = ", ".join(sorted(known)) or "none"
             raise BadInput(f"unknown environment '{env}'", hint=f"known: {names}")
-        options.update(data.get("defaults") or {})
         env_section = known[env] or {}
-        options.update(env_section)
+        sections = [
+            (data.get("defaults") or {}, f"{path}: defaults"),
+            (env_section, f"{path}: environment '{env}'"),
+        ]
     elif db_url is None or alembic_ini is None:
         raise BadInput(
             f"no {DEFAULT_CONFIG} here and no --config",
             hint="create one, or pass both --db-url and --alembic-ini",
         )
-
-    unknown = set(options) - set(DEFAULTS) - {"database_url", "database_url_env"}
-    if unknown:
-        raise BadInput(f"unknown setting(s) for '{env}': {', '.join(sorted(unknown))}")
+    merged: dict[str, Any] = {}
+    for section, where in sections:
+        if not isinstance(section, Mapping):
+            raise BadInput(f"{where} must be a mapping of settings")
+        _options(section, where)  # each section on its own: the error names where
+        merged |= dict(section)
+    options = _options(merged, f"{path}: environment '{env}'")
 
     if db_url is not None:
         url, source = parse_url(db_url, source=db_url_source), db_url_source
     elif db_url_source == "stdin":
         raise BadInput("no database URL on stdin", hint="pipe one line: dialect://user@host/db")
-    elif "database_url_env" in env_section:
-        var = str(env_section["database_url_env"])
+    elif options.database_url_env is not None:
+        var = options.database_url_env
         raw = environ.get(var)
         if not raw:
             raise BadInput(
@@ -208,8 +246,8 @@ def load_settings(
                 hint=f"export {var}=... or pass --db-url",
             )
         url, source = parse_url(raw, source=f"${var}"), f"${var}"
-    elif "database_url" in env_section:
-        url = parse_url(str(env_section["database_url"]), source=f"{path}")
+    elif options.database_url is not None:
+        url = parse_url(options.database_url, source=f"{path}")
         source = str(path)
         if url.password:
             raise BadInput(
@@ -225,68 +263,24 @@ def load_settings(
     if url.get_backend_name() == "sqlite" and url.database and not os.path.isabs(url.database):
         url = url.set(database=str(base / url.database))
 
-    def _path(value: Any) -> Path:
-        p = Path(str(value).format(env=env))
+    def _path(value: str) -> Path:
+        p = Path(value.format(env=env))
         return p if p.is_absolute() else base / p
 
-    ini = alembic_ini if alembic_ini is not None else _path(options["alembic_ini"])
+    ini = alembic_ini if alembic_ini is not None else _path(options.alembic_ini)
     if not ini.is_file():
         raise BadInput(f"Alembic ini file {ini} does not exist", hint="pass --alembic-ini PATH")
-
-    try:
-        ladder = tuple(float(t) for t in options["lock_timeouts_s"])
-        settings = Settings(
-            env=env,
-            url=url,
-            url_source=source,
-            alembic_ini=ini.resolve(),
-            artifacts_dir=_path(options["artifacts_dir"]),
-            backup_dir=_path(options["backup_dir"]),
-            backup_keep=int(options["backup_keep"]),
-            backup_jobs=int(options["backup_jobs"]),
-            backup_min_free_ratio=float(options["backup_min_free_ratio"]),
-            lock_timeouts_s=ladder,
-            lock_retry_pause_s=float(options["lock_retry_pause_s"]),
-            statement_timeout_s=float(options["statement_timeout_s"]),
-            claim_lease_s=float(options["claim_lease_s"]),
-            restore_on_failed_rollback=bool(options["restore_on_failed_rollback"]),
-            development=bool(options["development"]),
-            version_table=str(options["version_table"]),
-            lint_fail_on=str(options["lint_fail_on"]),
-            lint_rules={
-                # YAML reads a bare off as false
-                str(k): "off" if v is False else str(v)
-                for k, v in dict(options["lint_rules"] or {}).items()
-            },
-            rehearse=str(options["rehearse"]),
-            rehearsal_max_bytes=int(options["rehearsal_max_bytes"]),
-            secrets=tuple(s for s in (url.password,) if s),
-            config_path=path.resolve() if path is not None else None,
-        )
-    except (TypeError, ValueError) as err:
-        raise BadInput(f"a setting of environment '{env}' has the wrong type: {err}") from err
-    if not ladder or settings.backup_keep < 1 or settings.backup_jobs < 1:
-        raise BadInput(
-            f"environment '{env}' needs lock_timeouts_s non-empty, backup_keep and backup_jobs >= 1"
-        )
-    if settings.lint_fail_on not in LINT_LEVELS:
-        raise BadInput(
-            f"environment '{env}' has lint_fail_on '{settings.lint_fail_on}'",
-            hint=f"use one of: {', '.join(LINT_LEVELS)}",
-        )
-    if settings.rehearse not in REHEARSE_MODES:
-        raise BadInput(
-            f"environment '{env}' has rehearse '{settings.rehearse}'",
-            hint=f"use one of: {', '.join(REHEARSE_MODES)}",
-        )
-    bad = {k: v for k, v in settings.lint_rules.items() if v not in RULE_LEVELS}
-    if bad:
-        rule, level = next(iter(bad.items()))
-        raise BadInput(
-            f"environment '{env}' sets lint rule {rule} to '{level}'",
-            hint=f"use one of: {', '.join(RULE_LEVELS)}",
-        )
-    return settings
+    return Settings(
+        env=env,
+        url=url,
+        url_source=source,
+        alembic_ini=ini.resolve(),
+        artifacts_dir=_path(options.artifacts_dir),
+        backup_dir=_path(options.backup_dir),
+        options=options,
+        secrets=tuple(s for s in (url.password,) if s),
+        config_path=path.resolve() if path is not None else None,
+    )
 
 
 def with_lint_policy(
@@ -298,7 +292,7 @@ def with_lint_policy(
         raise BadInput(
             f"--lint-fail-on '{fail_on}' is not a level", hint=f"use {', '.join(LINT_LEVELS)}"
         )
-    merged = dict(settings.lint_rules)
+    merged: dict[str, Any] = dict(settings.options.lint_rules)
     for item in rules:
         rule, sep, level = item.partition("=")
         if not sep or not rule.strip() or level.strip() not in RULE_LEVELS:
@@ -307,6 +301,6 @@ def with_lint_policy(
                 hint=f"for example --lint-rule ban-drop-column=warning ({', '.join(RULE_LEVELS)})",
             )
         merged[rule.strip()] = level.strip()
-    return dataclasses.replace(
-        settings, lint_fail_on=fail_on or settings.lint_fail_on, lint_rules=merged
-    )
+    policy = {"lint_fail_on": fail_on or settings.options.lint_fail_on, "lint_rules": merged}
+    options = _options(settings.options.model_dump() | policy, "the command line")
+    return dataclasses.replace(settings, options=options)

@@ -211,7 +211,7 @@ def _raw_findings(
     project: Project, rev: Revision, dialect: str, server: ServerVersion | None
 ) -> list[_Raw]:
     out: list[_Raw] = []
-    version_table = re.compile(rf"\b{re.escape(project.settings.version_table)}\b", re.I)
+    version_table = re.compile(rf"\b{re.escape(project.settings.options.version_table)}\b", re.I)
 
     def relevant(stmts: list[Statement]) -> list[Statement]:
         return [

@@ -103,7 +103,7 @@ class Project:
         self.settings = settings
         self.ini = settings.alembic_ini
         # Learned from env.py's configure() on the first online run (version_table ...).
-        self.version_options: dict[str, Any] = {"version_table": settings.version_table}
+        self.version_options: dict[str, Any] = {"version_table": settings.options.version_table}
         # The revision whose step env.py is running (or ran last) in migrate().
         self.running: str | None = None
         self._accepted: dict[str, dict[str, str]] | None = None

@@ -92,7 +92,7 @@ def recover(run: Run, start: str | None, start_fp: str | None, backup: FileRef |
         return
     restore_cmd = run.settings.command("restore", "--backup", backup.path, "--yes")
     run.report.next_command = restore_cmd
-    if not run.settings.restore_on_failed_rollback:
+    if not run.settings.options.restore_on_failed_rollback:
         run.report.skip("restore", f"not allowed on {run.settings.env}")
         run.report.finish(Outcome.NEEDS_ATTENTION)
         return

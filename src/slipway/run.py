@@ -382,7 +382,7 @@ class Run:
         self.leased = lease
 
     def _lease_end(self) -> dt.datetime:
-        return ledger.now() + dt.timedelta(seconds=self.settings.claim_lease_s)
+        return ledger.now() + dt.timedelta(seconds=self.settings.options.claim_lease_s)
 
     def join_claim(self) -> None:
         """Hold the session lock and take over this run's open claim from its last step."""

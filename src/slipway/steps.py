@@ -65,7 +65,7 @@ def preflight(run: Run, *, gate: bool = True) -> State:
                         ) from err
                     _check_room(run, size)
                     server = lint.server_version(conn)
-        if gate and state.pending and run.settings.lint_fail_on != "never":
+        if gate and state.pending and run.settings.options.lint_fail_on != "never":
             notes.append(lint_gate(run, state, server).summary())
         step.detail = "; ".join(notes)
     return state
@@ -85,8 +85,8 @@ def lint_revisions(
         revisions,
         dialect=lint_dialect(run),
         server=server,
-        fail_on=run.settings.lint_fail_on,
-        rules=run.settings.lint_rules,
+        fail_on=run.settings.options.lint_fail_on,
+        rules=run.settings.options.lint_rules,
         relpath=run.relpath,
     )
     run.report.data["lint"] = result.to_dict()
@@ -108,7 +108,7 @@ def _check_room(run: Run, size: int) -> None:
     while not probe.exists():
         probe = probe.parent
     free = shutil.disk_usage(probe).free
-    need = int(size * run.settings.backup_min_free_ratio)
+    need = int(size * run.settings.options.backup_min_free_ratio)
     if free < need:
         raise Refused(
             f"backup folder {folder} has {free} bytes free, a backup needs about {need}",
@@ -138,10 +138,12 @@ def backup(run: Run) -> FileRef:
         folder = private_dir(settings.backup_dir)
         name = f"{settings.database_name.rsplit('/', 1)[-1]}"
         stem = Path(name).stem or "database"
-        suffix = run.dialect.suffix(settings.backup_jobs)
+        suffix = run.dialect.suffix(settings.options.backup_jobs)
         target = folder / f"{stem}-{run.run_id}{suffix}"
         try:
-            run.dialect.backup(target, max(settings.lock_timeouts_s), settings.backup_jobs)
+            run.dialect.backup(
+                target, max(settings.options.lock_timeouts_s), settings.options.backup_jobs
+            )
             make_private(target)
             step.detail = run.dialect.validate_backup(target)
         except (ToolFailed, OSError, sqlite3.Error) as err:  # a full disk shows up as any
@@ -156,7 +158,7 @@ def backup(run: Run) -> FileRef:
             raise
         sha, size = checksum(target)
         ref = FileRef(path=str(target), sha256=sha, bytes=size)
-        pruned = _prune(folder, f"{stem}-*{suffix}", settings.backup_keep)
+        pruned = _prune(folder, f"{stem}-*{suffix}", settings.options.backup_keep)
         if pruned:
             step.detail += f"; pruned {len(pruned)} old backup(s)"
         run.report.backup = ref
@@ -216,7 +218,7 @@ def rehearse(run: Run, state: State, backup: FileRef | None) -> None:
     """Run the pending revisions up, down to the start and up again on a scratch copy
     made from this run's backup, recording every statement in ``rehearsal.sql``. A
     failure refuses the release: the target has not been touched."""
-    mode = run.settings.rehearse
+    mode = run.settings.options.rehearse
     live = run.report.data.get("live_only") or []
     if mode == "never" or (mode == "live" and not live):
         why = "rehearse: never" if mode == "never" else "every revision renders offline"
@@ -229,7 +231,7 @@ def rehearse(run: Run, state: State, backup: FileRef | None) -> None:
             hint=f"run 'slipway db backup --run-id {run.run_id}' first",
         )
     with run.report.step("rehearse") as step:
-        schema_only = backup.bytes > run.settings.rehearsal_max_bytes
+        schema_only = backup.bytes > run.settings.options.rehearsal_max_bytes
         copy = "schema-only" if schema_only else "full"
         recording = Recording()
         project = run.project
@@ -283,7 +285,7 @@ def rehearse(run: Run, state: State, backup: FileRef | None) -> None:
 
 def _upgrade_one(run: Run, rev: Revision, lock_timeout_s: float, recording: Recording) -> None:
     guard = run.guard(
-        timeouts=(lock_timeout_s, run.settings.statement_timeout_s), recording=recording
+        timeouts=(lock_timeout_s, run.settings.options.statement_timeout_s), recording=recording
     )
     run.project.migrate(run.engine, guard, up=True, destination=rev.id, url=run.settings.url)
     with run.connect() as conn, conn.begin():
@@ -308,7 +310,7 @@ def apply(run: Run, state: State) -> None:
 
 
 def _apply_all(run: Run, state: State, step: Step, recording: Recording) -> int:
-    ladder = run.settings.lock_timeouts_s
+    ladder = run.settings.options.lock_timeouts_s
     retries = 0
     for rev in state.pending:
         for attempt, timeout in enumerate(ladder, start=1):
@@ -335,7 +337,7 @@ def _apply_all(run: Run, state: State, step: Step, recording: Recording) -> int:
                         rev.id,
                         timeout,
                     )
-                    time.sleep(run.settings.lock_retry_pause_s * attempt)
+                    time.sleep(run.settings.options.lock_retry_pause_s * attempt)
                     continue
                 why = first_line(err)
                 if retryable:
@@ -405,9 +407,9 @@ def rollback(run: Run, start: str | None, start_fingerprint: str | None) -> None
             raise StepFailed("rollback", f"database is at {current}, which is not above {start}")
         if undo:
             recording = Recording()
-            timeout = run.settings.lock_timeouts_s[-1]
+            timeout = run.settings.options.lock_timeouts_s[-1]
             guard = run.guard(
-                timeouts=(timeout, run.settings.statement_timeout_s), recording=recording
+                timeouts=(timeout, run.settings.options.statement_timeout_s), recording=recording
             )
             log.info("downgrading %s -> %s", current, start or "base")
             try:
