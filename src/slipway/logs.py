@@ -54,12 +54,29 @@ def setup_console(*, debug: bool) -> None:
         logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
 
 
+class _QuietFileHandler(logging.FileHandler):
+    """The run log: when its disk fills or turns read-only, it says so once on stderr
+    and stops writing, instead of a traceback per log line. The run goes on: the
+    database, not the artifacts disk, decides its outcome."""
+
+    failed = False
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        if not self.failed:
+            self.failed = True
+            print(
+                f"slipway: warning: the run log {self.baseFilename} cannot be written "
+                "(disk full or read-only?); the run goes on without it",
+                file=sys.stderr,
+            )
+
+
 @contextmanager
 def run_log(path: Path, secrets: Iterable[str]) -> Iterator[None]:
     """Copy every log line of the run into ``path`` (0600), secrets masked everywhere."""
     root = logging.getLogger()
     redactor = Redact(secrets)
-    handler = logging.FileHandler(private_file(path), encoding="utf-8")
+    handler = _QuietFileHandler(private_file(path), encoding="utf-8")
     handler.setFormatter(logging.Formatter(_FORMAT))
     handler.addFilter(redactor)
     others = list(root.handlers)

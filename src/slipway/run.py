@@ -151,9 +151,19 @@ class Run:
 
     # lifecycle --------------------------------------------------------------------
     def __enter__(self) -> Run:
-        private_dir(self.dir)
+        try:  # proven writable before anything changes
+            private_dir(self.dir)
+            probe = self.dir / ".writable"
+            probe.write_bytes(b"\0" * 4096)
+            probe.unlink()
+            self._stack.enter_context(run_log(self.dir / "run.log", self.settings.secrets))
+        except OSError as err:
+            raise BadInput(
+                f"the artifacts folder {self.settings.artifacts_dir} cannot be written: "
+                f"{err.strerror or err}; nothing was changed",
+                hint="free space there, fix its permissions, or set artifacts_dir",
+            ) from err
         self.report.artifacts_dir = str(self.dir)
-        self._stack.enter_context(run_log(self.dir / "run.log", self.settings.secrets))
         log.info(
             "run %s: %s on %s (%s) by %s",
             self.run_id,
@@ -179,7 +189,14 @@ class Run:
             if self.claimed:
                 self._sync_claim()
             if self.owns_report or self.claimed:
-                self.report.write(self.dir)
+                try:
+                    self.report.write(self.dir)
+                except OSError as err:  # the database's outcome stands; say where it is
+                    log.warning(
+                        "report.json cannot be written (%s); the outcome is in the "
+                        "ledger (slipway db history) and on stdout with --json",
+                        err.strerror or err,
+                    )
             log.info("run %s ended: %s", self.run_id, self.report.outcome.value)
         finally:
             self._stack.close()

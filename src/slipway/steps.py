@@ -303,7 +303,7 @@ def apply(run: Run, state: State) -> None:
         try:
             retries = _apply_all(run, state, step, recording)
         finally:
-            write_sql(run, "applied", recording.text())
+            write_evidence(run, "applied", recording.text())
         step.detail = f"{len(state.pending)} revision(s) applied" + (
             f", {retries} lock retries" if retries else ""
         )
@@ -345,6 +345,16 @@ def _apply_all(run: Run, state: State, step: Step, recording: Recording) -> int:
                 step.detail = f"revision {rev.id} failed: {why}"
                 raise StepFailed("apply", step.detail, revision=rev.id) from err
     return retries
+
+
+def write_evidence(run: Run, kind: str, sql: str) -> FileRef | None:
+    """``<kind>.sql`` of what already ran (applied, rollback): a full or read-only disk
+    is logged, never a failure of the step that changed the database."""
+    try:
+        return write_sql(run, kind, sql)
+    except OSError as err:
+        log.warning("%s.sql cannot be written: %s", kind, err.strerror or err)
+        return None
 
 
 def write_sql(run: Run, kind: str, sql: str) -> FileRef:
@@ -422,7 +432,7 @@ def rollback(run: Run, start: str | None, start_fingerprint: str | None) -> None
                 step.detail = f"downgrade of {failed} failed: {first_line(err)}"
                 raise StepFailed("rollback", step.detail, revision=failed) from err
             finally:
-                write_sql(run, "rollback", recording.text())
+                write_evidence(run, "rollback", recording.text())
                 _forget_undone(run, below)
         run.report.current_revision = start
         _prove_at(run, start, start_fingerprint, step_name="rollback")
