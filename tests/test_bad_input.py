@@ -171,3 +171,40 @@ def test_settings_are_read_strictly(
     assert_bad_input(result, needle)
     assert str(config) in result.stderr
     assert state(lite) == before
+
+
+def test_a_server_that_accepts_but_never_answers(tmp_path: Path, project: Project) -> None:
+    """A MariaDB port that accepts connections and never says a word: the handshake is
+    timed out like a refused connection (exit 2, one line), not waited for forever."""
+    import socket
+    import threading
+
+    standard_history(project)
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    port = server.getsockname()[1]
+    try:
+        result = release(
+            tmp_path,
+            "--alembic-ini",
+            str(project.ini),
+            "--db-url",
+            f"mysql+pymysql://app:Sekr3t@127.0.0.1:{port}/app",
+        )
+    finally:
+        server.close()
+        for conn in held:
+            conn.close()
+    assert_bad_input(result, "cannot reach database")
+    assert "Sekr3t" not in result.stdout + result.stderr

@@ -106,8 +106,10 @@ class Dialect:
     # ledger, locks and backups are synchronous work; env.py still gets the URL as given.
     sync_driver: ClassVar[str]
 
-    def __init__(self, url: URL) -> None:
+    def __init__(self, url: URL, *, statement_timeout_s: float = 900.0) -> None:
         self.url = url
+        # How long one statement may run: bounds the client's wait for an answer too.
+        self.statement_timeout_s = statement_timeout_s
 
     # connections -------------------------------------------------------------
     @property
@@ -438,7 +440,27 @@ class MySQL(Dialect):
     sync_driver = "pymysql"
 
     def connect_args(self) -> dict[str, object]:
-        return {"connect_timeout": CONNECT_TIMEOUT_S}
+        # A server that accepts the connection but never answers: the handshake is
+        # bounded like the TCP connect (read/write timeouts), see create_engine.
+        return {
+            "connect_timeout": CONNECT_TIMEOUT_S,
+            "read_timeout": CONNECT_TIMEOUT_S,
+            "write_timeout": CONNECT_TIMEOUT_S,
+        }
+
+    def create_engine(self) -> Engine:
+        engine = super().create_engine()
+        answer_within = self.statement_timeout_s + 30
+
+        # Once connected, a statement may take up to the statement timeout (the server
+        # ends it there: max_statement_time): the client waits that long, not forever.
+        @event.listens_for(engine, "connect")
+        def _connected(dbapi_conn: Any, record: Any) -> None:
+            if hasattr(dbapi_conn, "_read_timeout"):  # PyMySQL's own per-read timeout
+                dbapi_conn._read_timeout = answer_within
+                dbapi_conn._write_timeout = answer_within
+
+        return engine
 
     @contextmanager
     def _option_file(self) -> Iterator[tuple[str, int]]:
@@ -786,12 +808,12 @@ class SQLite(Dialect):
             conn.close()
 
 
-def dialect_for(url: URL) -> Dialect:
+def dialect_for(url: URL, *, statement_timeout_s: float = 900.0) -> Dialect:
     backend = url.get_backend_name()
     if backend == "postgresql":
-        return PostgreSQL(url)
+        return PostgreSQL(url, statement_timeout_s=statement_timeout_s)
     if backend in ("mysql", "mariadb"):
-        return MySQL(url)
+        return MySQL(url, statement_timeout_s=statement_timeout_s)
     if backend == "sqlite":
-        return SQLite(url)
+        return SQLite(url, statement_timeout_s=statement_timeout_s)
     raise BadInput(f"unsupported database '{backend}'")

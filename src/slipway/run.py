@@ -118,7 +118,9 @@ class Run:
             self.report.command = command
         else:
             self.report = Report.begin(settings, self.run_id, command, who_am_i())
-        self.dialect: Dialect = dialect_for(settings.url)
+        self.dialect: Dialect = dialect_for(
+            settings.url, statement_timeout_s=settings.options.statement_timeout_s
+        )
         self._engine: Engine | None = None
         self._project: Project | None = None
         self._probed = False
