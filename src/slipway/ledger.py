@@ -62,6 +62,8 @@ history = Table(
     # Which process the pid meant: the boot id and the process's start time, so that a
     # pid used again by another process (or after a reboot) is not taken for the run.
     Column("process", String(80)),
+    # The schema's fingerprint when the run began: a run killed mid-way is judged by it.
+    Column("start_fingerprint", String(64)),
 )
 
 checksums = Table(

@@ -32,6 +32,7 @@ def release(settings: Settings, *, run_id: str | None = None) -> Report:
             run.report.finish(Outcome.NOOP)
             return run.report
         start_fp = steps.fingerprint_now(run)
+        run.record(start_fingerprint=start_fp)
         backup = steps.backup(run)
         steps.render(run, state)
         steps.rehearse(run, state, backup)

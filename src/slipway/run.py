@@ -25,7 +25,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from slipway import ledger
+from slipway import ledger, schema
 from slipway.artifacts import new_run_id, private_dir
 from slipway.config import Settings
 from slipway.dialects import Dialect, dialect_for
@@ -349,10 +349,20 @@ class Run:
                     if claim.lease_until
                     else f"its process {claim.pid} on {claim.host} is gone"
                 )
+                repair = self._repair_after(claim)
+                if repair is not None:
+                    where, fix = repair
+                    raise Refused(
+                        f"run {claim.run_id} ({started}) ended without finishing: {gone}; "
+                        f"it left the database changed: {where}",
+                        check="claim",
+                        hint=f"run: {fix}",
+                    )
                 raise Refused(
-                    f"run {claim.run_id} ({started}) ended without finishing: {gone}",
+                    f"run {claim.run_id} ({started}) ended without finishing: {gone}; "
+                    "the database is as it found it",
                     check="claim",
-                    hint=f"check the database with 'slipway db status', then run: {unlock}",
+                    hint=f"run: {unlock}",
                 )
             raise Refused(
                 f"run {claim.run_id} ({started}, pid {claim.pid} on {claim.host}) "
@@ -367,6 +377,28 @@ class Run:
                 check="attention",
                 hint=f"run what its report names next; once the database is sound: {unlock}",
             )
+
+    def _repair_after(self, claim: ledger.Claim) -> tuple[str, str] | None:
+        """Where a dead run left the database, and the one command that puts it back;
+        None when it is as the run found it (revision and schema fingerprint)."""
+        with self.connect() as conn:
+            row = ledger.run(conn, claim.run_id) or {}
+            heads = self.project.current(conn)
+            fingerprint = schema.fingerprint(conn)
+        current = ",".join(heads) or None
+        start_fp = row.get("start_fingerprint")
+        if current == claim.from_revision and start_fp in (None, fingerprint):
+            return None
+        where = (
+            f"at {current or 'base'}, not {claim.from_revision or 'base'}"
+            if current != claim.from_revision
+            else f"at {current or 'base'} but its schema is not the one the run began with "
+            "(DDL committed part-way)"
+        )
+        backup = row.get("backup_path")
+        if backup:
+            return where, self.settings.command("restore", "--backup", str(backup), "--yes")
+        return where, self.settings.command("rollback", "--to", claim.from_revision or "base")
 
     def claim(self, current: str | None, target: str | None, *, lease: bool = False) -> None:
         """Write this run's claim (a ``running`` history row) and baseline the checksums
@@ -430,6 +462,14 @@ class Run:
                 process=process_identity(os.getpid()),
                 lease_until=self._lease_end(),
             )
+
+    def record(self, **fields: object) -> None:
+        """Write what a step produced into this run's claim at once (the backup, the
+        start fingerprint): a run killed later leaves it for whoever comes next."""
+        if not self.claimed:
+            return
+        with self.connect() as conn, conn.begin():
+            ledger.update_claim(conn, self.run_id, **fields)
 
     def _sync_claim(self) -> None:
         """Close the claim when the run has ended; otherwise record progress, renew the lease."""

@@ -56,6 +56,7 @@ def claim(settings: Settings, run_id: str | None = None) -> Report:
             run.report.finish(Outcome.NOOP)
             return run.report
         run.report.data["start_fingerprint"] = steps.fingerprint_now(run)
+        run.record(start_fingerprint=run.report.data["start_fingerprint"])
         run.report.outcome = Outcome.RUNNING
     return run.report
 

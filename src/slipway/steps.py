@@ -158,6 +158,9 @@ def backup(run: Run) -> FileRef:
             raise
         sha, size = checksum(target)
         ref = FileRef(path=str(target), sha256=sha, bytes=size)
+        # In the ledger at once: a run killed later still names its backup, and restore
+        # trusts it.
+        run.record(backup_path=ref.path, backup_sha256=sha, backup_bytes=size)
         pruned = _prune(folder, f"{stem}-*{suffix}", settings.options.backup_keep)
         if pruned:
             step.detail += f"; pruned {len(pruned)} old backup(s)"
