@@ -53,7 +53,13 @@ def state(db: ThrowawayDB) -> tuple[object, ...]:
 
 @pytest.mark.parametrize(
     "url",
-    ["not a url", "postgresql+psycopg://app:Sekr3t@127.0.0.1:notaport/app", "oracle://x@y/z"],
+    [
+        "not a url",
+        "postgresql+psycopg://app:Sekr3t@127.0.0.1:notaport/app",
+        "oracle://x@y/z",
+        "postgresql+psycopg://app:Sekr3t@127.0.0.1:5432/app%00?port=1",
+        "mysql+pymysql://app:Sekr3t@127.0.0.1/app?charset=utf8%0A",
+    ],
 )
 def test_malformed_url(url: str, tmp_path: Path) -> None:
     result = release(tmp_path, "--db-url", url)

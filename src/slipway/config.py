@@ -151,6 +151,13 @@ def parse_url(raw: str, *, source: str) -> URL:
             f"the database URL from {source} is malformed",
             hint="expected dialect+driver://user@host:port/database or sqlite:///path",
         ) from err
+    parts = [url.username, url.password, url.host, url.database, *url.query.values()]
+    text = "".join(str(p) for p in parts if p is not None) + raw
+    if any(ord(c) < 32 or c == "\x7f" for c in text):
+        raise BadInput(
+            f"the database URL from {source} holds a control character (a NUL byte, %00?)",
+            hint="client libraries cut or misread such URLs; remove it",
+        )
     backend = url.get_backend_name()
     if backend not in SUPPORTED_BACKENDS:
         raise BadInput(
