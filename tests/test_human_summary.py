@@ -48,7 +48,7 @@ def test_applied_summary(lite: ThrowawayDB, project: Project, tmp_path: Path) ->
     ("env", "state", "next_"),
     [
         ("test", "database: rolled back to r1, verified", "next: fix the failing revision"),
-        ("prod", "database: UNCERTAIN (last seen at r2)", "next: slipway db restore --env prod"),
+        ("prod", "database: UNCERTAIN (last seen at r2)", "next: slipway db restore --backup"),
     ],
 )
 def test_failure_summaries_say_state_and_next_step(

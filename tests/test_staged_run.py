@@ -5,6 +5,7 @@ run has ended, and a rollback that ends it where it began."""
 from __future__ import annotations
 
 import shlex
+import time
 from pathlib import Path
 
 import pytest
@@ -108,15 +109,17 @@ def test_a_run_whose_lease_ran_out_is_refused_until_unlocked(
     db: ThrowawayDB, project: Project, tmp_path: Path
 ) -> None:
     history(project)
-    step = Release(db, project.ini, write_config(tmp_path, {"claim_lease_s": 0}))
+    step = Release(db, project.ini, write_config(tmp_path, {"claim_lease_s": 0.01}))
     run_id = step("claim").report["run_id"]
 
     # The controller died after the claim: nothing renews the lease.
+    time.sleep(1.1)  # the ledger keeps whole seconds
     blocked = step("release")
     assert blocked.code == 3
-    message = blocked.report["error"]["message"]
-    assert "lease ran out" in message
-    assert f"slipway db unlock {run_id}" in message
+    error = blocked.report["error"]
+    assert "lease ran out" in error["message"]
+    assert f"slipway db unlock {run_id}" in error["hint"]
+    assert f"slipway db unlock {run_id}" in blocked.stderr
 
     assert step("unlock", run_id).code == 0
     assert step("release").report["outcome"] == "applied"

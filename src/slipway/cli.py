@@ -26,9 +26,10 @@ from slipway import gate, signals, staged
 from slipway import release as lib
 from slipway.config import Settings, load_settings, with_lint_policy
 from slipway.errors import Refused, SlipwayError
-from slipway.logs import redact, setup_console
+from slipway.logs import setup_console
 from slipway.outcomes import Outcome
 from slipway.report import Report, render_summary
+from slipway.run import who_am_i
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -141,22 +142,17 @@ def db_url_password(db_url: str | None) -> str:
 
 
 def _fail_early(ctx: Context, err: BaseException, secrets: Sequence[str]) -> None:
-    outcome = err.outcome if isinstance(err, SlipwayError) else Outcome.ERROR
-    message = redact((str(err).strip() or type(err).__name__).splitlines()[0], secrets)
+    """A command that ended before its run began: the same report shape, one line."""
+    command = click.get_current_context().info_name or ""
+    report = Report.refused_early(command, ctx.env, who_am_i(), err, secrets)
     if ctx.as_json:
-        print(
-            json.dumps(
-                {
-                    "outcome": outcome.value,
-                    "exit_code": outcome.exit_code,
-                    "error": {"type": type(err).__name__, "message": message},
-                }
-            )
-        )
-    prefix = "internal error" if outcome is Outcome.ERROR else "error"
-    tail = " (run with --debug for the traceback)" if outcome is Outcome.ERROR else ""
-    click.echo(f"slipway: {prefix}: {message}{tail}", err=True)
-    sys.exit(outcome.exit_code)
+        print(json.dumps(report.to_dict(), indent=2, default=str))
+    internal = report.outcome is Outcome.ERROR
+    prefix = "internal error" if internal else "error"
+    tail = " (run with --debug for the traceback)" if internal else ""
+    line = report.error.line if report.error else ""
+    click.echo(f"slipway: {prefix}: {line}{tail}", err=True)
+    sys.exit(report.exit_code)
 
 
 def _finish(ctx: Context, report: Report) -> None:
@@ -168,7 +164,6 @@ def _finish(ctx: Context, report: Report) -> None:
         if report.traceback and ctx.debug:
             click.echo(report.traceback, err=True)
         if report.error:
-            tail = f" ({report.error['hint']})" if report.error.get("hint") else ""
             prefix = {Outcome.ERROR: "internal error", Outcome.BAD_INPUT: "error"}.get(
                 report.outcome, report.outcome.value
             )
@@ -178,7 +173,7 @@ def _finish(ctx: Context, report: Report) -> None:
                 else ""
             )
             then = f"; next: {report.next_command}" if report.next_command else ""
-            click.echo(f"slipway: {prefix}: {report.error['message']}{tail}{then}{debug}", err=True)
+            click.echo(f"slipway: {prefix}: {report.error.line}{then}{debug}", err=True)
     sys.exit(report.exit_code)
 
 

@@ -11,65 +11,39 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from slipway import ledger, signals, steps
+from slipway import ledger, plan, signals, steps
 from slipway.config import Settings
 from slipway.errors import BadInput, Refused, StepFailed
 from slipway.outcomes import Outcome
-from slipway.report import FileRef, Report
+from slipway.report import ErrorRecord, FileRef, Report
 from slipway.run import Run, State, claim_alive
 
 log = logging.getLogger(__name__)
 
 
 def release(settings: Settings, *, run_id: str | None = None) -> Report:
-    """preflight, lock, backup, render, apply, verify; on failure rollback, then restore."""
+    """preflight, lock, then the plan (backup, render and rehearse, apply, verify); on a
+    failure once changes began, rollback, then restore."""
     with Run(settings, "release", run_id=run_id) as run:
         state = steps.preflight(run)
         state = steps.lock(run)
         if not state.pending:
-            for name in ("backup", "render", "rehearse", "apply", "verify"):
+            for name in plan.SKIPPED_WHEN_NOTHING_PENDING:
                 run.report.skip(name, "nothing pending")
             run.report.finish(Outcome.NOOP)
             return run.report
         start_fp = steps.fingerprint_now(run)
         run.record(start_fingerprint=start_fp)
-        backup = steps.backup(run)
-        steps.render(run, state)
-        steps.rehearse(run, state, backup)
         try:
-            steps.apply(run, state)
-            steps.verify(run, state.head)
-        # Once changes began, every failure must end in a contract outcome, never exit 1;
-        # SIGINT and SIGTERM too (signals.Interrupted).
-        except (Exception, KeyboardInterrupt) as err:  # noqa: BLE001
-            failure = _as_failure(err, "apply")
-            run.report.error = {
-                "type": "StepFailed",
-                "step": failure.step,
-                "message": failure.message,
-            }
-            log.error(
-                "%s failed: %s; rolling back to %s",
-                failure.step,
-                failure.message,
-                state.current or "base",
-            )
+            for step in plan.PLAN:
+                plan.advance(run, step.name, state)
+        except plan.ChangesFailed:
+            log.error("rolling back to %s", state.current or "base")
             with signals.shielded(f"rolling back to {state.current or 'base'}"):
-                recover(run, state.current, start_fp, backup)
+                recover(run, state.current, start_fp, run.report.backup)
             return run.report
         run.report.finish(Outcome.APPLIED)
     return run.report
-
-
-def _as_failure(err: BaseException, step: str) -> StepFailed:
-    if isinstance(err, StepFailed):
-        return err
-    if isinstance(err, KeyboardInterrupt):
-        return StepFailed(step, str(err) or "interrupted")
-    log.debug("unexpected failure in %s", step, exc_info=err)
-    return StepFailed(
-        step, f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err) else ''}"
-    )
 
 
 def recover(run: Run, start: str | None, start_fp: str | None, backup: FileRef | None) -> None:
@@ -78,29 +52,23 @@ def recover(run: Run, start: str | None, start_fp: str | None, backup: FileRef |
         steps.rollback(run, start, start_fp)
         run.report.finish(Outcome.ROLLED_BACK)
         return
-    except Exception as err:  # noqa: BLE001 - see release()
-        failure = _as_failure(err, "rollback")
-        log.error("rollback failed: %s", failure.message)
-        first = (run.report.error or {}).get("message", "")
-        run.report.error = {
-            "type": "StepFailed",
-            "step": failure.step,
-            "message": f"{first}; then {failure.message}",
-        }
+    except Exception as err:  # noqa: BLE001 - every failure ends in a contract outcome
+        later = ErrorRecord.of(plan.as_failure(err, "rollback"), run.settings.secrets)
+        log.error("rollback failed: %s", later.message)
+        run.report.error = run.report.error.then(later) if run.report.error else later
     if backup is None:
         run.report.skip("restore", "no backup was taken")
         run.report.finish(Outcome.NEEDS_ATTENTION)
         return
-    restore_cmd = run.settings.command("restore", "--backup", backup.path, "--yes")
-    run.report.next_command = restore_cmd
+    run.report.next_command = run.settings.command("restore", "--backup", backup.path, "--yes")
     if not run.settings.options.restore_on_failed_rollback:
         run.report.skip("restore", f"not allowed on {run.settings.env}")
         run.report.finish(Outcome.NEEDS_ATTENTION)
         return
     try:
         steps.restore(run, backup, start, start_fp)
-    except Exception as err:  # noqa: BLE001 - see release()
-        log.error("restore failed: %s", _as_failure(err, "restore").message)
+    except Exception as err:  # noqa: BLE001 - see above
+        log.error("restore failed: %s", plan.as_failure(err, "restore").message)
         run.report.finish(Outcome.NEEDS_ATTENTION)
         return
     run.report.next_command = None
@@ -180,7 +148,7 @@ def apply(settings: Settings) -> Report:
         try:
             steps.apply(run, state)
         except StepFailed as failure:
-            run.report.error = {"type": "StepFailed", "step": "apply", "message": failure.message}
+            run.report.fail(failure, settings.secrets)
             run.report.next_command = settings.command("rollback", "--to", state.current or "base")
             run.report.finish(Outcome.NEEDS_ATTENTION)
             return run.report
@@ -194,7 +162,7 @@ def verify(settings: Settings, expected: str | None = None) -> Report:
         try:
             steps.verify(run, None if target == "base" else target)
         except StepFailed as failure:
-            run.report.error = {"type": "StepFailed", "step": "verify", "message": failure.message}
+            run.report.fail(failure, settings.secrets)
             run.report.finish(Outcome.NEEDS_ATTENTION)
             return run.report
         run.report.to_revision = target
@@ -230,11 +198,7 @@ def rollback(settings: Settings, to: str | None) -> Report:
         try:
             steps.rollback(run, target, None)
         except StepFailed as failure:
-            run.report.error = {
-                "type": "StepFailed",
-                "step": "rollback",
-                "message": failure.message,
-            }
+            run.report.fail(failure, settings.secrets)
             run.report.finish(Outcome.NEEDS_ATTENTION)
             return run.report
         run.report.finish(Outcome.APPLIED)

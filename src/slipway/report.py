@@ -6,10 +6,11 @@ person, ``to_dict`` into the JSON report README.md describes.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,6 +21,8 @@ from rich.table import Table
 
 from slipway.artifacts import write_json
 from slipway.config import Settings
+from slipway.errors import Refused, SlipwayError, StepFailed, first_line
+from slipway.logs import redact
 from slipway.outcomes import Outcome
 
 
@@ -38,6 +41,44 @@ class FileRef:
     bytes: int
 
 
+@dataclass(frozen=True)
+class ErrorRecord:
+    """What went wrong: one record in every report, JSON and summary line."""
+
+    type: str
+    message: str
+    step: str | None = None
+    check: str | None = None
+    hint: str | None = None
+
+    @classmethod
+    def of(
+        cls, err: BaseException, secrets: Sequence[str] = (), *, step: str | None = None
+    ) -> ErrorRecord:
+        """From an exception: its first line (a driver error's SQL stays in the run log),
+        secrets masked; what slipway's own errors carry (hint, check, step) kept."""
+        message = err.message if isinstance(err, SlipwayError) else first_line(err)
+        hint = err.hint if isinstance(err, SlipwayError) else None
+        return cls(
+            type=type(err).__name__,
+            message=redact(message.strip().splitlines()[0] if message.strip() else "", secrets)
+            or type(err).__name__,
+            step=err.step if isinstance(err, StepFailed) else step,
+            check=err.check if isinstance(err, Refused) else None,
+            hint=redact(hint, secrets) if hint else None,
+        )
+
+    def then(self, later: ErrorRecord) -> ErrorRecord:
+        """This failure, and one that followed while putting it right (a rollback)."""
+        return dataclasses.replace(
+            later, message=f"{self.message}; then {later.message}", type=later.type
+        )
+
+    @property
+    def line(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
 @dataclass
 class Report:
     run_id: str
@@ -54,7 +95,7 @@ class Report:
     steps: list[Step] = field(default_factory=list)
     backup: FileRef | None = None
     sql: dict[str, FileRef] = field(default_factory=dict)
-    error: dict[str, str] | None = None
+    error: ErrorRecord | None = None
     next_command: str | None = None
     artifacts_dir: str | None = None
     finished_at: str | None = None
@@ -79,6 +120,18 @@ class Report:
         )
 
     @classmethod
+    def refused_early(
+        cls, command: str, env: str, who: str, err: BaseException, secrets: Sequence[str]
+    ) -> Report:
+        """The report of a command that ended before a run began (bad settings, say):
+        the same shape as every other, with no run id and no database."""
+        outcome = err.outcome if isinstance(err, SlipwayError) else Outcome.ERROR
+        report = cls(run_id="", env=env, database={}, command=command, who=who, started_at=_stamp())
+        report.fail(err, secrets)
+        report.finish(outcome)
+        return report
+
+    @classmethod
     def load(cls, folder: Path) -> Report:
         """The report a step of the same run wrote, to be continued."""
         data = json.loads((folder / "report.json").read_text(encoding="utf-8"))
@@ -87,7 +140,12 @@ class Report:
         data["steps"] = [Step(**s) for s in data.get("steps", [])]
         data["backup"] = FileRef(**data["backup"]) if data.get("backup") else None
         data["sql"] = {k: FileRef(**v) for k, v in (data.get("sql") or {}).items()}
+        data["error"] = ErrorRecord(**data["error"]) if data.get("error") else None
         return cls(**data)
+
+    def fail(self, err: BaseException, secrets: Sequence[str] = (), **kw: str | None) -> None:
+        """Record what went wrong (see :meth:`ErrorRecord.of`)."""
+        self.error = ErrorRecord.of(err, secrets, **kw)
 
     @property
     def exit_code(self) -> int:
@@ -187,7 +245,7 @@ def render_summary(report: Report, console: Console) -> None:
     for kind, ref in report.sql.items():
         console.print(f"{kind} SQL: {ref.path}")
     if report.error:
-        console.print(f"error: {report.error['message']}", markup=False)
+        console.print(f"error: {report.error.message}", markup=False)
     if report.artifacts_dir:
         console.print(f"log: {report.artifacts_dir}/run.log", markup=False)
     if report.next_command:

@@ -214,23 +214,15 @@ class Run:
                 hint="run the command again when ready",
             )
         outcome = exc.outcome if isinstance(exc, SlipwayError) else Outcome.ERROR
+        # One line: a driver error carries its SQL too, which belongs in the run log only.
+        self.report.fail(exc, self.settings.secrets)
+        message = self.report.error.message if self.report.error else ""
         if self.leased and any(s.name == "apply" for s in self.report.steps):
             # A step of a run whose changes have begun: the run is not over until it is
             # rolled back, and its claim stays open until then.
-            text = (str(exc).strip() or type(exc).__name__).splitlines()[0]
-            self.report.error = {
-                "type": type(exc).__name__,
-                "message": redact(text, self.settings.secrets),
-            }
             self.report.next_command = self.settings.command("rollback", "--run-id", self.run_id)
-            log.error("%s", self.report.error["message"])
+            log.error("%s", message)
             return
-        # One line: a driver error carries its SQL too, which belongs in the run log only.
-        text = (str(exc).strip() or type(exc).__name__).splitlines()[0]
-        message = redact(text, self.settings.secrets)
-        self.report.error = {"type": type(exc).__name__, "message": message}
-        if isinstance(exc, Refused):
-            self.report.error["check"] = exc.check
         if outcome is Outcome.ERROR:
             self.report.traceback = "".join(traceback.format_exception(exc))
             log.error("internal error: %s", message)
@@ -477,7 +469,7 @@ class Run:
         fields: dict[str, object] = {
             "to_revision": r.to_revision,
             "duration_s": sum(s.duration_s for s in r.steps),
-            "detail": (r.error or {}).get("message") or r.data.get("note"),
+            "detail": r.error.message if r.error else r.data.get("note"),
         }
         if r.backup:
             fields |= {

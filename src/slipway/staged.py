@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import logging
 
-from slipway import steps
+from slipway import plan, signals, steps
 from slipway.config import Settings
-from slipway.errors import Refused, StepFailed
+from slipway.errors import Refused
 from slipway.outcomes import Outcome
 from slipway.release import recover
-from slipway.report import Report
+from slipway.report import ErrorRecord, Report
 from slipway.run import Run, State
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ def claim(settings: Settings, run_id: str | None = None) -> Report:
             steps.preflight(run)
         state = steps.lock(run, lease=True)
         if not state.pending:
-            for name in ("backup", "render", "rehearse", "apply", "verify"):
+            for name in plan.SKIPPED_WHEN_NOTHING_PENDING:
                 run.report.skip(name, "nothing pending")
             run.report.finish(Outcome.NOOP)
             return run.report
@@ -78,58 +78,44 @@ def _state(run: Run) -> State:
     return state
 
 
-def backup(settings: Settings, run_id: str) -> Report:
+def _step(settings: Settings, run_id: str, name: str) -> Report:
+    """Advance joined run ``run_id`` by step ``name`` of the plan."""
     with _joined(settings, run_id) as run:
+        # Out of order is refused before joining: the run itself goes on untouched.
+        plan.check_order(run, name)
         run.join_claim()
-        _state(run)
-        steps.backup(run)
+        # From verify on, the database has moved on purpose: its start no longer holds.
+        state = _state(run) if name != "verify" else _planned(run)
+        try:
+            plan.advance(run, name, state)
+        except plan.ChangesFailed:
+            _failed(run)
+            return run.report
+        if name == "verify":
+            run.report.finish(Outcome.APPLIED)
     return run.report
+
+
+def _planned(run: Run) -> State:
+    """The run's state as planned (its head is the run's target)."""
+    head = run.report.to_revision or run.project.single_head()
+    return State(current=run.report.from_revision, head=head, pending=[], exists=True)
+
+
+def backup(settings: Settings, run_id: str) -> Report:
+    return _step(settings, run_id, "backup")
 
 
 def render(settings: Settings, run_id: str) -> Report:
-    with _joined(settings, run_id) as run:
-        run.join_claim()
-        state = _state(run)
-        steps.render(run, state)
-        steps.rehearse(run, state, run.report.backup)
-    return run.report
+    return _step(settings, run_id, "render")
 
 
 def apply(settings: Settings, run_id: str) -> Report:
-    with _joined(settings, run_id) as run:
-        # Out of order is refused before joining: the run itself goes on untouched.
-        missing = [n for n in ("backup", "render") if not _done(run.report, n)]
-        if missing:
-            raise Refused(
-                f"run {run_id} has no {' and no '.join(missing)} yet",
-                check="order",
-                hint=f"run 'slipway db {missing[0]} --run-id {run_id}' first",
-            )
-        run.join_claim()
-        state = _state(run)
-        try:
-            steps.apply(run, state)
-        except StepFailed as failure:
-            _failed(run, failure)
-    return run.report
+    return _step(settings, run_id, "apply")
 
 
 def verify(settings: Settings, run_id: str) -> Report:
-    with _joined(settings, run_id) as run:
-        if not _done(run.report, "apply"):
-            raise Refused(
-                f"run {run_id} has applied nothing yet",
-                check="order",
-                hint=f"run 'slipway db apply --run-id {run_id}' first",
-            )
-        run.join_claim()
-        try:
-            steps.verify(run, run.report.to_revision)
-        except StepFailed as failure:
-            _failed(run, failure)
-            return run.report
-        run.report.finish(Outcome.APPLIED)
-    return run.report
+    return _step(settings, run_id, "verify")
 
 
 def rollback(settings: Settings, run_id: str) -> Report:
@@ -144,18 +130,13 @@ def rollback(settings: Settings, run_id: str) -> Report:
         run.join_claim()
         start = run.report.from_revision
         if run.report.error is None:
-            run.report.error = {"type": "StepFailed", "message": "the release was interrupted"}
+            run.report.error = ErrorRecord("StepFailed", "the release was interrupted")
         log.error("rolling back run %s to %s", run_id, start or "base")
-        recover(run, start, run.report.data.get("start_fingerprint"), run.report.backup)
+        with signals.shielded(f"rolling back run {run_id} to {start or 'base'}"):
+            recover(run, start, run.report.data.get("start_fingerprint"), run.report.backup)
     return run.report
 
 
-def _done(report: Report, name: str) -> bool:
-    return any(s.name == name and s.status == "ok" for s in report.steps)
-
-
-def _failed(run: Run, failure: StepFailed) -> None:
+def _failed(run: Run) -> None:
     """The database may have changed: keep the claim, say how to end the run."""
-    run.report.error = {"type": "StepFailed", "step": failure.step, "message": failure.message}
     run.report.next_command = _rollback_command(run)
-    log.error("%s failed: %s", failure.step, failure.message)
