@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import secrets
 import shutil
 import sqlite3
@@ -140,21 +141,27 @@ def backup(run: Run) -> FileRef:
         stem = Path(name).stem or "database"
         suffix = run.dialect.suffix(settings.options.backup_jobs)
         target = folder / f"{stem}-{run.run_id}{suffix}"
+        # Written under a hidden partial name, renamed when whole and valid: a dump cut
+        # short by a kill never looks like a backup, and the next backup sweeps it.
+        partial = folder / f".{target.name}.partial"
+        for leftover in folder.glob(".*.partial"):
+            remove(leftover)
         try:
             run.dialect.backup(
-                target, max(settings.options.lock_timeouts_s), settings.options.backup_jobs
+                partial, max(settings.options.lock_timeouts_s), settings.options.backup_jobs
             )
-            make_private(target)
-            step.detail = run.dialect.validate_backup(target)
+            make_private(partial)
+            step.detail = run.dialect.validate_backup(partial)
+            os.replace(partial, target)
         except (ToolFailed, OSError, sqlite3.Error) as err:  # a full disk shows up as any
-            remove(target)
+            remove(partial)
             raise Refused(
                 f"backup failed: {redact(first_line(err), settings.secrets)}",
                 check="backup",
                 hint="no change was made; fix the backup and release again",
             ) from err
         except BaseException:  # interrupted: a partial dump is never a backup
-            remove(target)
+            remove(partial)
             raise
         sha, size = checksum(target)
         ref = FileRef(path=str(target), sha256=sha, bytes=size)

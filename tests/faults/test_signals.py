@@ -181,3 +181,34 @@ def test_signal_during_backup_refuses_and_leaves_no_partial_dump(
     assert db.revision() == "r1"
     assert db.contents() == rows and db.schema() == schema
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("db", ["postgresql"], indirect=True)
+def test_a_dump_cut_short_by_sigkill_never_counts_as_a_backup(
+    db: ThrowawayDB, project: Project, release: Release, tmp_path: Path
+) -> None:
+    slow_history(project, db.kind)
+    (project.root / "versions" / "r3.py").unlink()  # r2 pending only: no slow revision
+    alembic_upgrade(db, project.ini, "r1")
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    version = subprocess.run(["pg_dump", "--version"], capture_output=True, text=True).stdout
+    (tools / "pg_dump").write_text(FAKE_PG_DUMP.replace("VERSION", version.strip()))
+    (tools / "pg_dump").chmod(0o755)
+    backups = tmp_path / "backups" / "test"
+    proc = release.start(PATH=f"{tools}:{os.environ['PATH']}")
+    deadline = time.monotonic() + 60
+    while not (backups.is_dir() and any(p.stat().st_size for p in backups.iterdir())):
+        assert time.monotonic() < deadline, "no partial dump appeared"
+        time.sleep(0.05)
+    run_id = next((tmp_path / "artifacts").iterdir()).name
+    proc.kill()
+    proc.wait(30)
+    assert [p.name.startswith(".") for p in backups.iterdir()] == [True]  # hidden, partial
+
+    assert release("unlock", run_id).code == 0  # nothing had changed: the named command
+    again = release()
+
+    assert again.code == 0, again.stderr
+    assert db.revision() == "r2"
+    assert [p.name for p in backups.iterdir()] == [Path(again.report["backup"]["path"]).name]
