@@ -6,6 +6,7 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
+import pytest
 from conftest import Project, Release, ThrowawayDB, alembic_upgrade, standard_history
 
 
@@ -119,3 +120,17 @@ def test_old_backups_are_pruned_to_backup_keep(
 
     assert [p.exists() for p in paths] == [False, True, True]
     assert set((tmp_path / "backups" / "test").iterdir()) == set(paths[1:])
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+def test_history_reads_the_ledger_only(db: ThrowawayDB, project: Project, release: Release) -> None:
+    """No env.py and no revision runs for `history`: it works when both would fail."""
+    standard_history(project)
+    assert release().code == 0
+    (project.root / "env.py").write_text('raise RuntimeError("env.py must not run")\n')
+    (project.root / "versions" / "r3.py").write_text('raise RuntimeError("nor a revision")\n')
+
+    shown = release("history")
+
+    assert shown.code == 0, shown.stderr
+    assert [r["outcome"] for r in shown.report["data"]["runs"]] == ["applied"]

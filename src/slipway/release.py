@@ -11,6 +11,8 @@ import socket
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import InterfaceError, OperationalError
+
 from slipway import ledger, plan, signals, steps
 from slipway.config import Settings
 from slipway.errors import BadInput, Refused, StepFailed
@@ -235,9 +237,12 @@ def restore(settings: Settings, backup_path: str, *, foreign: bool = False) -> R
 
 def history(settings: Settings, limit: int = 20) -> tuple[Report, list[dict[str, Any]]]:
     with Run(settings, "history") as run:
-        run.state()
-        with run.connect() as conn:
-            rows = ledger.runs(conn, limit)
+        # The ledger only: neither env.py nor any revision runs.
+        try:
+            with run.connect() as conn:
+                rows = ledger.runs(conn, limit)
+        except (OperationalError, InterfaceError) as err:
+            raise run.unreachable(err) from err
         run.report.data["runs"] = rows
         run.report.finish(Outcome.NOOP)
     return run.report, rows
