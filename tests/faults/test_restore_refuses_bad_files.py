@@ -92,7 +92,9 @@ def test_restore_refuses_what_slipway_did_not_take_of_this_database(
         assert db.contents() == rows and db.schema() == schema, what
         assert public_schema(db) == public, what
     # Even on purpose, a file that is not a whole backup is refused before any change.
-    for name in ("/etc/passwd", "cut", "corrupt"):
+    # (Not the corrupted copy: flipped bytes may land in a comment of a SQL dump, and
+    # then it is a whole backup; without --foreign-backup its sha256 refuses it above.)
+    for name in ("/etc/passwd", "cut"):
         path = candidates[name]
         refused = release("restore", "--backup", str(path), "--yes", "--foreign-backup")
         if name == "/etc/passwd":
