@@ -106,10 +106,15 @@ class Dialect:
     # ledger, locks and backups are synchronous work; env.py still gets the URL as given.
     sync_driver: ClassVar[str]
 
-    def __init__(self, url: URL, *, statement_timeout_s: float = 900.0) -> None:
+    def __init__(
+        self, url: URL, *, statement_timeout_s: float = 900.0, lock_timeout_s: float = 15.0
+    ) -> None:
         self.url = url
         # How long one statement may run: bounds the client's wait for an answer too.
         self.statement_timeout_s = statement_timeout_s
+        # How long slipway's own statements (ledger, metadata, schema reads) may wait for
+        # a lock; a revision's statements get their own per try (set_timeouts).
+        self.lock_timeout_s = lock_timeout_s
 
     # connections -------------------------------------------------------------
     @property
@@ -240,7 +245,11 @@ class PostgreSQL(Dialect):
         return f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"
 
     def connect_args(self) -> dict[str, object]:
-        return {"connect_timeout": CONNECT_TIMEOUT_S, "application_name": "slipway"}
+        return {
+            "connect_timeout": CONNECT_TIMEOUT_S,
+            "application_name": "slipway",
+            "options": f"-c lock_timeout={int(self.lock_timeout_s * 1000)}",
+        }
 
     def _pg_env(self) -> dict[str, str]:
         u = self.url
@@ -446,6 +455,7 @@ class MySQL(Dialect):
             "connect_timeout": CONNECT_TIMEOUT_S,
             "read_timeout": CONNECT_TIMEOUT_S,
             "write_timeout": CONNECT_TIMEOUT_S,
+            "init_command": f"SET SESSION lock_wait_timeout = {max(1, int(self.lock_timeout_s))}",
         }
 
     def create_engine(self) -> Engine:
@@ -808,12 +818,15 @@ class SQLite(Dialect):
             conn.close()
 
 
-def dialect_for(url: URL, *, statement_timeout_s: float = 900.0) -> Dialect:
+def dialect_for(
+    url: URL, *, statement_timeout_s: float = 900.0, lock_timeout_s: float = 15.0
+) -> Dialect:
     backend = url.get_backend_name()
+    timeouts = {"statement_timeout_s": statement_timeout_s, "lock_timeout_s": lock_timeout_s}
     if backend == "postgresql":
-        return PostgreSQL(url, statement_timeout_s=statement_timeout_s)
+        return PostgreSQL(url, **timeouts)
     if backend in ("mysql", "mariadb"):
-        return MySQL(url, statement_timeout_s=statement_timeout_s)
+        return MySQL(url, **timeouts)
     if backend == "sqlite":
-        return SQLite(url, statement_timeout_s=statement_timeout_s)
+        return SQLite(url, **timeouts)
     raise BadInput(f"unsupported database '{backend}'")

@@ -119,7 +119,9 @@ class Run:
         else:
             self.report = Report.begin(settings, self.run_id, command, who_am_i())
         self.dialect: Dialect = dialect_for(
-            settings.url, statement_timeout_s=settings.options.statement_timeout_s
+            settings.url,
+            statement_timeout_s=settings.options.statement_timeout_s,
+            lock_timeout_s=max(settings.options.lock_timeouts_s),
         )
         self._engine: Engine | None = None
         self._project: Project | None = None
