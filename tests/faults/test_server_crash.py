@@ -1,5 +1,6 @@
-"""The server crashes in the middle of apply (a private PostgreSQL cluster, stopped with
-``pg_ctl stop -m immediate``: no shutdown checkpoint, clients cut off). The run ends in
+"""The server crashes in the middle of apply: a private PostgreSQL cluster stopped with
+``pg_ctl stop -m immediate`` (no shutdown checkpoint, clients cut off), a private
+MariaDB instance killed with SIGKILL (after the revision's ALTER was committed). The run ends in
 a documented outcome and names one command; once the server is back, that command runs
 verbatim, handles the dead run's claim itself, and the database is where the run began,
 rows included."""
@@ -123,3 +124,114 @@ def test_server_crash_mid_apply_then_the_named_command_recovers(
     again = release()
     assert again.code == 0, again.stderr
     assert db.revision() == "r3"
+
+
+@dataclass
+class MariaDB:
+    folder: Path
+    port: int
+
+    def start(self) -> None:
+        subprocess.Popen(
+            ["runuser", "-u", "mysql", "--", "mariadbd", "--no-defaults",
+             f"--datadir={self.folder / 'data'}", f"--socket={self.folder / 'sock'}",
+             f"--port={self.port}", "--bind-address=127.0.0.1",
+             f"--pid-file={self.folder / 'pid'}", f"--log-error={self.folder / 'err.log'}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while subprocess.run(
+            ["mariadb", "-h127.0.0.1", f"-P{self.port}", "-uroot", "-e", "SELECT 1"],
+            capture_output=True, check=False,
+        ).returncode:  # fmt: skip
+            assert time.monotonic() < deadline, (self.folder / "err.log").read_text()
+            time.sleep(0.2)
+
+    def crash(self) -> None:
+        pid = int((self.folder / "pid").read_text())
+        os.kill(pid, 9)
+        while Path(f"/proc/{pid}").exists():
+            time.sleep(0.05)
+
+
+@pytest.fixture
+def mariadb_server() -> Iterator[MariaDB]:
+    if not shutil.which("mariadb-install-db"):
+        pytest.skip("no mariadb-install-db")
+    folder = Path(tempfile.mkdtemp(prefix="sw-my-"))
+    shutil.chown(folder, "mysql", "mysql")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    subprocess.run(
+        ["mariadb-install-db", "--no-defaults", f"--datadir={folder / 'data'}", "--user=mysql",
+         "--auth-root-authentication-method=normal", "--skip-test-db"],
+        capture_output=True, check=True,
+    )  # fmt: skip
+    server = MariaDB(folder, port)
+    server.start()
+    try:
+        yield server
+    finally:
+        if (folder / "pid").exists():
+            subprocess.run(["kill", "-9", (folder / "pid").read_text().strip()], check=False)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_mariadb_crash_after_a_committed_alter_then_the_named_command_recovers(
+    mariadb_server: MariaDB, project: Project, tmp_path: Path
+) -> None:
+    from conftest import write_config
+
+    subprocess.run(
+        ["mariadb", "-h127.0.0.1", f"-P{mariadb_server.port}", "-uroot", "-e",
+         "CREATE DATABASE shop"],
+        check=True,
+    )  # fmt: skip
+    url = make_url(f"mysql+pymysql://root@127.0.0.1:{mariadb_server.port}/shop")
+    db = ThrowawayDB("mariadb", url, tmp_path)
+    project.add(
+        "r1",
+        """
+        t = op.create_table("things", sa.Column("id", sa.Integer, primary_key=True),
+                            sa.Column("name", sa.String(50), nullable=False))
+        op.bulk_insert(t, [{"id": i, "name": f"thing {i}"} for i in range(1, 6)])
+        """,
+        'op.drop_table("things")',
+    )
+    project.add(
+        "r2",
+        """
+        op.add_column("things", sa.Column("label", sa.String(80)))
+        if os.environ.get("SLOW"):
+            op.execute("SELECT SLEEP(60)")
+        op.execute("UPDATE things SET label = name")
+        """,
+        'op.drop_column("things", "label")',
+    )
+    alembic_upgrade(db, project.ini, "r1")
+    rows, schema = db.contents(), db.schema()
+    db.dispose()
+    release = Release(db, project.ini, write_config(tmp_path))
+
+    victim = release.start(SLOW="1")
+    wait_for_log(tmp_path / "artifacts", "applying r2")
+    time.sleep(1.5)  # the ALTER is committed; SLEEP runs
+    mariadb_server.crash()
+    _, err = victim.communicate(timeout=120)
+
+    assert victim.returncode == 6, err
+    assert "Traceback" not in err
+    fix = err.strip().rsplit("; next: ", 1)[1]
+    assert fix.startswith("slipway db restore --backup ")
+
+    mariadb_server.start()
+    assert "label" in str(db.schema()), "the committed ALTER survived the crash"
+    repaired = slipway(*shlex.split(fix)[1:], "--json", env={"TEST_DB_URL": db.url_str})
+
+    assert repaired.code == 0, repaired.stderr
+    assert db.revision() == "r1"
+    assert db.contents() == rows and db.schema() == schema
+    again = release()
+    assert again.code == 0, again.stderr
+    assert db.revision() == "r2"
