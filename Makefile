@@ -42,7 +42,7 @@ lint: setup
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/ansible-lint -q --profile production
 
 test: setup services $(GCL) lint
-	$(BIN)/pytest -n 3 --dist loadfile --no-loadscope-reorder --durations=20 $(PYTEST_ARGS)
+	$(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder --durations=20 $(PYTEST_ARGS)
 
 # Benchmarks: JSON and a Markdown table (and PNG plots where matplotlib is installed).
 bench: setup
