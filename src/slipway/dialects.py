@@ -201,12 +201,7 @@ class Dialect:
         """A new, empty database beside this one, dropped afterwards: the URL's own
         database is never touched."""
         name = f"{(self.url.database or 'db')[:30]}_{tag}"
-        engine = create_engine(
-            self.sync_url,
-            poolclass=pool.NullPool,
-            isolation_level="AUTOCOMMIT",
-            connect_args=self.connect_args(),
-        )
+        engine = self._autocommit_engine()
         quoted = engine.dialect.identifier_preparer.quote(name)
         try:
             with engine.connect() as conn:
@@ -221,6 +216,11 @@ class Dialect:
 
     def _drop_database_sql(self, quoted: str) -> str:
         return f"DROP DATABASE IF EXISTS {quoted}"
+
+    def _autocommit_engine(self) -> Engine:
+        """slipway's own connection for statements outside transactions (CREATE and DROP
+        DATABASE, RENAME TABLE across databases)."""
+        return self.create_engine().execution_options(isolation_level="AUTOCOMMIT")
 
 
 def lock_key(name: str) -> int:
@@ -600,12 +600,7 @@ class MySQL(Dialect):
         database = self.url.database or ""
         stem = f"{database[:40]}_swr_"
         loaded, old = stem + secrets.token_hex(4), stem + "old_" + secrets.token_hex(4)
-        engine = create_engine(
-            self.sync_url,
-            poolclass=pool.NullPool,
-            isolation_level="AUTOCOMMIT",
-            connect_args=self.connect_args(),
-        )
+        engine = self._autocommit_engine()
         try:
             with engine.connect() as conn:
                 self._sweep(conn, stem)

@@ -211,13 +211,6 @@ def all_runs(conn: Connection) -> list[dict[str, Any]]:
     return [dict(r) for r in conn.execute(select(history)).mappings()]
 
 
-def put_runs(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """Write rows back as they were (after a restore brought older versions of them)."""
-    for row in rows:
-        conn.execute(history.delete().where(history.c.run_id == row["run_id"]))
-        conn.execute(insert(history).values(**row))
-
-
 def set_outcome(conn: Connection, run_id: str, outcome: Outcome, detail: str) -> None:
     conn.execute(
         update(history)
