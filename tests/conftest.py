@@ -286,6 +286,19 @@ def project(tmp_path: Path) -> Project:
     return Project(root)
 
 
+def things_table(project: Project, rows: int = 5) -> None:
+    """Revision r1: table ``things`` with ``rows`` rows (``thing 1``, ``thing 2``...)."""
+    project.add(
+        "r1",
+        f"""
+        t = op.create_table("things", sa.Column("id", sa.Integer, primary_key=True),
+                            sa.Column("name", sa.String(50), nullable=False))
+        op.bulk_insert(t, [{{"id": i, "name": f"thing {{i}}"}} for i in range(1, {rows + 1})])
+        """,
+        'op.drop_table("things")',
+    )
+
+
 def standard_history(project: Project) -> Project:
     """Three revisions: a table with rows, a column with a data backfill, an index."""
     project.add(

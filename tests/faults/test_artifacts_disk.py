@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Project, Release, ThrowawayDB, alembic_upgrade, write_config
+from conftest import Project, Release, ThrowawayDB, alembic_upgrade, things_table, write_config
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")
 
@@ -30,15 +30,7 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 
 
 def history(project: Project) -> None:
-    project.add(
-        "r1",
-        """
-        t = op.create_table("things", sa.Column("id", sa.Integer, primary_key=True),
-                            sa.Column("name", sa.String(50), nullable=False))
-        op.bulk_insert(t, [{"id": i, "name": f"thing {i}"} for i in range(1, 6001)])
-        """,
-        'op.drop_table("things")',
-    )
+    things_table(project, 6000)
     # A data migration that reads rows in Python: each UPDATE lands in applied.sql.
     project.add(
         "r2",

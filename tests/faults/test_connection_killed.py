@@ -9,7 +9,15 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import PG_ADMIN, Project, Release, ThrowawayDB, alembic_upgrade, wait_for_log
+from conftest import (
+    PG_ADMIN,
+    Project,
+    Release,
+    ThrowawayDB,
+    alembic_upgrade,
+    things_table,
+    wait_for_log,
+)
 from sqlalchemy import create_engine, text
 
 
@@ -17,15 +25,7 @@ from sqlalchemy import create_engine, text
 def test_connection_killed_mid_revision_rolls_back(
     db: ThrowawayDB, project: Project, release: Release, tmp_path: Path
 ) -> None:
-    project.add(
-        "r1",
-        """
-        t = op.create_table("things", sa.Column("id", sa.Integer, primary_key=True),
-                            sa.Column("name", sa.String(50), nullable=False))
-        op.bulk_insert(t, [{"id": i, "name": f"thing {i}"} for i in range(1, 6)])
-        """,
-        'op.drop_table("things")',
-    )
+    things_table(project, 5)
     project.add(
         "r2",
         'op.add_column("things", sa.Column("label", sa.String(80)))',

@@ -19,7 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import Project, Release, ThrowawayDB, alembic_upgrade, slipway, wait_for_log
+from conftest import (
+    Project,
+    Release,
+    ThrowawayDB,
+    alembic_upgrade,
+    slipway,
+    things_table,
+    wait_for_log,
+)
 from sqlalchemy.engine import make_url
 
 BIN = Path("/usr/lib/postgresql/15/bin")
@@ -81,15 +89,7 @@ def test_server_crash_mid_apply_then_the_named_command_recovers(
 
     url = make_url(f"postgresql+psycopg://postgres@127.0.0.1:{cluster.port}/postgres")
     db = ThrowawayDB("postgresql", url, tmp_path)
-    project.add(
-        "r1",
-        """
-        t = op.create_table("things", sa.Column("id", sa.Integer, primary_key=True),
-                            sa.Column("name", sa.String(50), nullable=False))
-        op.bulk_insert(t, [{"id": i, "name": f"thing {i}"} for i in range(1, 6)])
-        """,
-        'op.drop_table("things")',
-    )
+    things_table(project, 5)
     project.add(
         "r2",
         'op.add_column("things", sa.Column("label", sa.String(80)))',
@@ -190,15 +190,7 @@ def test_mariadb_crash_after_a_committed_alter_then_the_named_command_recovers(
     )  # fmt: skip
     url = make_url(f"mysql+pymysql://root@127.0.0.1:{mariadb_server.port}/shop")
     db = ThrowawayDB("mariadb", url, tmp_path)
-    project.add(
-        "r1",
-        """
-        t = op.create_table("things", sa.Column("id", sa.Integer, primary_key=True),
-                            sa.Column("name", sa.String(50), nullable=False))
-        op.bulk_insert(t, [{"id": i, "name": f"thing {i}"} for i in range(1, 6)])
-        """,
-        'op.drop_table("things")',
-    )
+    things_table(project, 5)
     project.add(
         "r2",
         """

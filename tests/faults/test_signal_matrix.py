@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import Project, Release, ThrowawayDB, alembic_upgrade, write_config
+from conftest import Project, Release, ThrowawayDB, alembic_upgrade, things_table, write_config
 
 PAUSE = """
 def pause_if(step):
@@ -32,15 +32,7 @@ EXPECTED = {
 
 
 def signal_history(project: Project) -> None:
-    project.add(
-        "r1",
-        """
-        t = op.create_table("things", sa.Column("id", sa.Integer, primary_key=True),
-                            sa.Column("name", sa.String(50), nullable=False))
-        op.bulk_insert(t, [{"id": i, "name": f"thing {i}"} for i in range(1, 4)])
-        """,
-        'op.drop_table("things")',
-    )
+    things_table(project, 3)
     ctx = "op.get_context()"
     project.add(
         "r2",

@@ -17,7 +17,15 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, Project, Release, ThrowawayDB, alembic_upgrade, wait_for_log
+from conftest import (
+    ROOT,
+    Project,
+    Release,
+    ThrowawayDB,
+    alembic_upgrade,
+    things_table,
+    wait_for_log,
+)
 
 SLEEP = {
     "postgresql": 'op.execute("SELECT pg_sleep(30)")',
@@ -29,15 +37,7 @@ SLEEP = {
 
 def slow_history(project: Project, kind: str, *, slow_downgrade: bool = False) -> None:
     """r1 (already applied), r2 adds a column, r3 waits 30 s mid-revision."""
-    project.add(
-        "r1",
-        """
-        t = op.create_table("things", sa.Column("id", sa.Integer, primary_key=True),
-                            sa.Column("name", sa.String(50), nullable=False))
-        op.bulk_insert(t, [{"id": i, "name": f"thing {i}"} for i in range(1, 4)])
-        """,
-        'op.drop_table("things")',
-    )
+    things_table(project, 3)
     project.add(
         "r2",
         'op.add_column("things", sa.Column("extra", sa.Integer))',
@@ -151,6 +151,24 @@ exec sleep 60
 """
 
 
+def hanging_pg_dump(tmp_path: Path) -> str:
+    """A PATH whose pg_dump writes part of a dump and hangs."""
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    version = subprocess.run(["pg_dump", "--version"], capture_output=True, text=True).stdout
+    (tools / "pg_dump").write_text(FAKE_PG_DUMP.replace("VERSION", version.strip()))
+    (tools / "pg_dump").chmod(0o755)
+    return f"{tools}:{os.environ['PATH']}"
+
+
+def wait_for_partial_dump(backups: Path) -> None:
+    """Until pg_dump has begun writing (the file itself is created, empty, just before)."""
+    deadline = time.monotonic() + 60
+    while not (backups.is_dir() and any(p.stat().st_size for p in backups.iterdir())):
+        assert time.monotonic() < deadline, "no partial dump appeared"
+        time.sleep(0.05)
+
+
 @pytest.mark.parametrize("db", ["postgresql"], indirect=True)
 def test_signal_during_backup_refuses_and_leaves_no_partial_dump(
     db: ThrowawayDB, project: Project, release: Release, tmp_path: Path
@@ -158,18 +176,9 @@ def test_signal_during_backup_refuses_and_leaves_no_partial_dump(
     slow_history(project, db.kind)
     alembic_upgrade(db, project.ini, "r1")
     rows, schema = db.contents(), db.schema()
-    tools = tmp_path / "bin"
-    tools.mkdir()
-    version = subprocess.run(["pg_dump", "--version"], capture_output=True, text=True).stdout
-    (tools / "pg_dump").write_text(FAKE_PG_DUMP.replace("VERSION", version.strip()))
-    (tools / "pg_dump").chmod(0o755)
     backups = tmp_path / "backups" / "test"
-    proc = release.start(PATH=f"{tools}:{os.environ['PATH']}")
-    deadline = time.monotonic() + 60
-    # pg_dump has begun writing (the file itself is created, empty, just before).
-    while not (backups.is_dir() and any(p.stat().st_size for p in backups.iterdir())):
-        assert time.monotonic() < deadline, "no partial dump appeared"
-        time.sleep(0.05)
+    proc = release.start(PATH=hanging_pg_dump(tmp_path))
+    wait_for_partial_dump(backups)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
 
@@ -190,17 +199,9 @@ def test_a_dump_cut_short_by_sigkill_never_counts_as_a_backup(
     slow_history(project, db.kind)
     (project.root / "versions" / "r3.py").unlink()  # r2 pending only: no slow revision
     alembic_upgrade(db, project.ini, "r1")
-    tools = tmp_path / "bin"
-    tools.mkdir()
-    version = subprocess.run(["pg_dump", "--version"], capture_output=True, text=True).stdout
-    (tools / "pg_dump").write_text(FAKE_PG_DUMP.replace("VERSION", version.strip()))
-    (tools / "pg_dump").chmod(0o755)
     backups = tmp_path / "backups" / "test"
-    proc = release.start(PATH=f"{tools}:{os.environ['PATH']}")
-    deadline = time.monotonic() + 60
-    while not (backups.is_dir() and any(p.stat().st_size for p in backups.iterdir())):
-        assert time.monotonic() < deadline, "no partial dump appeared"
-        time.sleep(0.05)
+    proc = release.start(PATH=hanging_pg_dump(tmp_path))
+    wait_for_partial_dump(backups)
     run_id = next((tmp_path / "artifacts").iterdir()).name
     proc.kill()
     proc.wait(30)
