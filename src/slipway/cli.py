@@ -24,6 +24,7 @@ from sqlalchemy.exc import ArgumentError
 from slipway import deploy as deploy_lib
 from slipway import gate, signals, staged
 from slipway import release as lib
+from slipway import status as status_lib
 from slipway.config import Settings, load_settings, with_lint_policy
 from slipway.errors import Refused, SlipwayError
 from slipway.logs import setup_console
@@ -155,11 +156,19 @@ def _fail_early(ctx: Context, err: BaseException, secrets: Sequence[str]) -> Non
     sys.exit(report.exit_code)
 
 
+def console() -> Console:
+    """Rich output for stdout: on a terminal, its width; elsewhere (CI logs, pipes) wide
+    enough that ids and paths are never cut, and no control codes."""
+    if sys.stdout.isatty():
+        return Console(highlight=False, soft_wrap=True)
+    return Console(highlight=False, soft_wrap=True, width=200, no_color=True)
+
+
 def _finish(ctx: Context, report: Report) -> None:
     if ctx.as_json:
         print(json.dumps(report.to_dict(), indent=2, default=str))
     elif report.outcome is not Outcome.BAD_INPUT:
-        render_summary(report, Console(highlight=False, soft_wrap=True))
+        render_summary(report, console())
     if report.exit_code != 0:
         if report.traceback and ctx.debug:
             click.echo(report.traceback, err=True)
@@ -206,8 +215,11 @@ def release(ctx: Context) -> Report:
 @db.command()
 @common
 def status(ctx: Context) -> Report:
-    """Current revision, head, pending revisions and open claims. Changes nothing."""
-    return lib.status(ctx.settings())
+    """Every revision's state (applied, pending, edited, failed, missing) and open claims.
+
+    Reads the ledger and the revision graph only: no revision runs, nothing is linted,
+    nothing is kept."""
+    return status_lib.status(ctx.settings())
 
 
 @db.command()
@@ -305,16 +317,19 @@ def restore(ctx: Context, backup_path: str, yes: bool, foreign: bool) -> Report:
 
 @db.command()
 @common
-@click.option("--limit", default=20, show_default=True)
-def history(ctx: Context, limit: int) -> Report | None:
-    """Runs recorded in the ledger, newest first."""
-    report, rows = lib.history(ctx.settings(), limit)
+@click.option("--limit", default=20, show_default=True, help="At most this many runs.")
+@click.option("--failed", is_flag=True, help="Only runs that did not end applied or noop.")
+def history(ctx: Context, limit: int, failed: bool) -> Report | None:
+    """Runs recorded in the ledger, newest first: full run ids, each run's command."""
+    report, rows = lib.history(ctx.settings(), limit, failed=failed)
     if ctx.as_json or report.exit_code != 0:
         return report
-    table = Table("run", "env", "who", "from", "to", "outcome", "s")
+    table = Table("run", "command", "env", "who", "from", "to", "outcome", "s", box=None)
+    table.columns[0].no_wrap = True
     for r in rows:
         table.add_row(
             r["run_id"],
+            r["command"],
             r["env"],
             r["who"],
             r["from_revision"] or "base",
@@ -322,7 +337,7 @@ def history(ctx: Context, limit: int) -> Report | None:
             r["outcome"],
             f"{r['duration_s'] or 0:.1f}",
         )
-    Console().print(table)
+    console().print(table)
     return None
 
 

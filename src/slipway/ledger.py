@@ -64,6 +64,8 @@ history = Table(
     Column("process", String(80)),
     # The schema's fingerprint when the run began: a run killed mid-way is judged by it.
     Column("start_fingerprint", String(64)),
+    # The revision whose upgrade failed, when the run failed in one.
+    Column("failed_revision", String(64)),
 )
 
 checksums = Table(
@@ -75,6 +77,8 @@ checksums = Table(
     Column("recorded_at", DateTime, nullable=False),
     Column("run_id", String(40), nullable=False),
     Column("how", String(20), nullable=False),
+    # How long its upgrade took (none for a baseline of what slipway did not apply).
+    Column("duration_s", Float),
 )
 
 
@@ -104,18 +108,26 @@ def exists(conn: Connection) -> bool:
 def ensure(conn: Connection) -> None:
     """Create the tables, or add the columns that later versions of slipway introduced."""
     metadata.create_all(conn, checkfirst=True)
-    have = {c["name"] for c in inspect(conn).get_columns(history.name)}
-    for column in history.columns:
-        if column.name not in have and column.nullable:
-            kind = column.type.compile(dialect=conn.dialect)
-            conn.execute(text(f"ALTER TABLE {history.name} ADD COLUMN {column.name} {kind}"))
+    for table in (history, checksums):
+        have = {c["name"] for c in inspect(conn).get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in have and column.nullable:
+                kind = column.type.compile(dialect=conn.dialect)
+                conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}"))
+
+
+def _present(conn: Connection, table: Table) -> list[Column[Any]]:
+    """The columns of ``table`` this database has: one written by an older slipway lacks
+    the newer ones until its next run adds them (:func:`ensure`); reading must not."""
+    have = {c["name"] for c in inspect(conn).get_columns(table.name)}
+    return [c for c in table.columns if c.name in have]
 
 
 def open_claims(conn: Connection) -> list[Claim]:
     if not exists(conn):
         return []
     rows = conn.execute(
-        select(history)
+        select(*_present(conn, history))
         .where(history.c.outcome == Outcome.RUNNING.value)
         .order_by(history.c.started_at)
     ).mappings()
@@ -172,11 +184,16 @@ def close_claim(conn: Connection, run_id: str, outcome: Outcome, **fields: Any) 
     )
 
 
-def runs(conn: Connection, limit: int = 20) -> list[dict[str, Any]]:
+def runs(conn: Connection, limit: int = 20, *, failed: bool = False) -> list[dict[str, Any]]:
+    """The newest ``limit`` runs; with ``failed``, only those that did not succeed."""
     if not exists(conn):
         return []
+    query = select(*_present(conn, history))
+    if failed:
+        ok = (Outcome.APPLIED.value, Outcome.NOOP.value, Outcome.RUNNING.value)
+        query = query.where(history.c.outcome.not_in(ok))
     rows = conn.execute(
-        select(history).order_by(history.c.started_at.desc(), history.c.run_id.desc()).limit(limit)
+        query.order_by(history.c.started_at.desc(), history.c.run_id.desc()).limit(limit)
     ).mappings()
     return [dict(r) for r in rows]
 
@@ -184,21 +201,23 @@ def runs(conn: Connection, limit: int = 20) -> list[dict[str, Any]]:
 def run(conn: Connection, run_id: str) -> dict[str, Any] | None:
     if not exists(conn):
         return None
-    row = conn.execute(select(history).where(history.c.run_id == run_id)).mappings().first()
+    row = (
+        conn.execute(select(*_present(conn, history)).where(history.c.run_id == run_id))
+        .mappings()
+        .first()
+    )
     return dict(row) if row else None
 
 
-def last_run(conn: Connection) -> dict[str, Any] | None:
-    """The newest run that has ended."""
+def last_run(conn: Connection, commands: tuple[str, ...] = ()) -> dict[str, Any] | None:
+    """The newest run that has ended (of one of ``commands``, if given)."""
     if not exists(conn):
         return None
+    query = select(*_present(conn, history)).where(history.c.outcome != Outcome.RUNNING.value)
+    if commands:
+        query = query.where(history.c.command.in_(commands))
     row = (
-        conn.execute(
-            select(history)
-            .where(history.c.outcome != Outcome.RUNNING.value)
-            .order_by(history.c.started_at.desc(), history.c.run_id.desc())
-            .limit(1)
-        )
+        conn.execute(query.order_by(history.c.started_at.desc(), history.c.run_id.desc()).limit(1))
         .mappings()
         .first()
     )
@@ -208,7 +227,7 @@ def last_run(conn: Connection) -> dict[str, Any] | None:
 def all_runs(conn: Connection) -> list[dict[str, Any]]:
     if not exists(conn):
         return []
-    return [dict(r) for r in conn.execute(select(history)).mappings()]
+    return [dict(r) for r in conn.execute(select(*_present(conn, history))).mappings()]
 
 
 def set_outcome(conn: Connection, run_id: str, outcome: Outcome, detail: str) -> None:
@@ -228,14 +247,39 @@ def recorded_checksums(conn: Connection) -> dict[str, tuple[str, str]]:
 
 
 def record_checksum(
-    conn: Connection, revision: str, path: str, sha256: str, run_id: str, how: str
+    conn: Connection,
+    revision: str,
+    path: str,
+    sha256: str,
+    run_id: str,
+    how: str,
+    duration_s: float | None = None,
 ) -> None:
     conn.execute(checksums.delete().where(checksums.c.revision == revision))
     conn.execute(
         insert(checksums).values(
-            revision=revision, path=path, sha256=sha256, recorded_at=now(), run_id=run_id, how=how
+            revision=revision,
+            path=path,
+            sha256=sha256,
+            recorded_at=now(),
+            run_id=run_id,
+            how=how,
+            duration_s=duration_s,
         )
     )
+
+
+def applied_revisions(conn: Connection) -> dict[str, dict[str, Any]]:
+    """revision -> what the ledger knows of it: sha256, path, recorded_at, run_id, how,
+    duration_s, and who ran that run (if its history row is kept)."""
+    if not exists(conn):
+        return {}
+    rows = conn.execute(
+        select(*_present(conn, checksums), history.c.who).select_from(
+            checksums.outerjoin(history, history.c.run_id == checksums.c.run_id)
+        )
+    ).mappings()
+    return {r["revision"]: dict(r) for r in rows}
 
 
 def forget_checksum(conn: Connection, revision: str) -> None:
@@ -266,12 +310,13 @@ class Kept:
                 checksums,
             )
         ]
-        for column in history.columns:
-            if column.nullable:
-                kind = column.type.compile(dialect=dialect)
-                out.append(
-                    f"ALTER TABLE {history.name} ADD COLUMN IF NOT EXISTS {column.name} {kind}"
-                )
+        for table in (history, checksums):
+            for column in table.columns:
+                if column.nullable:
+                    kind = column.type.compile(dialect=dialect)
+                    out.append(
+                        f"ALTER TABLE {table.name} ADD COLUMN IF NOT EXISTS {column.name} {kind}"
+                    )
         out.append(str(history.delete().compile(dialect=dialect)))
         for row in self.rows:
             stmt = insert(history).values(**row)

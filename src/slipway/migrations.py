@@ -12,9 +12,11 @@ database.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import io
 import logging
+import types
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -27,6 +29,7 @@ from alembic.config import Config
 from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext
 from alembic.script import Script, ScriptDirectory
+from alembic.script.revision import RevisionMap
 from alembic.util.exc import CommandError
 from sqlalchemy import Connection, Engine, inspect
 from sqlalchemy.engine import URL
@@ -48,6 +51,8 @@ ACCEPTED_FILE = "slipway-accepted.yml"
 _ACCEPT_KEYS = ("revision", "rule", "reason")
 # Options of env.py's context.configure() that say where the revision is recorded.
 _VERSION_OPTIONS = ("version_table", "version_table_schema")
+# What a revision file declares about its place in the graph.
+_DECLARED = ("revision", "down_revision", "branch_labels", "depends_on")
 
 
 @dataclass(frozen=True)
@@ -96,10 +101,61 @@ class _EnvRun:
     seen: dict[str, Any] = field(default_factory=dict)
 
 
-class Project:
-    """An Alembic project, read once from its ini file."""
+def _declared_script(script: ScriptDirectory, path: Path) -> Script | None:
+    """A revision file read for what it declares (revision, down_revision, branch_labels,
+    depends_on, its docstring) without running it. A file whose declarations are not
+    plain literals is imported as Alembic does."""
+    if script.sourceless or path.suffix != ".py":
+        return Script._from_path(script, path)
+    try:
+        tree = ast.parse(path.read_bytes(), filename=str(path))
+    except (SyntaxError, ValueError):
+        return Script._from_path(script, path)  # fails as Alembic's own import would
+    found: dict[str, Any] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets, value = [node.target], node.value
+        else:
+            continue
+        for target in targets:
+            if isinstance(target, ast.Name) and target.id in _DECLARED:
+                try:
+                    found[target.id] = ast.literal_eval(value)
+                except ValueError:
+                    return Script._from_path(script, path)
+    if not isinstance(found.get("revision"), str) or "down_revision" not in found:
+        return Script._from_path(script, path)
+    module = types.ModuleType(path.stem, ast.get_docstring(tree))
+    for name, value in found.items():
+        setattr(module, name, value)
+    return Script(module, found["revision"], path)
 
-    def __init__(self, settings: Settings) -> None:
+
+def _declared_revisions(script: ScriptDirectory) -> Iterable[Script]:
+    """The revision files of ``script`` as :func:`_declared_script` reads them, found
+    where Alembic finds them (version locations, recursive or not)."""
+    seen: set[Path] = set()
+    for folder in script._version_locations:
+        if not folder.exists():
+            continue
+        for path in Script._list_py_dir(script, folder):
+            real = path.resolve()
+            if real in seen:
+                continue
+            seen.add(real)
+            found = _declared_script(script, real)
+            if found is not None:
+                yield found
+
+
+class Project:
+    """An Alembic project, read once from its ini file. With ``run_revisions`` false
+    (read-only commands: status) the revision graph is read from what each file
+    declares, and no revision file runs."""
+
+    def __init__(self, settings: Settings, *, run_revisions: bool = True) -> None:
         self.settings = settings
         self.ini = settings.alembic_ini
         # Learned from env.py's configure() on the first online run (version_table ...).
@@ -109,6 +165,9 @@ class Project:
         self._accepted: dict[str, dict[str, str]] | None = None
         try:
             self.script = ScriptDirectory.from_config(self._config())
+            if not run_revisions:
+                script = self.script
+                script.revision_map = RevisionMap(lambda: _declared_revisions(script))
             self._let_env_place_versions()
             revisions = list(self.script.walk_revisions())
         except CommandError as err:
@@ -131,7 +190,7 @@ class Project:
         ``alembic revision`` for this reason). No database may be reached; an env.py
         that fails here fails again, with its own error, when the command runs it."""
         try:
-            self.run_env(
+            run = self.run_env(
                 lambda _heads, _ctx: (),
                 url=self._offline_url(),
                 guard=Guard(allowed=None),
@@ -140,6 +199,9 @@ class Project:
             )
         except Exception as err:  # noqa: BLE001 - reported by the command's own run
             log.debug("env.py did not run offline: %s", err)
+            return
+        # Where env.py keeps the version table, until an online run says otherwise.
+        self.version_options.update(run.seen)
 
     def _config(self, *, output: io.StringIO | None = None) -> Config:
         cfg = Config(str(self.ini), output_buffer=output)
@@ -183,6 +245,10 @@ class Project:
         if script is None:
             raise BadInput(f"revision {revision} is not in the migration graph")
         return self._revision(script)
+
+    def all_revisions(self) -> list[Revision]:
+        """Every revision of the graph, whatever its heads, each after those below it."""
+        return [self._revision(s) for s in reversed(list(self.script.walk_revisions()))]
 
     def history(self) -> list[Revision]:
         """Every revision from base to the single head, oldest first."""

@@ -80,30 +80,6 @@ def recover(run: Run, start: str | None, start_fp: str | None, backup: FileRef |
 # The single steps, for operators and for Ansible tasks --------------------------------
 
 
-def status(settings: Settings) -> Report:
-    """Where the database is, what is pending, and any open claims. Changes nothing."""
-    with Run(settings, "status") as run:
-        state = steps.preflight(run, gate=False)
-        if state.exists:
-            with run.connect() as conn:
-                claims = ledger.open_claims(conn)
-            run.report.data["open_claims"] = [
-                {
-                    "run_id": c.run_id,
-                    "who": c.who,
-                    "host": c.host,
-                    "pid": c.pid,
-                    "started_at": c.started_at.isoformat(),
-                    "lease_until": c.lease_until.isoformat() if c.lease_until else None,
-                    "alive": claim_alive(c),
-                }
-                for c in claims
-            ]
-        run.report.finish(Outcome.NOOP)
-        run.report.data["up_to_date"] = not state.pending
-    return run.report
-
-
 def preflight(settings: Settings) -> Report:
     with Run(settings, "preflight") as run:
         steps.preflight(run)
@@ -235,12 +211,15 @@ def restore(settings: Settings, backup_path: str, *, foreign: bool = False) -> R
     return run.report
 
 
-def history(settings: Settings, limit: int = 20) -> tuple[Report, list[dict[str, Any]]]:
-    with Run(settings, "history") as run:
+def history(
+    settings: Settings, limit: int = 20, *, failed: bool = False
+) -> tuple[Report, list[dict[str, Any]]]:
+    """Runs in the ledger, newest first (``failed``: only those that did not succeed)."""
+    with Run(settings, "history", read_only=True) as run:
         # The ledger only: neither env.py nor any revision runs.
         try:
             with run.connect() as conn:
-                rows = ledger.runs(conn, limit)
+                rows = ledger.runs(conn, limit, failed=failed)
         except (OperationalError, InterfaceError) as err:
             raise run.unreachable(err) from err
         run.report.data["runs"] = rows

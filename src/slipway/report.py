@@ -50,6 +50,8 @@ class ErrorRecord:
     step: str | None = None
     check: str | None = None
     hint: str | None = None
+    # The revision a failed step was running, when it failed in one.
+    revision: str | None = None
 
     @classmethod
     def of(
@@ -66,12 +68,16 @@ class ErrorRecord:
             step=err.step if isinstance(err, StepFailed) else step,
             check=err.check if isinstance(err, Refused) else None,
             hint=redact(hint, secrets) if hint else None,
+            revision=err.revision if isinstance(err, StepFailed) else None,
         )
 
     def then(self, later: ErrorRecord) -> ErrorRecord:
         """This failure, and one that followed while putting it right (a rollback)."""
         return dataclasses.replace(
-            later, message=f"{self.message}; then {later.message}", type=later.type
+            later,
+            message=f"{self.message}; then {later.message}",
+            type=later.type,
+            revision=self.revision or later.revision,
         )
 
     @property
@@ -223,6 +229,7 @@ def render_summary(report: Report, console: Console) -> None:
         for s in report.steps:
             table.add_row(s.name, s.status, f"{s.duration_s:.2f}", s.detail)
         console.print(table)
+    _render_revisions(report, console)
     _render_findings(report, console)
     if report.command in ("lint", "stairway", "check") and report.outcome is not Outcome.ERROR:
         state = "untouched" + (
@@ -252,6 +259,39 @@ def render_summary(report: Report, console: Console) -> None:
         console.print(f"next: {report.next_command}", markup=False)
     elif report.outcome in (Outcome.ROLLED_BACK, Outcome.RESTORED):
         console.print("next: fix the failing revision (see the log), then release again")
+
+
+_STATE_COLOUR = {"applied": "green", "pending": "cyan", "edited": "yellow"}
+
+
+def _render_revisions(report: Report, console: Console) -> None:
+    """``db status``: one row per revision, as ``flyway info`` shows them."""
+    revisions = report.data.get("revisions")
+    if not revisions:
+        return
+    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+    for name in ("revision", "description", "state", "applied at", "by", "run", "s"):
+        table.add_column(name, overflow="fold", justify="right" if name == "s" else "left")
+    for r in revisions:
+        colour = _STATE_COLOUR.get(r["state"], "red")
+        took = r.get("duration_s")
+        table.add_row(
+            r["revision"],
+            r["description"],
+            f"[{colour}]{r['state']}[/]",
+            (r.get("applied_at") or "").replace("T", " "),
+            r.get("who") or "",
+            r.get("run_id") or "",
+            f"{took:.2f}" if took is not None else "",
+        )
+    console.print(table)
+    for claim in report.data.get("open_claims") or []:
+        alive = {True: "alive", False: "dead", None: "unknown"}[claim["alive"]]
+        console.print(
+            f"open claim: run {claim['run_id']} by {claim['who']} on {claim['host']} "
+            f"since {claim['started_at']} ({alive})",
+            markup=False,
+        )
 
 
 def _render_findings(report: Report, console: Console) -> None:

@@ -102,8 +102,11 @@ class Run:
         *,
         run_id: str | None = None,
         join: bool = False,
+        read_only: bool = False,
     ) -> None:
         self.settings = settings
+        # A read-only command (status, history) keeps no artifacts and runs no revision.
+        self.read_only = read_only
         self.run_id = run_id or new_run_id()
         self.dir = settings.artifacts_dir / self.run_id
         self.joined = join
@@ -137,7 +140,7 @@ class Run:
     @property
     def project(self) -> Project:
         if self._project is None:
-            self._project = Project(self.settings)
+            self._project = Project(self.settings, run_revisions=not self.read_only)
         return self._project
 
     @property
@@ -155,6 +158,9 @@ class Run:
 
     # lifecycle --------------------------------------------------------------------
     def __enter__(self) -> Run:
+        if self.read_only:
+            self.owns_report = False
+            return self
         try:  # proven writable before anything changes
             private_dir(self.dir)
             probe = self.dir / ".writable"
@@ -472,6 +478,7 @@ class Run:
             "to_revision": r.to_revision,
             "duration_s": sum(s.duration_s for s in r.steps),
             "detail": r.error.message if r.error else r.data.get("note"),
+            "failed_revision": r.error.revision if r.error else None,
         }
         if r.backup:
             fields |= {

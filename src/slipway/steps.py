@@ -297,10 +297,12 @@ def _upgrade_one(run: Run, rev: Revision, lock_timeout_s: float, recording: Reco
     guard = run.guard(
         timeouts=(lock_timeout_s, run.settings.options.statement_timeout_s), recording=recording
     )
+    started = time.monotonic()
     run.project.migrate(run.engine, guard, up=True, destination=rev.id, url=run.settings.url)
+    took = round(time.monotonic() - started, 3)
     with run.connect() as conn, conn.begin():
         ledger.record_checksum(
-            conn, rev.id, run.relpath(rev.path), rev.sha256, run.run_id, "applied"
+            conn, rev.id, run.relpath(rev.path), rev.sha256, run.run_id, "applied", took
         )
 
 
