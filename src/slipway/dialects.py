@@ -214,6 +214,28 @@ class Dialect:
         finally:
             engine.dispose()
 
+    def sweep_scratch(self, kind: str) -> list[str]:
+        """Drop the scratch databases of ``kind`` (``scratch(f"{kind}_<8 hex>")``) that a
+        killed run left beside this one; run under the release lock, so none is in use.
+        A copy of the data must not outlive its run. Returns what was dropped."""
+        stem = f"{(self.url.database or 'db')[:30]}_{kind}_"
+        leftover = re.compile(re.escape(stem) + "[0-9a-f]{8}")
+        engine = self._autocommit_engine()
+        dropped = []
+        try:
+            with engine.connect() as conn:
+                for name in self._database_names(conn):
+                    if leftover.fullmatch(name):
+                        quoted = engine.dialect.identifier_preparer.quote(name)
+                        conn.exec_driver_sql(self._drop_database_sql(quoted))
+                        dropped.append(name)
+        finally:
+            engine.dispose()
+        return dropped
+
+    def _database_names(self, conn: Connection) -> list[str]:  # pragma: no cover
+        raise NotImplementedError
+
     def _drop_database_sql(self, quoted: str) -> str:
         return f"DROP DATABASE IF EXISTS {quoted}"
 
@@ -243,6 +265,9 @@ class PostgreSQL(Dialect):
 
     def _drop_database_sql(self, quoted: str) -> str:
         return f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"
+
+    def _database_names(self, conn: Connection) -> list[str]:
+        return list(conn.execute(text("SELECT datname FROM pg_database")).scalars())
 
     def connect_args(self) -> dict[str, object]:
         return {
@@ -655,6 +680,9 @@ class MySQL(Dialect):
         if self._tables(conn, loaded):
             raise ToolFailed(f"the swap left tables in {loaded}; {database} is unchanged")
 
+    def _database_names(self, conn: Connection) -> list[str]:
+        return [str(name) for (name,) in conn.execute(text("SHOW DATABASES")).all()]
+
     @staticmethod
     def _sweep(conn: Connection, stem: str) -> None:
         """Drop what a killed restore left beside the database (under the release lock,
@@ -707,10 +735,24 @@ class SQLite(Dialect):
 
         return engine
 
+    def _scratch_prefix(self, tag: str) -> str:
+        # Named after this database's file, so that its leftovers are found and no other's.
+        key = hashlib.sha256(str(self.path.resolve()).encode()).hexdigest()[:12]
+        return f"slipway-{key}-{tag}"
+
     @contextmanager
     def scratch(self, tag: str) -> Iterator[URL]:
-        with tempfile.TemporaryDirectory(prefix=f"slipway-{tag}-") as folder:
+        with tempfile.TemporaryDirectory(prefix=f"{self._scratch_prefix(tag)}-") as folder:
             yield self.url.set(database=str(Path(folder) / "scratch.db"))
+
+    def sweep_scratch(self, kind: str) -> list[str]:
+        leftover = re.compile(re.escape(self._scratch_prefix(kind)) + "_[0-9a-f]{8}-.*")
+        dropped = []
+        for folder in Path(tempfile.gettempdir()).iterdir():
+            if leftover.fullmatch(folder.name) and folder.is_dir():
+                shutil.rmtree(folder, ignore_errors=True)
+                dropped.append(str(folder))
+        return dropped
 
     @contextmanager
     def lock(self, engine: Engine, name: str) -> Iterator[None]:

@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
+
 from slipway import ledger, lint, schema
 from slipway.artifacts import checksum, make_private, private_dir, remove, write_atomic
 from slipway.dialects import ToolFailed, dialect_for
@@ -246,6 +248,11 @@ def rehearse(run: Run, state: State, backup: FileRef | None) -> None:
         recording = Recording()
         project = run.project
         version_table = str(project.version_options["version_table"])
+        try:
+            for leftover in run.dialect.sweep_scratch("rehearsal"):
+                log.info("dropped %s, the rehearsal copy of a killed run", leftover)
+        except (DBAPIError, OSError) as err:
+            log.warning("old rehearsal copies cannot be dropped: %s", first_line(err))
         with run.dialect.scratch(f"rehearsal_{secrets.token_hex(4)}") as url:
             try:
                 run.dialect.load_copy(

@@ -116,3 +116,57 @@ def _gone(pid: int, timeout: float = 5) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+@pytest.mark.parametrize("kind", ["postgresql", "mariadb"])
+def test_kill_during_the_automatic_restore_names_the_restore_that_finishes_it(
+    kind: str, project: Project, tmp_path: Path
+) -> None:
+    """A release whose rollback failed restores its backup; SIGKILL while that loads
+    leaves the database as the failed rollback did, and the next release names the
+    one command that finishes the job: the restore of that run's backup."""
+    import shlex
+
+    from conftest import slipway, write_config
+
+    project.add(
+        "r1",
+        'op.create_table("things", sa.Column("id", sa.Integer, primary_key=True), '
+        'sa.Column("name", sa.String(50), nullable=False))',
+        'op.drop_table("things")',
+    )
+    with protected_database(kind, tmp_path) as db:
+        config = write_config(tmp_path, {"rehearse": "never"})
+        release = Release(db, project.ini, config)
+        assert release().code == 0
+        db.execute(FILL[kind])
+        rows, schema = db.contents(), db.schema()
+        project.add(
+            "r2",
+            'op.add_column("things", sa.Column("x", sa.Integer))',
+            'op.execute("SELECT * FROM no_such_table")',
+        )
+        project.add("r3", 'op.execute("INSERT INTO no_such_table (id) VALUES (1)")')
+        files_before = password_files()
+
+        proc = start(release, "release")
+        deadline = time.monotonic() + 120
+        while not (proc.poll() is None and db_says(db, LOADING[kind])):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the automatic restore never began loading"
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        assert password_files() == files_before
+
+        refused = release()
+        assert refused.code == 3, refused.stderr
+        fix = refused.stderr.strip().rsplit("run: ", 1)[1].rstrip(")")
+        assert fix.startswith("slipway db restore --backup "), fix
+
+        repaired = slipway(*shlex.split(fix)[1:], "--json", env={"TEST_DB_URL": db.url_str})
+        assert repaired.code == 0, repaired.stderr
+        assert db.revision() == "r1"
+        assert db.schema() == schema and db.contents() == rows
+        if kind == "mariadb":
+            assert not db_says(db, LOADING[kind]), "the killed restore's copy is gone"

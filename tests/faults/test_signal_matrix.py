@@ -2,7 +2,9 @@
 the report says. The test's own revisions mark the moment (a file) and then wait, at
 the step named by SLEEP_AT: preflight (env.py), render (offline), rehearse (on the
 scratch copy), apply (mid-revision), rollback (a slow downgrade, where the signal is
-told to wait)."""
+told to wait). For lock and verify, the test's env.py has a connection of its own lock
+the version table (after preflight's first read; once the head is committed), so the
+release's next read of it waits there."""
 
 from __future__ import annotations
 
@@ -24,6 +26,8 @@ def pause_if(step):
 # step -> (exit code, outcome, revision afterwards)
 EXPECTED = {
     "preflight": (3, "refused", "r1"),
+    "lock": (3, "refused", "r1"),
+    "verify": (4, "rolled_back", "r1"),
     "render": (3, "refused", "r1"),
     "rehearse": (3, "refused", "r1"),
     "apply": (4, "rolled_back", "r1"),
@@ -67,15 +71,69 @@ def signal_history(project: Project) -> None:
     )
 
 
+HOLD_VERSION_TABLE = """
+import os, threading, time
+from pathlib import Path
+import sqlalchemy as sa
+
+
+def hold_version_table(url, only_at):
+    # From a connection of this env.py's own: lock alembic_version for HOLD_S seconds
+    # (under the release's lock timeout), if the database is at only_at (any: None).
+    ready = threading.Event()
+
+    def hold():
+        try:
+            engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+            conn = engine.connect()
+            at = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+            conn.rollback()
+            if only_at is not None and at != only_at:
+                return
+            if engine.dialect.name == "postgresql":
+                conn.exec_driver_sql("LOCK TABLE alembic_version IN ACCESS EXCLUSIVE MODE")
+            else:
+                conn.exec_driver_sql("LOCK TABLES alembic_version WRITE")
+        finally:
+            ready.set()
+        time.sleep(1.0)
+        Path(os.environ["MARKER"]).write_text(os.environ["SLEEP_AT"])
+        time.sleep(float(os.environ.get("HOLD_S", "3")))
+        if engine.dialect.name != "postgresql":
+            conn.exec_driver_sql("UNLOCK TABLES")
+        conn.rollback()
+        conn.close()
+
+    threading.Thread(target=hold, daemon=True).start()
+    ready.wait(10)
+
+
+def after_run(url):
+    at = os.environ.get("SLEEP_AT")
+    if "rehearsal" in url or Path(os.environ.get("MARKER", "/nonexistent")).exists():
+        return
+    if at == "lock":
+        hold_version_table(url, None)
+    elif at == "verify":
+        hold_version_table(url, os.environ["HEAD"])
+"""
+
+
 def slow_env_py(project: Project) -> None:
-    """env.py that pauses online, before it connects: inside preflight's first read."""
+    """env.py that pauses online, before it connects: inside preflight's first read; and
+    after each online run, for lock and verify, lets the version table be held."""
     env = project.root / "env.py"
+    body = env.read_text().replace(
+        "else:\n    run_online()",
+        "else:\n    run_online()\n    after_run(config.get_main_option('sqlalchemy.url'))",
+    )
+    assert "after_run(" in body
     env.write_text(
         "import os, time\nfrom pathlib import Path\n"
         "if os.environ.get('SLEEP_AT') == 'preflight' and not __import__('alembic')"
         ".context.is_offline_mode():\n"
         "    Path(os.environ['MARKER']).write_text('preflight')\n"
-        "    time.sleep(30)\n" + env.read_text()
+        "    time.sleep(30)\n" + HOLD_VERSION_TABLE + body
     )
 
 
@@ -83,6 +141,8 @@ def slow_env_py(project: Project) -> None:
 def test_sigterm_at_each_step_ends_in_the_documented_outcome(
     step: str, db: ThrowawayDB, project: Project, tmp_path: Path
 ) -> None:
+    if step in ("lock", "verify") and db.kind == "sqlite":
+        pytest.skip("a SQLite read cannot be held waiting without holding the writer too")
     signal_history(project)
     slow_env_py(project)
     alembic_upgrade(db, project.ini, "r1")
@@ -90,7 +150,7 @@ def test_sigterm_at_each_step_ends_in_the_documented_outcome(
     release = Release(db, project.ini, write_config(tmp_path, {"rehearse": "always"}))
     marker = tmp_path / "marker"
     sleep_s = "3" if step == "rollback" else "30"
-    proc = release.start(SLEEP_AT=step, MARKER=str(marker), SLEEP_S=sleep_s)
+    proc = release.start(SLEEP_AT=step, MARKER=str(marker), SLEEP_S=sleep_s, HEAD="r3")
     deadline = time.monotonic() + 60
     while not marker.exists():
         assert proc.poll() is None, proc.communicate()
@@ -104,6 +164,8 @@ def test_sigterm_at_each_step_ends_in_the_documented_outcome(
     assert proc.returncode == code, err
     report = json.loads(out)
     assert report["outcome"] == outcome
+    failed = [s["name"] for s in report["steps"] if s["status"] == "failed"]
+    assert failed[:1] == [step if step != "rollback" else "apply"], report["steps"]
     assert "Traceback" not in err
     assert db.revision() == revision
     assert db.contents() == rows and db.schema() == schema
@@ -111,3 +173,59 @@ def test_sigterm_at_each_step_ends_in_the_documented_outcome(
         assert "finishes that first" in err
     written = Path(report["artifacts_dir"]) / "report.json"
     assert json.loads(written.read_text())["outcome"] == outcome
+
+
+def leftover_copies(db: ThrowawayDB) -> list[str]:
+    """Rehearsal copies of this database that outlived their run."""
+    if db.kind == "sqlite":
+        import hashlib
+        import tempfile
+
+        key = hashlib.sha256(str(Path(str(db.url.database)).resolve()).encode()).hexdigest()
+        folder = Path(tempfile.gettempdir())
+        return [p.name for p in folder.glob(f"slipway-{key[:12]}-rehearsal_*")]
+    stem = f"{db.url.database[:30]}_rehearsal_"
+    admin = db.engine()
+    with admin.connect() as conn:
+        sql = "SELECT datname FROM pg_database" if db.kind == "postgresql" else "SHOW DATABASES"
+        return [n for (n,) in conn.exec_driver_sql(sql).all() if str(n).startswith(stem)]
+
+
+@pytest.mark.parametrize("step", ["render", "rehearse"])
+def test_sigkill_before_apply_leaves_the_database_and_names_unlock(
+    step: str, db: ThrowawayDB, project: Project, tmp_path: Path
+) -> None:
+    """SIGKILL while rendering or rehearsing: the target is as it was; the next release
+    names `unlock`, which runs verbatim; the release after it drops the killed run's
+    rehearsal copy (a copy of the data) and goes through."""
+    import shlex
+
+    from conftest import slipway
+
+    signal_history(project)
+    alembic_upgrade(db, project.ini, "r1")
+    rows, schema = db.contents(), db.schema()
+    release = Release(db, project.ini, write_config(tmp_path, {"rehearse": "always"}))
+    marker = tmp_path / "marker"
+    proc = release.start(SLEEP_AT=step, MARKER=str(marker))
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, f"the release never reached {step}"
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(30)
+    assert db.revision() == "r1" and db.contents() == rows and db.schema() == schema
+    if step == "rehearse":
+        assert leftover_copies(db), "the killed rehearsal left its copy"
+
+    refused = release()
+    assert refused.code == 3, refused.stderr
+    fix = refused.stderr.strip().rsplit("run: ", 1)[1].rstrip(")")
+    assert fix.startswith("slipway db unlock "), fix
+    assert slipway(*shlex.split(fix)[1:], env={"TEST_DB_URL": db.url_str}).code == 0
+
+    after = release()
+    assert after.code == 0, after.stderr
+    assert db.revision() == "r3"
+    assert leftover_copies(db) == []
