@@ -191,23 +191,41 @@ def leftover_copies(db: ThrowawayDB) -> list[str]:
         return [n for (n,) in conn.exec_driver_sql(sql).all() if str(n).startswith(stem)]
 
 
-@pytest.mark.parametrize("step", ["render", "rehearse"])
-def test_sigkill_before_apply_leaves_the_database_and_names_unlock(
+# step -> what the next release names: nothing (it goes through), unlock, or restore
+AFTER_SIGKILL = {
+    "lock": None,  # the claim was not written yet; the lock died with the process
+    "render": "unlock",
+    "rehearse": "unlock",
+    "verify": "restore",  # at head, unverified: back to where the run began
+    "rollback": "restore",
+}
+SIGKILL_CASES = [
+    (step, kind)
+    for step in AFTER_SIGKILL
+    for kind in ("postgresql", "mariadb", "sqlite")
+    if kind != "sqlite" or step in ("render", "rehearse", "rollback")
+]
+
+
+@pytest.mark.parametrize(("step", "db"), SIGKILL_CASES, indirect=["db"])
+def test_sigkill_at_a_step_is_put_right_by_the_one_command_named(
     step: str, db: ThrowawayDB, project: Project, tmp_path: Path
 ) -> None:
-    """SIGKILL while rendering or rehearsing: the target is as it was; the next release
-    names `unlock`, which runs verbatim; the release after it drops the killed run's
+    """SIGKILL at a step: the next release either goes through or names the one command
+    that puts the database back (unlock when untouched, the restore of the run's backup
+    when not), which runs verbatim; the release after it drops the killed run's
     rehearsal copy (a copy of the data) and goes through."""
     import shlex
 
     from conftest import slipway
 
     signal_history(project)
+    slow_env_py(project)
     alembic_upgrade(db, project.ini, "r1")
     rows, schema = db.contents(), db.schema()
     release = Release(db, project.ini, write_config(tmp_path, {"rehearse": "always"}))
     marker = tmp_path / "marker"
-    proc = release.start(SLEEP_AT=step, MARKER=str(marker))
+    proc = release.start(SLEEP_AT=step, MARKER=str(marker), HEAD="r3")
     deadline = time.monotonic() + 60
     while not marker.exists():
         assert proc.poll() is None, proc.communicate()
@@ -215,15 +233,20 @@ def test_sigkill_before_apply_leaves_the_database_and_names_unlock(
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait(30)
-    assert db.revision() == "r1" and db.contents() == rows and db.schema() == schema
     if step == "rehearse":
         assert leftover_copies(db), "the killed rehearsal left its copy"
 
-    refused = release()
-    assert refused.code == 3, refused.stderr
-    fix = refused.stderr.strip().rsplit("run: ", 1)[1].rstrip(")")
-    assert fix.startswith("slipway db unlock "), fix
-    assert slipway(*shlex.split(fix)[1:], env={"TEST_DB_URL": db.url_str}).code == 0
+    fix = AFTER_SIGKILL[step]
+    if fix is not None:
+        if fix == "unlock":
+            assert db.revision() == "r1" and db.contents() == rows and db.schema() == schema
+        refused = release()
+        assert refused.code == 3, refused.stderr
+        command = refused.stderr.strip().rsplit("run: ", 1)[1].rstrip(")")
+        assert command.startswith(f"slipway db {fix} "), command
+        repaired = slipway(*shlex.split(command)[1:], env={"TEST_DB_URL": db.url_str})
+        assert repaired.code == 0, repaired.stderr
+        assert db.revision() == "r1" and db.contents() == rows and db.schema() == schema
 
     after = release()
     assert after.code == 0, after.stderr
