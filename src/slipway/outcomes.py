@@ -25,6 +25,15 @@ class Outcome(enum.StrEnum):
         return EXIT_CODES[self]
 
 
+class Phase(enum.StrEnum):
+    """Where a run is: what a failure at this moment means."""
+
+    CHECKING = "checking"  # nothing has changed yet: a failure refuses the run
+    CHANGING = "changing"  # a step that changes the database has begun
+    RECOVERING = "recovering"  # rollback or restore under way
+    ENDED = "ended"
+
+
 EXIT_CODES: dict[Outcome, int] = {
     Outcome.APPLIED: 0,
     Outcome.NOOP: 0,

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from slipway import steps
 from slipway.errors import Refused, StepFailed
+from slipway.outcomes import Phase
 from slipway.report import ErrorRecord, Report
 from slipway.run import Run, State
 
@@ -90,6 +91,7 @@ def advance(run: Run, name: str, state: State) -> None:
     if not step.changes:
         step.action(run, state)
         return
+    run.report.phase = Phase.CHANGING
     try:
         step.action(run, state)
     except (Exception, KeyboardInterrupt) as err:

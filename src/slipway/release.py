@@ -16,7 +16,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from slipway import ledger, plan, signals, steps
 from slipway.config import Settings
 from slipway.errors import BadInput, Refused, StepFailed
-from slipway.outcomes import Outcome
+from slipway.outcomes import Outcome, Phase
 from slipway.report import ErrorRecord, FileRef, Report
 from slipway.run import Run, State, claim_alive
 
@@ -50,6 +50,7 @@ def release(settings: Settings, *, run_id: str | None = None) -> Report:
 
 def recover(run: Run, start: str | None, start_fp: str | None, backup: FileRef | None) -> None:
     """Rollback to ``start``; if that fails, restore where allowed; else say what to run."""
+    run.report.phase = Phase.RECOVERING
     try:
         steps.rollback(run, start, start_fp)
         run.report.finish(Outcome.ROLLED_BACK)

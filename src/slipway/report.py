@@ -23,7 +23,7 @@ from slipway.artifacts import write_json
 from slipway.config import Settings
 from slipway.errors import Refused, SlipwayError, StepFailed, first_line
 from slipway.logs import redact
-from slipway.outcomes import Outcome
+from slipway.outcomes import Outcome, Phase
 
 
 @dataclass
@@ -94,6 +94,7 @@ class Report:
     who: str
     started_at: str
     outcome: Outcome = Outcome.ERROR
+    phase: Phase = Phase.CHECKING
     from_revision: str | None = None
     to_revision: str | None = None
     current_revision: str | None = None
@@ -143,6 +144,7 @@ class Report:
         data = json.loads((folder / "report.json").read_text(encoding="utf-8"))
         data.pop("exit_code", None)
         data["outcome"] = Outcome(data["outcome"])
+        data["phase"] = Phase(data.get("phase", Phase.CHECKING))
         data["steps"] = [Step(**s) for s in data.get("steps", [])]
         data["backup"] = FileRef(**data["backup"]) if data.get("backup") else None
         data["sql"] = {k: FileRef(**v) for k, v in (data.get("sql") or {}).items()}
@@ -181,12 +183,15 @@ class Report:
 
     def finish(self, outcome: Outcome) -> None:
         self.outcome = outcome
+        if outcome is not Outcome.RUNNING:
+            self.phase = Phase.ENDED
         self.finished_at = _stamp()
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("traceback")
         data["outcome"] = self.outcome.value
+        data["phase"] = self.phase.value
         data["exit_code"] = self.exit_code
         return data
 

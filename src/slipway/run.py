@@ -33,7 +33,7 @@ from slipway.errors import BadInput, Refused, SlipwayError, first_line
 from slipway.guard import Guard, Recording
 from slipway.logs import redact, run_log
 from slipway.migrations import Project, Revision, env_error
-from slipway.outcomes import Outcome
+from slipway.outcomes import Outcome, Phase
 from slipway.report import Report
 
 log = logging.getLogger(__name__)
@@ -225,7 +225,7 @@ class Run:
         # One line: a driver error carries its SQL too, which belongs in the run log only.
         self.report.fail(exc, self.settings.secrets)
         message = self.report.error.message if self.report.error else ""
-        if self.leased and any(s.name == "apply" for s in self.report.steps):
+        if self.leased and self.report.phase is not Phase.CHECKING:
             # A step of a run whose changes have begun: the run is not over until it is
             # rolled back, and its claim stays open until then.
             self.report.next_command = self.settings.command("rollback", "--run-id", self.run_id)
