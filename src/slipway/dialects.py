@@ -621,7 +621,8 @@ class MySQL(Dialect):
         """Load the dump into a database of its own beside this one and carry the
         history into it; then one ``RENAME TABLE`` swaps every table at once, the old
         ones into a third database, dropped once the swap is seen done. A kill before
-        the swap leaves the old tables in place, after it the restored ones."""
+        the swap leaves the old tables in place, after it the restored ones. Views and
+        triggers, which cannot cross databases, are created again around the swap."""
         database = self.url.database or ""
         stem = f"{database[:40]}_swr_"
         loaded, old = stem + secrets.token_hex(4), stem + "old_" + secrets.token_hex(4)
@@ -640,18 +641,24 @@ class MySQL(Dialect):
             try:
                 with self._option_file() as (opts, fd), source.open("rb") as dump:
                     _run([self._client_tool(), opts, loaded], stdin=dump, pass_fds=(fd,))
-                scratch = create_engine(
-                    self.sync_url.set(database=loaded),
-                    poolclass=pool.NullPool,
-                    connect_args=self.connect_args(),
-                )
+                scratch = self._engine_on(loaded)
                 try:
                     with scratch.connect() as conn, conn.begin():
                         keep.apply(conn)
+                    with scratch.connect() as conn:
+                        restored = self._take_views_and_triggers(conn)
                 finally:
                     scratch.dispose()
-                with engine.connect() as conn:
-                    self._swap(conn, database, loaded, old)
+                target = self._engine_on(database)
+                try:
+                    with target.connect() as conn:
+                        self._take_views_and_triggers(conn)
+                    with engine.connect() as conn:
+                        self._swap(conn, database, loaded, old)
+                    with target.connect() as conn:
+                        self._create_views_and_triggers(conn, restored)
+                finally:
+                    target.dispose()
             finally:
                 with engine.connect() as conn:
                     conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{loaded}`")
@@ -659,13 +666,72 @@ class MySQL(Dialect):
         finally:
             engine.dispose()
 
+    def _engine_on(self, database: str) -> Engine:
+        return create_engine(
+            self.sync_url.set(database=database),
+            poolclass=pool.NullPool,
+            connect_args=self.connect_args(),
+            isolation_level="AUTOCOMMIT",
+        )
+
+    @staticmethod
+    def _take_views_and_triggers(conn: Connection) -> list[tuple[str, str, str]]:
+        """The views and triggers of the connection's database as (kind, sql_mode, CREATE
+        statement), dropped from it: ``RENAME TABLE`` moves neither a view nor a table
+        with triggers to another database."""
+        taken: list[tuple[str, str, str]] = []
+        views = conn.execute(
+            text(
+                "SELECT table_name FROM information_schema.views "
+                "WHERE table_schema = DATABASE() ORDER BY table_name"
+            )
+        ).scalars()
+        triggers = conn.execute(
+            text(
+                "SELECT trigger_name FROM information_schema.triggers "
+                "WHERE trigger_schema = DATABASE() ORDER BY event_object_table, "
+                "action_timing, event_manipulation, action_order"
+            )
+        ).scalars()
+        for view in list(views):
+            row = conn.exec_driver_sql(f"SHOW CREATE VIEW `{view}`").one()
+            taken.append(("view", "", str(row[1])))
+            conn.exec_driver_sql(f"DROP VIEW `{view}`")
+        for trigger in list(triggers):
+            row = conn.exec_driver_sql(f"SHOW CREATE TRIGGER `{trigger}`").one()
+            taken.append(("trigger", str(row[1]), str(row[2])))
+            conn.exec_driver_sql(f"DROP TRIGGER `{trigger}`")
+        return taken
+
+    @staticmethod
+    def _create_views_and_triggers(conn: Connection, taken: list[tuple[str, str, str]]) -> None:
+        """Create what :meth:`_take_views_and_triggers` took: views first, each once the
+        views it reads exist, then triggers in their order, each under its sql_mode."""
+        views = [sql for kind, _, sql in taken if kind == "view"]
+        while views:
+            failed: list[str] = []
+            for sql in views:
+                try:
+                    conn.exec_driver_sql(sql)
+                except DBAPIError:
+                    failed.append(sql)
+            if len(failed) == len(views):  # no progress: fail with the first one's error
+                conn.exec_driver_sql(failed[0])
+            views = failed
+        for kind, mode, sql in taken:
+            if kind == "trigger":
+                conn.execute(text("SET SESSION sql_mode = :m"), {"m": mode})
+                conn.exec_driver_sql(sql)
+
     @staticmethod
     def _tables(conn: Connection, database: str) -> list[str]:
+        """Base tables only: views and triggers are taken and created apart."""
         return list(
             conn.execute(
                 text(
                     "SELECT table_name FROM information_schema.tables "
-                    "WHERE table_schema = :db ORDER BY table_name"
+                    "WHERE table_schema = :db AND table_type = 'BASE TABLE' "
+                    "ORDER BY table_name"
                 ),
                 {"db": database},
             ).scalars()

@@ -37,7 +37,11 @@ def describe(conn: Connection, *, skip: tuple[str, ...] = ("alembic_version",)) 
                 for f in insp.get_foreign_keys(table)
             ),
         }
-    described: dict[str, Any] = {"tables": tables, "views": sorted(insp.get_view_names())}
+    described: dict[str, Any] = {
+        "tables": tables,
+        "views": sorted(insp.get_view_names()),
+        "triggers": _triggers(conn),
+    }
     if conn.dialect.name == "postgresql":
         described["enums"] = sorted(
             [e["name"], list(e["labels"])]
@@ -45,6 +49,23 @@ def describe(conn: Connection, *, skip: tuple[str, ...] = ("alembic_version",)) 
         )
         described["sequences"] = sorted(insp.get_sequence_names())
     return described
+
+
+_TRIGGERS = {
+    "postgresql": "SELECT c.relname || '.' || t.tgname FROM pg_trigger t "
+    "JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE NOT t.tgisinternal AND n.nspname = current_schema()",
+    "mysql": "SELECT CONCAT(event_object_table, '.', trigger_name) "
+    "FROM information_schema.triggers WHERE trigger_schema = DATABASE()",
+    "sqlite": "SELECT tbl_name || '.' || name FROM sqlite_master WHERE type = 'trigger'",
+}
+
+
+def _triggers(conn: Connection) -> list[str]:
+    """table.trigger of every trigger: a restore must bring them back too."""
+    dialect = "mysql" if conn.dialect.name in ("mysql", "mariadb") else conn.dialect.name
+    query = _TRIGGERS.get(dialect)
+    return sorted(str(t) for t in conn.exec_driver_sql(query).scalars()) if query else []
 
 
 def fingerprint(conn: Connection) -> str:
@@ -69,7 +90,12 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
             now = {json.dumps(x, default=str) for x in new_tables[table][part]}
             out += [f"{table}: {label} {x} left behind or changed" for x in sorted(now - was)]
             out += [f"{table}: {label} {x} is gone" for x in sorted(was - now)]
-    for kind, label in (("enums", "enum type"), ("sequences", "sequence"), ("views", "view")):
+    for kind, label in (
+        ("enums", "enum type"),
+        ("sequences", "sequence"),
+        ("views", "view"),
+        ("triggers", "trigger"),
+    ):
         was = {json.dumps(x) for x in before.get(kind, [])}
         now = {json.dumps(x) for x in after.get(kind, [])}
         out += [f"{label} {x} left behind" for x in sorted(now - was)]
