@@ -214,3 +214,73 @@ def test_a_server_that_accepts_but_never_answers(tmp_path: Path, project: Projec
             conn.close()
     assert_bad_input(result, "cannot reach database")
     assert "Sekr3t" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["rollback", "--to", ""], "--to"),
+        (["rollback", "--to", "zzzz"], "zzzz"),
+        (["verify", "--revision", "zzzz"], "zzzz"),
+        (["unlock", "no-such-run"], "no-such-run"),
+        (["restore", "--backup", "/nonexistent/backup.dump", "--yes"], "does not exist"),
+        (["restore", "--backup", "/etc/hostname"], "--yes"),
+        (["release", "--lint-fail-on", "loud"], "lint"),
+        (["release", "--lint-rule", "ban-drop-column"], "RULE=LEVEL"),
+        (["ledger", "repair", "--revision", "r1", "--reason", " "], "--reason"),
+        (["history", "--limit", "-1"], "--limit"),
+        (["render", "--from", "zzzz"], "zzzz"),
+        (["lint", "--server-version", "oracle-9"], "oracle-9"),
+        (["render", "--from", "r1", "--run-id", "x"], "exclude"),
+        (["status", "--config", "/nonexistent/slipway.yml"], "slipway.yml"),
+        (["status", "--db-url", "postgresql+nosuchdriver://u@127.0.0.1/app"], "nosuchdriver"),
+    ],
+    ids=lambda v: " ".join(v) if isinstance(v, list) else None,
+)
+def test_bad_arguments(
+    args: list[str], needle: str, lite: ThrowawayDB, project: Project, tmp_path: Path
+) -> None:
+    standard_history(project)
+    alembic_upgrade(lite, project.ini, "r2")
+    before = state(lite)
+    command, rest = (args[:2], args[2:]) if args[0] == "ledger" else (args[:1], args[1:])
+    result = slipway(
+        "db",
+        *command,
+        "--env",
+        "test",
+        "--config",
+        str(write_config(tmp_path)),
+        "--alembic-ini",
+        str(project.ini),
+        *rest,
+        env={"TEST_DB_URL": lite.url_str},
+    )
+    assert_bad_input(result, needle)
+    assert state(lite) == before
+
+
+@pytest.mark.parametrize("what", ["folder", "text file"])
+def test_sqlite_url_that_is_not_a_database(what: str, project: Project, tmp_path: Path) -> None:
+    standard_history(project)
+    target = tmp_path / "target"
+    if what == "folder":
+        target.mkdir()
+    else:
+        target.write_text("not a database\n" * 100)
+    before = target.read_text() if target.is_file() else None
+    result = release(tmp_path, "--alembic-ini", str(project.ini), "--db-url", f"sqlite:///{target}")
+    assert_bad_input(result, str(target))
+    assert (target.read_text() if target.is_file() else None) == before
+
+
+def test_revision_file_that_is_not_utf8(
+    seeded: ThrowawayDB, project: Project, tmp_path: Path
+) -> None:
+    (project.root / "versions" / "latin.py").write_bytes(
+        b'"""caf\xe9"""\nrevision = "r9"\ndown_revision = "r3"\n'
+    )
+    before = state(seeded)
+    result = release(tmp_path, "--alembic-ini", str(project.ini), url=seeded.url_str)
+    assert_bad_input(result, "latin.py")
+    assert state(seeded) == before

@@ -291,6 +291,8 @@ def verify(ctx: Context, revision: str | None, run_id: str | None) -> Report:
 @join_run
 def rollback(ctx: Context, to: str | None, run_id: str | None) -> Report:
     """Downgrade to a revision and verify it; with --run-id, end that run where it began."""
+    if to is not None and not to.strip():
+        raise click.UsageError("--to is empty: name a revision, or 'base'")
     if run_id:
         if to:
             raise click.UsageError("--to and --run-id exclude each other")
@@ -317,7 +319,13 @@ def restore(ctx: Context, backup_path: str, yes: bool, foreign: bool) -> Report:
 
 @db.command()
 @common
-@click.option("--limit", default=20, show_default=True, help="At most this many runs.")
+@click.option(
+    "--limit",
+    default=20,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="At most this many runs.",
+)
 @click.option("--failed", is_flag=True, help="Only runs that did not end applied or noop.")
 def history(ctx: Context, limit: int, failed: bool) -> Report | None:
     """Runs recorded in the ledger, newest first: full run ids, each run's command."""

@@ -773,20 +773,28 @@ class SQLite(Dialect):
     def path(self) -> Path:
         return Path(self.url.database or "")
 
-    def database_exists(self) -> bool:
+    def _check_path(self) -> None:
+        """The URL names a SQLite file, or where one may be made; nothing else."""
         if not self.path.parent.is_dir():
             raise BadInput(
                 f"folder {self.path.parent} of the SQLite database does not exist",
                 hint="create it, or fix the URL",
             )
+        if self.path.exists() and not self.path.is_file():
+            raise BadInput(
+                f"the SQLite database {self.path} is a folder, not a file", hint="fix the URL"
+            )
+        if self.path.is_file() and self.path.stat().st_size:
+            with self.path.open("rb") as fh:
+                if fh.read(16) != b"SQLite format 3\x00":
+                    raise BadInput(f"{self.path} is not a SQLite database", hint="fix the URL")
+
+    def database_exists(self) -> bool:
+        self._check_path()
         return self.path.is_file()
 
     def create_engine(self) -> Engine:
-        if not self.path.parent.is_dir():
-            raise BadInput(
-                f"folder {self.path.parent} of the SQLite database does not exist",
-                hint="create it, or fix the URL",
-            )
+        self._check_path()
         engine = super().create_engine()
 
         # Let SQLAlchemy, not pysqlite, emit BEGIN, so that DDL is inside the transaction

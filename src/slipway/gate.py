@@ -43,6 +43,13 @@ def lint(
                         f"--server-version '{server_version}' names no version",
                         hint="for example mariadb-10.4, mysql-5.7 or 15",
                     )
+                fits = {"mysql": ("mysql", "mariadb")}.get(dialect, (dialect,))
+                if server.flavour not in fits:
+                    raise BadInput(
+                        f"--server-version '{server_version}' names a {server.flavour} "
+                        f"server, but the database is {dialect}",
+                        hint=f"name a {' or '.join(fits)} version, or leave it out",
+                    )
             if pending:
                 state = run.state()
                 revisions = state.pending

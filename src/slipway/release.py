@@ -138,6 +138,11 @@ def apply(settings: Settings) -> Report:
 def verify(settings: Settings, expected: str | None = None) -> Report:
     with Run(settings, "verify") as run:
         target = expected or run.project.single_head()
+        if target != "base" and not run.project.knows(target):
+            raise BadInput(
+                f"revision {target} is not in the migration graph",
+                hint="name a revision of this code, or 'base'",
+            )
         try:
             steps.verify(run, None if target == "base" else target)
         except StepFailed as failure:
@@ -152,6 +157,8 @@ def verify(settings: Settings, expected: str | None = None) -> Report:
 def rollback(settings: Settings, to: str | None) -> Report:
     """Downgrade to ``to`` (a revision, or ``base``), or to where the last run started."""
     with Run(settings, "rollback") as run:
+        if to not in (None, "base") and not run.project.knows(str(to)):
+            raise BadInput(f"revision {to} is not in the migration graph")
         state = steps.preflight(run, gate=False)
         steps.lock(run, remedy=True)
         target = to

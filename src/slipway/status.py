@@ -81,7 +81,7 @@ def status(settings: Settings) -> Report:
             for c in claims
         ]
         report.finish(Outcome.NOOP)
-    return report
+    return run.report
 
 
 def revision_states(
