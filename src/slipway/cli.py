@@ -9,6 +9,7 @@ import dataclasses
 import functools
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ class Context:
     as_json: bool
     debug: bool
     verbose: bool
+    quiet: bool
     lint_fail_on: str | None
     lint_rule: tuple[str, ...]
 
@@ -59,12 +61,12 @@ class Context:
             alembic_ini=self.alembic_ini,
         )
         settings = with_lint_policy(settings, fail_on=self.lint_fail_on, rules=self.lint_rule)
-        if settings.options.development or self.verbose:
-            logging.getLogger("slipway").setLevel(
-                logging.DEBUG if settings.options.development else logging.INFO
-            )
+        development = settings.options.development
+        if (development or self.verbose) and not self.quiet:
+            level = logging.DEBUG if development else logging.INFO
+            logging.getLogger("slipway").setLevel(level)
             for handler in logging.getLogger().handlers:
-                handler.setLevel(logging.INFO)
+                handler.setLevel(level)
         return settings
 
 
@@ -77,25 +79,70 @@ def common(fn: F) -> F:
         default="local",
         envvar="SLIPWAY_ENV",
         show_default=True,
+        show_envvar=True,
         help="Environment from slipway.yml.",
     )
-    @click.option("--db-url", envvar=None, help="Database URL; overrides the environment's.")
+    @click.option(
+        "--db-url",
+        envvar="SLIPWAY_DB_URL",
+        show_envvar=True,
+        help="Database URL; overrides the environment's.",
+    )
     @click.option(
         "--db-url-stdin",
         is_flag=True,
         help="Read the database URL from the first line of stdin (keeps it out of argv).",
     )
-    @click.option("--alembic-ini", type=click.Path(path_type=Path), help="Alembic ini file.")
+    @click.option(
+        "--alembic-ini",
+        type=click.Path(path_type=Path),
+        envvar="SLIPWAY_ALEMBIC_INI",
+        show_envvar=True,
+        help="Alembic ini file.",
+    )
     @click.option(
         "--config",
         type=click.Path(path_type=Path),
-        help="slipway.yml to read (default: ./slipway.yml or $SLIPWAY_CONFIG).",
+        envvar="SLIPWAY_CONFIG",
+        show_envvar=True,
+        help="slipway.yml to read (default: the nearest slipway.yml, or pyproject.toml "
+        "with [tool.slipway], here or in a folder above).",
     )
-    @click.option("--json", "as_json", is_flag=True, help="Print the JSON report on stdout.")
-    @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
-    @click.option("-v", "--verbose", is_flag=True, help="Log progress to stderr.")
+    @click.option(
+        "--json",
+        "as_json",
+        is_flag=True,
+        envvar="SLIPWAY_JSON",
+        show_envvar=True,
+        help="Print the JSON report on stdout.",
+    )
+    @click.option(
+        "--debug",
+        is_flag=True,
+        envvar="SLIPWAY_DEBUG",
+        show_envvar=True,
+        help="Log everything and show tracebacks of internal errors.",
+    )
+    @click.option(
+        "-v",
+        "--verbose",
+        is_flag=True,
+        envvar="SLIPWAY_VERBOSE",
+        show_envvar=True,
+        help="Log progress to stderr.",
+    )
+    @click.option(
+        "-q",
+        "--quiet",
+        is_flag=True,
+        envvar="SLIPWAY_QUIET",
+        show_envvar=True,
+        help="Print nothing but the one error line of a failure.",
+    )
     @click.option(
         "--lint-fail-on",
+        envvar="SLIPWAY_LINT_FAIL_ON",
+        show_envvar=True,
         help="Lint findings of this level or worse block: error, warning or never "
         "(overrides the environment's lint_fail_on).",
     )
@@ -103,21 +150,24 @@ def common(fn: F) -> F:
         "--lint-rule",
         multiple=True,
         metavar="RULE=LEVEL",
-        help="A rule's severity: error, warning or off (repeatable; overrides lint_rules).",
+        envvar="SLIPWAY_LINT_RULE",
+        show_envvar=True,
+        help="A rule's severity: error, warning or off (repeatable; overrides lint_rules; "
+        "in the variable, separated by spaces).",
     )
     @functools.wraps(fn)
     def wrapper(**kwargs: Any) -> None:
         ctx = Context(**{name: kwargs.pop(name) for name in Context.__dataclass_fields__})
         if ctx.db_url_stdin:
             ctx = dataclasses.replace(ctx, db_url=sys.stdin.readline().strip() or None)
-        setup_console(debug=ctx.debug)
+        setup_console(debug=ctx.debug, quiet=ctx.quiet)
         secrets = (db_url_password(ctx.db_url),)
         with signals.handled():
             try:
                 report = fn(ctx, **kwargs)
             except SlipwayError as err:
                 _fail_early(ctx, err, secrets)
-            except click.ClickException:
+            except (click.ClickException, BrokenPipeError):
                 raise  # usage errors: main() prints them and exits 2
             except KeyboardInterrupt as err:  # before a run began: nothing was changed
                 _fail_early(ctx, Refused(f"{err or 'interrupted'}", check="interrupted"), secrets)
@@ -165,10 +215,14 @@ def console() -> Console:
 
 
 def _finish(ctx: Context, report: Report) -> None:
-    if ctx.as_json:
-        print(json.dumps(report.to_dict(), indent=2, default=str))
-    elif report.outcome is not Outcome.BAD_INPUT:
-        render_summary(report, console())
+    try:
+        if ctx.as_json:
+            print(json.dumps(report.to_dict(), indent=2, default=str))
+        elif report.outcome is not Outcome.BAD_INPUT and not ctx.quiet:
+            render_summary(report, console())
+        sys.stdout.flush()
+    except BrokenPipeError:  # `slipway ... | head`: the reader has seen enough
+        _stdout_to_devnull()
     if report.exit_code != 0:
         if report.traceback and ctx.debug:
             click.echo(report.traceback, err=True)
@@ -186,7 +240,7 @@ def _finish(ctx: Context, report: Report) -> None:
     sys.exit(report.exit_code)
 
 
-@click.group()
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="slipway")
 def cli() -> None:
     """slipway: guarded database releases for Alembic projects."""
@@ -330,7 +384,7 @@ def restore(ctx: Context, backup_path: str, yes: bool, foreign: bool) -> Report:
 def history(ctx: Context, limit: int, failed: bool) -> Report | None:
     """Runs recorded in the ledger, newest first: full run ids, each run's command."""
     report, rows = lib.history(ctx.settings(), limit, failed=failed)
-    if ctx.as_json or report.exit_code != 0:
+    if ctx.as_json or ctx.quiet or report.exit_code != 0:
         return report
     table = Table("run", "command", "env", "who", "from", "to", "outcome", "s", box=None)
     table.columns[0].no_wrap = True
@@ -508,6 +562,13 @@ def deploy_cmd(
     sys.exit(result.exit_code)
 
 
+def _stdout_to_devnull() -> None:
+    """After the reader of a pipe went away: nothing more reaches it, and Python's
+    flush at exit must not fail either."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         cli.main(
@@ -524,6 +585,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return Outcome.ERROR.exit_code
     except SystemExit as err:
         return int(err.code or 0) if isinstance(err.code, int) else 1
+    except BrokenPipeError:  # a closed pipe is the reader's choice, not an error
+        _stdout_to_devnull()
     return 0
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import shlex
+import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -175,15 +176,47 @@ def parse_url(raw: str, *, source: str) -> URL:
 
 
 def _read_config(path: Path) -> dict[str, Any]:
+    """slipway.yml, or the ``[tool.slipway]`` table of a pyproject.toml (same keys)."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise BadInput(f"cannot read {path}: {err.strerror}") from err
-    except yaml.YAMLError as err:
-        raise BadInput(f"{path} is not valid YAML", hint="check indentation and quoting") from err
+    if path.suffix == ".toml":
+        try:
+            data = tomllib.loads(text).get("tool", {}).get("slipway")
+        except tomllib.TOMLDecodeError as err:
+            raise BadInput(f"{path} is not valid TOML: {err}") from err
+    else:
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as err:
+            raise BadInput(
+                f"{path} is not valid YAML", hint="check indentation and quoting"
+            ) from err
     if not isinstance(data, dict) or not isinstance(data.get("environments"), dict):
         raise BadInput(f"{path} has no 'environments' mapping")
     return data
+
+
+def _has_tool_table(pyproject: Path) -> bool:
+    try:
+        return "slipway" in tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {})
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False
+
+
+def find_project(start: Path | None = None) -> Path | None:
+    """The nearest slipway.yml, or pyproject.toml with a ``[tool.slipway]`` table, in
+    ``start`` (the current folder) or a folder above it: slipway works from anywhere
+    inside a project, as git does."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / DEFAULT_CONFIG).is_file():
+            return folder / DEFAULT_CONFIG
+        pyproject = folder / "pyproject.toml"
+        if pyproject.is_file() and _has_tool_table(pyproject):
+            return pyproject
+    return None
 
 
 def _find_config(config: Path | None) -> Path | None:
@@ -196,8 +229,7 @@ def _find_config(config: Path | None) -> Path | None:
         if not Path(from_env).is_file():
             raise BadInput(f"config file {from_env} (from ${CONFIG_ENV}) does not exist")
         return Path(from_env)
-    default = Path(DEFAULT_CONFIG)
-    return default if default.is_file() else None
+    return find_project()
 
 
 def load_settings(
@@ -229,8 +261,9 @@ def load_settings(
         ]
     elif db_url is None or alembic_ini is None:
         raise BadInput(
-            f"no {DEFAULT_CONFIG} here and no --config",
-            hint="create one, or pass both --db-url and --alembic-ini",
+            f"no {DEFAULT_CONFIG} (nor pyproject.toml with [tool.slipway]) in {Path.cwd()} "
+            "or any folder above it, and no --config",
+            hint="run slipway inside the project, or pass --config (or --db-url and --alembic-ini)",
         )
     merged: dict[str, Any] = {}
     for section, where in sections:

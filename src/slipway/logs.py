@@ -38,13 +38,14 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
-def setup_console(*, debug: bool) -> None:
+def setup_console(*, debug: bool, quiet: bool = False) -> None:
     """stderr logging for the whole process: slipway's own lines, and alembic's."""
     root = logging.getLogger()
     if not any(getattr(h, "_slipway", False) for h in root.handlers):
         handler = logging.StreamHandler(sys.stderr)
         # Warnings and errors only, unless asked: the run log keeps everything.
-        handler.setLevel(logging.DEBUG if debug else logging.WARNING)
+        level = logging.DEBUG if debug else logging.WARNING
+        handler.setLevel(logging.CRITICAL if quiet and not debug else level)
         handler.setFormatter(logging.Formatter(_FORMAT, "%H:%M:%S"))
         handler._slipway = True  # type: ignore[attr-defined]
         root.addHandler(handler)

@@ -182,6 +182,14 @@ class Run:
             self.settings.safe_url(),
             self.report.who,
         )
+        log.debug(
+            "settings of %s: %s; alembic ini %s; artifacts %s; backups %s",
+            self.settings.env,
+            self.settings.options.model_dump(exclude={"database_url"}),
+            self.settings.alembic_ini,
+            self.settings.artifacts_dir,
+            self.settings.backup_dir,
+        )
         return self
 
     def __exit__(
