@@ -195,6 +195,9 @@ def test_each_dangerous_revision_is_flagged_with_its_rule(
     assert "note" in finding["statement"] and "DROP" in finding["statement"].upper()
     assert finding["path"] == "versions/r02_drop_column.py"
     assert finding["hint"] and finding["blocking"] is True
+    # The line of the op call that wrote the statement, not that of `def upgrade`.
+    source = (project.root / finding["path"]).read_text().splitlines()
+    assert "drop_column" in source[finding["line"] - 1], source[finding["line"] - 1]
     # The one-line error names the first blocking revision, its rule and its file.
     assert result.stderr.count("\n") == 1
     assert "versions/r02_drop_column.py" in result.stderr and "ban-drop-column" in result.stderr

@@ -175,7 +175,7 @@ def check(
         result.paths[rev.id] = path
         accepted = project.acceptances(rev.id)
         def_lines = _def_lines(rev.path)
-        for rule, statement, message, hint, source, func in _raw_findings(
+        for rule, statement, message, hint, source, func, line in _raw_findings(
             project, rev, dialect, server
         ):
             severity = rules.get(rule) or _default_severity(rule)
@@ -187,7 +187,7 @@ def check(
                     severity=severity,
                     revision=rev.id,
                     path=path,
-                    line=def_lines.get(func, 1),
+                    line=line or def_lines.get(func, 1),
                     statement=statement[:500],
                     message=message,
                     hint=hint,
@@ -204,7 +204,8 @@ def _default_severity(rule: str) -> str:
     return "error" if rule in ERROR_RULES else "warning"
 
 
-_Raw = tuple[str, str, str, str, str, str]  # rule, statement, message, hint, source, function
+# rule, statement, message, hint, source, function, line in the file (None: the function's)
+_Raw = tuple[str, str, str, str, str, str, int | None]
 
 
 def _raw_findings(
@@ -221,7 +222,7 @@ def _raw_findings(
         ]
 
     try:
-        up_sql = project.upgrade_sql(rev.below, rev.id)
+        up_sql, marks = project.upgrade_sql_traced(rev)
     except Exception as err:  # noqa: BLE001 - whatever the revision raises is the finding
         out.append(
             (
@@ -232,15 +233,30 @@ def _raw_findings(
                 "and applies it (rehearsal.sql, applied.sql)",
                 "slipway",
                 "upgrade",
+                None,
             )
         )
         return out
     statements = relevant(split(up_sql))
+
+    def source_line(text: str) -> int | None:
+        """The revision file's line whose code wrote the statement ``text``."""
+        stmt = next((s for s in statements if s.text == text), None)
+        if stmt is None:
+            return None
+        before = [line for at, line in marks if at <= stmt.last_line]
+        return before[-1] if before else None
+
     if dialect == "postgresql":
-        out.extend(_squawk(up_sql, statements, rev, server))
+        found = _squawk(up_sql, statements, rev, server)
     elif dialect in RULES:
-        for hit in RULES[dialect]().check(statements, server):
-            out.append((hit.rule, hit.statement, hit.message, hit.hint, "slipway", "upgrade"))
+        found = [
+            (hit.rule, hit.statement, hit.message, hit.hint, "slipway", "upgrade", None)
+            for hit in RULES[dialect]().check(statements, server)
+        ]
+    else:
+        found = []
+    out.extend((*f[:6], source_line(f[1])) for f in found)
     out.extend(_reversibility(project, rev, bool(statements), relevant))
     return out
 
@@ -253,7 +269,7 @@ def _reversibility(
 ) -> list[_Raw]:
     def irreversible(why: str) -> list[_Raw]:
         hint = "write a downgrade that undoes the upgrade, so a failed release can roll back"
-        return [("irreversible-downgrade", "", why, hint, "slipway", "downgrade")]
+        return [("irreversible-downgrade", "", why, hint, "slipway", "downgrade", None)]
 
     try:
         down_sql = project.revision_sql_down(rev)
@@ -309,6 +325,7 @@ def _squawk(
                 str(v.get("help") or "see squawk's documentation of the rule"),
                 "squawk",
                 "upgrade",
+                None,
             )
         )
     return out

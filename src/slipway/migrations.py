@@ -13,9 +13,12 @@ database.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import io
 import logging
+import os
+import sys
 import types
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
@@ -415,8 +418,10 @@ class Project:
         # The offline script only needs the dialect: hand env.py a URL without password.
         return self.settings.url.set(password=None)
 
-    def _render(self, steps: _StepsFn, start: Any, destination: str) -> str:
-        buf = io.StringIO()
+    def _render(
+        self, steps: _StepsFn, start: Any, destination: str, buf: io.StringIO | None = None
+    ) -> str:
+        buf = buf or io.StringIO()
         self.run_env(
             steps,
             url=self._offline_url(),
@@ -431,6 +436,13 @@ class Project:
     def upgrade_sql(self, current: str | tuple[str, ...] | None, target: str) -> str:
         """``upgrade current:target --sql`` (``current`` may be several heads)."""
         return self._render(self._upgrade_steps(target), current or None, target)
+
+    def upgrade_sql_traced(self, rev: Revision) -> tuple[str, list[tuple[int, int]]]:
+        """The upgrade of ``rev`` alone, and where its SQL came from: (line of the SQL,
+        line of the revision file whose code wrote it), in order."""
+        buf = _TracedOutput(rev.path)
+        sql = self._render(self._upgrade_steps(rev.id), rev.below or None, rev.id, buf)
+        return sql, buf.marks
 
     def downgrade_sql(self, target_head: str, back_to: str | None) -> str:
         destination = back_to or "base"
@@ -497,6 +509,32 @@ class Project:
                 command.check(cfg)
             if conn.in_transaction():
                 conn.rollback()
+
+
+@functools.lru_cache(maxsize=4096)
+def _real(path: str) -> str:
+    return os.path.realpath(path)
+
+
+class _TracedOutput(io.StringIO):
+    """Offline SQL output that notes, for each write, the line of ``source`` (a revision
+    file) whose code was running: lint points at the ``op.*`` call, not at ``upgrade``."""
+
+    def __init__(self, source: Path) -> None:
+        super().__init__()
+        self.source = _real(str(source))
+        self.lines = 0
+        self.marks: list[tuple[int, int]] = []
+
+    def write(self, text: str) -> int:
+        frame = sys._getframe(1)
+        while frame is not None:
+            if _real(frame.f_code.co_filename) == self.source:
+                self.marks.append((self.lines, frame.f_lineno))
+                break
+            frame = frame.f_back  # type: ignore[assignment]
+        self.lines += text.count("\n")
+        return super().write(text)
 
 
 def _outside_transaction(conn: Connection) -> Connection:
