@@ -3,6 +3,10 @@ ledger repair` with a reason re-baselines it on purpose and leaves a history row
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import sqlalchemy as sa
 from conftest import Project, Release, Result, ThrowawayDB, slipway, standard_history
 
@@ -13,14 +17,14 @@ def test_edited_applied_file_is_refused_until_repaired_with_a_reason(
     standard_history(project)
     assert release().code == 0
     edited = project.root / "versions" / "r2.py"
-    edited.write_text(edited.read_text() + "\n# a comment added after the release\n")
+    edited.write_text(edited.read_text().replace("'renamed'", "'renamed again'"))
 
     refused = release("preflight")
     assert refused.code == 3, refused.stderr
     assert refused.report["error"]["check"] == "checksums"
     assert "versions/r2.py" in refused.stderr
 
-    repaired = _repair(release, "r2", "comment only: reviewed in MR !42")
+    repaired = _repair(release, "r2", "same data fix, reviewed in MR !42")
 
     assert repaired.code == 0, repaired.stderr
     assert repaired.report["outcome"] == "applied"
@@ -34,7 +38,7 @@ def test_edited_applied_file_is_refused_until_repaired_with_a_reason(
             sa.text("SELECT how FROM slipway_checksum WHERE revision = 'r2'")
         ).scalar_one()
     assert row.command == "ledger-repair" and row.outcome == "applied"
-    assert "comment only: reviewed in MR !42" in row.detail
+    assert "same data fix, reviewed in MR !42" in row.detail
     assert how == "repaired"
     # Nothing left to repair: a second repair changes nothing.
     assert _repair(release, "r2", "again").report["outcome"] == "noop"
@@ -74,3 +78,30 @@ def _repair(release: Release, revision: str, reason: str) -> Result:
         reason,
         env={"TEST_DB_URL": release.db.url_str},
     )
+
+
+def test_formatting_is_not_a_change(lite: ThrowawayDB, project: Project, tmp_path: Path) -> None:
+    """ruff format, comments and blank lines leave an applied revision as it was; a change
+    to its code does not."""
+    from conftest import write_config
+
+    standard_history(project)
+    release = Release(lite, project.ini, write_config(tmp_path))
+    assert release().code == 0
+    versions = project.root / "versions"
+    before = {p.name: p.read_text() for p in versions.glob("*.py")}
+    r2 = versions / "r2.py"
+    r2.write_text('"""Label things."""\n# reviewed again\n\n' + r2.read_text())
+    ruff = Path(sys.executable).parent / "ruff"
+    subprocess.run(
+        [str(ruff), "format", "--quiet", "--line-length", "60", str(versions)], check=True
+    )
+    assert {p.name: p.read_text() for p in versions.glob("*.py")} != before
+    project.add("r4", 'op.execute("SELECT 1")', 'op.execute("SELECT 1")')
+
+    assert release("preflight").code == 0
+    assert release().code == 0, "a reformatted history releases"
+
+    r2.write_text(r2.read_text().replace("SET label = name", "SET label = upper(name)"))
+    refused = release("preflight")
+    assert refused.code == 3 and refused.report["error"]["check"] == "checksums"

@@ -49,6 +49,29 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+_DOCUMENTED = (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def code_sha256(path: Path) -> str:
+    """sha256 of what a revision file does: its syntax tree without docstrings. Comments,
+    blank lines, quoting and layout leave it as it is, so a reformatter (ruff format,
+    black) does not edit an applied revision; any change to its code does. A file that
+    does not parse is hashed as bytes."""
+    data = path.read_bytes()
+    try:
+        tree = ast.parse(data, filename=str(path))
+    except (SyntaxError, ValueError):
+        return hashlib.sha256(data).hexdigest()
+    for node in ast.walk(tree):
+        if not isinstance(node, _DOCUMENTED) or not node.body:
+            continue
+        first = node.body[0]
+        value = first.value if isinstance(first, ast.Expr) else None
+        if isinstance(value, ast.Constant) and isinstance(value.value, str):  # a docstring
+            node.body = node.body[1:] or [ast.Pass()]
+    return hashlib.sha256(ast.dump(tree).encode()).hexdigest()
+
+
 ACCEPT_ATTRIBUTE = "slipway_accept"
 ACCEPTED_FILE = "slipway-accepted.yml"
 _ACCEPT_KEYS = ("revision", "rule", "reason")
@@ -70,7 +93,14 @@ class Revision:
 
     @property
     def sha256(self) -> str:
-        return file_sha256(self.path)
+        """The checksum recorded when the revision is applied: of its code (see
+        :func:`code_sha256`)."""
+        return code_sha256(self.path)
+
+    def matches(self, recorded: str) -> bool:
+        """The file does what it did when ``recorded`` was taken (by this slipway, of its
+        code; by an older one, of its bytes)."""
+        return recorded in (self.sha256, file_sha256(self.path))
 
     @property
     def below(self) -> tuple[str, ...]:

@@ -48,7 +48,7 @@ def preflight(run: Run, *, gate: bool = True) -> State:
             with run.connect() as conn:
                 recorded = ledger.recorded_checksums(conn)
                 for rev in run.project.applied(state.current):
-                    if rev.id in recorded and recorded[rev.id][0] != rev.sha256:
+                    if rev.id in recorded and not rev.matches(recorded[rev.id][0]):
                         raise Refused(
                             f"revision {rev.id} ({run.relpath(rev.path)}) was edited after it was "
                             "applied: its sha256 differs from the one recorded",
