@@ -215,6 +215,11 @@ def console() -> Console:
 
 
 def _finish(ctx: Context, report: Report) -> None:
+    """The report on stdout (JSON, or the summary), the one error line on stderr: for a
+    person, before the summary, whose last line is the command to run next."""
+    line = _error_line(ctx, report)
+    if line and not ctx.as_json:
+        click.echo(line, err=True)
     try:
         if ctx.as_json:
             print(json.dumps(report.to_dict(), indent=2, default=str))
@@ -223,21 +228,22 @@ def _finish(ctx: Context, report: Report) -> None:
         sys.stdout.flush()
     except BrokenPipeError:  # `slipway ... | head`: the reader has seen enough
         _stdout_to_devnull()
-    if report.exit_code != 0:
-        if report.traceback and ctx.debug:
-            click.echo(report.traceback, err=True)
-        if report.error:
-            prefix = {Outcome.ERROR: "internal error", Outcome.BAD_INPUT: "error"}.get(
-                report.outcome, report.outcome.value
-            )
-            debug = (
-                " (run with --debug for the traceback)"
-                if report.traceback and not ctx.debug
-                else ""
-            )
-            then = f"; next: {report.next_command}" if report.next_command else ""
-            click.echo(f"slipway: {prefix}: {report.error.line}{then}{debug}", err=True)
+    if line and ctx.as_json:
+        click.echo(line, err=True)
     sys.exit(report.exit_code)
+
+
+def _error_line(ctx: Context, report: Report) -> str | None:
+    if report.exit_code == 0 or report.error is None:
+        return None
+    if report.traceback and ctx.debug:
+        click.echo(report.traceback, err=True)
+    prefix = {Outcome.ERROR: "internal error", Outcome.BAD_INPUT: "error"}.get(
+        report.outcome, report.outcome.value
+    )
+    debug = " (run with --debug for the traceback)" if report.traceback and not ctx.debug else ""
+    then = f"; next: {report.next_command}" if report.next_command else ""
+    return f"slipway: {prefix}: {report.error.line}{then}{debug}"
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -56,7 +56,16 @@ class LockHeld(Refused):
 class StepFailed(SlipwayError):
     """A step that changes the database failed; the release decides what follows."""
 
-    def __init__(self, step: str, message: str, *, revision: str | None = None) -> None:
+    def __init__(
+        self,
+        step: str,
+        message: str,
+        *,
+        revision: str | None = None,
+        location: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.step = step
         self.revision = revision
+        # Where in the revision file it failed: "versions/0007_x.py:41".
+        self.location = location

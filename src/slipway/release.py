@@ -40,7 +40,6 @@ def release(settings: Settings, *, run_id: str | None = None) -> Report:
             for step in plan.PLAN:
                 plan.advance(run, step.name, state)
         except plan.ChangesFailed:
-            log.error("rolling back to %s", state.current or "base")
             with signals.shielded(f"rolling back to {state.current or 'base'}"):
                 recover(run, state.current, start_fp, run.report.backup)
             return run.report
@@ -51,6 +50,8 @@ def release(settings: Settings, *, run_id: str | None = None) -> Report:
 def recover(run: Run, start: str | None, start_fp: str | None, backup: FileRef | None) -> None:
     """Rollback to ``start``; if that fails, restore where allowed; else say what to run."""
     run.report.phase = Phase.RECOVERING
+    # Once the database is back where it was: the fixed revision is released the same way.
+    run.report.data["release_command"] = run.settings.command("release")
     try:
         steps.rollback(run, start, start_fp)
         run.report.finish(Outcome.ROLLED_BACK)

@@ -50,8 +50,10 @@ class ErrorRecord:
     step: str | None = None
     check: str | None = None
     hint: str | None = None
-    # The revision a failed step was running, when it failed in one.
+    # The revision a failed step was running, when it failed in one, and the file and
+    # line of the statement that failed ("versions/0007_x.py:41").
     revision: str | None = None
+    location: str | None = None
 
     @classmethod
     def of(
@@ -69,6 +71,7 @@ class ErrorRecord:
             check=err.check if isinstance(err, Refused) else None,
             hint=redact(hint, secrets) if hint else None,
             revision=err.revision if isinstance(err, StepFailed) else None,
+            location=err.location if isinstance(err, StepFailed) else None,
         )
 
     def then(self, later: ErrorRecord) -> ErrorRecord:
@@ -78,6 +81,7 @@ class ErrorRecord:
             message=f"{self.message}; then {later.message}",
             type=later.type,
             revision=self.revision or later.revision,
+            location=self.location or later.location,
         )
 
     @property
@@ -219,12 +223,16 @@ _STATE = {
 
 
 def render_summary(report: Report, console: Console) -> None:
-    """A few lines for a person: what happened, where things are, what to run next."""
+    """A few lines for a person: what happened, where things are, what to run next. A
+    failure is told in at most eight lines ending in the command to run."""
     colour = {0: "green", 3: "yellow", 2: "yellow"}.get(report.exit_code, "red")
     console.print(
         f"[bold {colour}]{report.outcome.value}[/] {report.command} on {report.env} "
         f"({report.database['dialect']}:{report.database['name']}) run {report.run_id}"
     )
+    if report.exit_code != 0 and report.error is not None:
+        _render_failure(report, report.error, console)
+        return
     if report.steps:
         table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
         table.add_column("step")
@@ -236,34 +244,67 @@ def render_summary(report: Report, console: Console) -> None:
         console.print(table)
     _render_revisions(report, console)
     _render_findings(report, console)
-    if report.command in ("lint", "stairway", "check") and report.outcome is not Outcome.ERROR:
-        state = "untouched" + (
-            " (the checks ran on a throwaway database)" if report.command != "lint" else ""
-        )
-    elif report.command in ("status", "preflight", "render") and report.outcome is Outcome.NOOP:
-        state = (
-            f"at {report.current_revision or 'base'}; head {report.to_revision}; "
-            f"pending: {', '.join(report.pending) or 'none'}"
-        )
-    else:
-        state = _STATE.get(report.outcome, "{cur}").format(
-            to=report.to_revision or "base",
-            frm=report.from_revision or "base",
-            cur=report.current_revision or "unknown",
-        )
-    console.print(f"database: {state}")
+    console.print(f"database: {_state(report)}")
     if report.backup:
         console.print(f"backup: {report.backup.path} ({report.backup.bytes} bytes)")
     for kind, ref in report.sql.items():
         console.print(f"{kind} SQL: {ref.path}")
-    if report.error:
-        console.print(f"error: {report.error.message}", markup=False)
     if report.artifacts_dir:
         console.print(f"log: {report.artifacts_dir}/run.log", markup=False)
     if report.next_command:
         console.print(f"next: {report.next_command}", markup=False)
-    elif report.outcome in (Outcome.ROLLED_BACK, Outcome.RESTORED):
-        console.print("next: fix the failing revision (see the log), then release again")
+
+
+def _state(report: Report) -> str:
+    if report.command in ("lint", "stairway", "check") and report.outcome is not Outcome.ERROR:
+        return "untouched" + (
+            " (the checks ran on a throwaway database)" if report.command != "lint" else ""
+        )
+    if report.command in ("status", "preflight", "render") and report.outcome is Outcome.NOOP:
+        return (
+            f"at {report.current_revision or 'base'}; head {report.to_revision}; "
+            f"pending: {', '.join(report.pending) or 'none'}"
+        )
+    return _STATE.get(report.outcome, "{cur}").format(
+        to=report.to_revision or "base",
+        frm=report.from_revision or "base",
+        cur=report.current_revision or "unknown",
+    )
+
+
+def _render_failure(report: Report, error: ErrorRecord, console: Console) -> None:
+    """What failed (revision, file and line, the database's words), where the database
+    is now, the backup, where the evidence is, findings counted; last, the command."""
+    where = f"revision {error.revision}" if error.revision else (error.step or error.check)
+    if error.location:
+        where = f"{where} ({error.location})"
+    message = error.message.removeprefix(f"revision {error.revision} failed: ")
+    console.print(f"failed: {where + ': ' if where else ''}{message}", markup=False)
+    console.print(f"database: {_state(report)}", markup=False)
+    if report.backup:
+        console.print(f"backup: {report.backup.path}", markup=False)
+    if report.artifacts_dir:
+        files = ", ".join(["run.log", *(f"{kind}.sql" for kind in report.sql)])
+        console.print(f"evidence: {report.artifacts_dir}/ ({files})", markup=False)
+    findings = (report.data.get("lint") or {}).get("findings") or []
+    if findings:
+        blocking = sum(1 for f in findings if f["blocking"])
+        console.print(
+            f"lint: {len(findings)} finding(s), {blocking} blocking (listed in report.json)"
+        )
+    command = report.next_command or report.data.get("release_command")
+    if command:
+        console.print(_NEXT.get(report.outcome, "next, run:"))
+        console.print(command, markup=False, soft_wrap=True)
+    elif error.hint:
+        console.print(f"next: {error.hint}", markup=False)
+
+
+_NEXT = {
+    Outcome.ROLLED_BACK: "fix the revision, then release again:",
+    Outcome.RESTORED: "fix the revision, then release again:",
+    Outcome.NEEDS_ATTENTION: "to put the database back, run:",
+}
 
 
 _STATE_COLOUR = {"applied": "green", "pending": "cyan", "edited": "yellow"}

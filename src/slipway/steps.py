@@ -362,8 +362,30 @@ def _apply_all(run: Run, state: State, step: Step, recording: Recording) -> int:
                 if retryable:
                     why = f"no lock within {timeout}s after {attempt} tries: {why}"
                 step.detail = f"revision {rev.id} failed: {why}"
-                raise StepFailed("apply", step.detail, revision=rev.id) from err
+                raise StepFailed(
+                    "apply", step.detail, revision=rev.id, location=where(err, run, rev)
+                ) from err
     return retries
+
+
+def where(err: BaseException, run: Run, rev: Revision) -> str | None:
+    """The file and line of ``rev`` whose statement raised ``err`` ("versions/r3.py:41"),
+    from its traceback or those of the errors it was raised from."""
+    target = os.path.realpath(rev.path)
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        line = None
+        tb = current.__traceback__
+        while tb is not None:
+            if os.path.realpath(tb.tb_frame.f_code.co_filename) == target:
+                line = tb.tb_lineno
+            tb = tb.tb_next
+        if line is not None:
+            return f"{run.relpath(rev.path)}:{line}"
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def write_evidence(run: Run, kind: str, sql: str) -> FileRef | None:
