@@ -88,3 +88,15 @@ def test_status_shows_each_revision_state_and_runs_no_revision(
         "r4": "missing",
     }
     assert result.report["current_revision"] == "r4"
+
+
+def test_release_artifacts_are_pruned_to_artifacts_keep(
+    lite: ThrowawayDB, project: Project, tmp_path: Path
+) -> None:
+    standard_history(project)
+    release = Release(lite, project.ini, write_config(tmp_path, {"artifacts_keep": 2}))
+    runs = [release("preflight").report["run_id"] for _ in range(4)]
+    for _ in range(3):
+        assert release("status").code == 0
+    kept = sorted(p.name for p in (tmp_path / "artifacts").iterdir())
+    assert kept == runs[-2:], "the newest two runs; status kept none"

@@ -45,6 +45,8 @@ class Options(BaseModel):
 
     alembic_ini: str = "alembic.ini"
     artifacts_dir: str = "artifacts"
+    # Run folders kept under artifacts_dir; older ones are pruned when a run begins.
+    artifacts_keep: int = Field(50, ge=1)
     backup_dir: str = "var/backups/{env}"
     backup_keep: int = Field(5, ge=1)
     # PostgreSQL only: more than 1 writes a directory-format dump with that many jobs.

@@ -13,8 +13,10 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import getpass
+import json
 import logging
 import os
+import shutil
 import socket
 import traceback
 from dataclasses import dataclass
@@ -174,6 +176,7 @@ class Run:
                 hint="free space there, fix its permissions, or set artifacts_dir",
             ) from err
         self.report.artifacts_dir = str(self.dir)
+        self._prune_artifacts()
         log.info(
             "run %s: %s on %s (%s) by %s",
             self.run_id,
@@ -191,6 +194,23 @@ class Run:
             self.settings.backup_dir,
         )
         return self
+
+    def _prune_artifacts(self) -> None:
+        """Keep the newest ``artifacts_keep`` run folders (run ids sort by time); never
+        one whose run goes on (a staged run's later steps need it)."""
+        keep = self.settings.options.artifacts_keep
+        folders = sorted(
+            (p for p in self.settings.artifacts_dir.iterdir() if p.is_dir() and p != self.dir),
+            key=lambda p: p.name,
+        )
+        for folder in folders[: max(0, len(folders) - (keep - 1))]:
+            try:
+                report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                report = {}
+            if report.get("outcome") == Outcome.RUNNING.value:
+                continue
+            shutil.rmtree(folder, ignore_errors=True)
 
     def __exit__(
         self,
