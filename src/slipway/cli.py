@@ -5,25 +5,30 @@ Exit codes are those of :mod:`slipway.outcomes`; a traceback is shown only with 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from rich.console import Console
+from rich.console import Console, Group
+from rich.live import Live
+from rich.spinner import Spinner
 from rich.table import Table
+from rich.text import Text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from slipway import deploy as deploy_lib
-from slipway import gate, signals, staged
+from slipway import gate, progress, signals, staged
 from slipway import release as lib
 from slipway import status as status_lib
 from slipway.config import Settings, load_settings, with_lint_policy
@@ -164,7 +169,8 @@ def common(fn: F) -> F:
         secrets = (db_url_password(ctx.db_url),)
         with signals.handled():
             try:
-                report = fn(ctx, **kwargs)
+                with _live_progress(ctx):  # gone before the summary is printed
+                    report = fn(ctx, **kwargs)
             except SlipwayError as err:
                 _fail_early(ctx, err, secrets)
             except (click.ClickException, BrokenPipeError):
@@ -179,6 +185,47 @@ def common(fn: F) -> F:
                 _finish(ctx, report)
 
     return wrapper  # type: ignore[return-value]
+
+
+class LiveProgress(progress.Observer):
+    """On a terminal: the steps done so far and the one under way, with a spinner, its
+    seconds and what it is busy with; gone when the run ends (the summary stays)."""
+
+    def __init__(self) -> None:
+        self.done: list[Text] = []
+        self.step = ""
+        self.text = ""
+        self.started = time.monotonic()
+
+    def begin(self, step: str) -> None:
+        self.step, self.text, self.started = step, "", time.monotonic()
+
+    def note(self, text: str) -> None:
+        self.text = text
+
+    def end(self, step: str, status: str, seconds: float, detail: str) -> None:
+        mark = {"ok": "[green]✓[/]", "skipped": "[cyan]-[/]"}.get(status, "[red]✗[/]")
+        self.done.append(Text.from_markup(f"{mark} {step:<10} {seconds:6.2f} s"))
+        self.step = ""
+
+    def __rich__(self) -> Group:
+        lines: list[Any] = list(self.done)
+        if self.step:
+            seconds = time.monotonic() - self.started
+            lines.append(Spinner("dots", Text(f"{self.step:<10} {seconds:6.1f} s  {self.text}")))
+        return Group(*lines)
+
+
+@contextlib.contextmanager
+def _live_progress(ctx: Context) -> Iterator[None]:
+    if ctx.quiet or not sys.stderr.isatty():
+        yield
+        return
+    observer = LiveProgress()
+    err = Console(stderr=True, highlight=False)
+    live = Live(observer, console=err, transient=True, refresh_per_second=8)
+    with live, progress.observing(observer):
+        yield
 
 
 def db_url_password(db_url: str | None) -> str:

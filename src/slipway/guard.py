@@ -17,6 +17,7 @@ async engine runs on a sync ``Engine`` underneath):
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -43,6 +44,8 @@ class Recording:
     """The statements that ran, per revision, in order."""
 
     sections: list[tuple[str, list[str]]] = field(default_factory=list)
+    latest: str = ""
+    since: float = 0.0
 
     def begin(self, title: str) -> None:
         self.sections.append((title, []))
@@ -51,6 +54,16 @@ class Recording:
         if not self.sections:
             self.begin("statements")
         self.sections[-1][1].append(sql.rstrip().rstrip(";") + ";")
+        self.latest, self.since = sql, time.monotonic()
+
+    def running(self) -> str:
+        """The statement that began last, on one line, and for how long it has run
+        (waiting for a lock counts): what a live display shows."""
+        if not self.latest:
+            return ""
+        text = " ".join(self.latest.split())
+        text = text if len(text) <= 60 else text[:57] + "..."
+        return f"{text} ({time.monotonic() - self.since:.0f} s)"
 
     def note(self, text: str) -> None:
         """A comment line after the statements so far (a failure, say)."""

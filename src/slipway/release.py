@@ -40,6 +40,7 @@ def release(settings: Settings, *, run_id: str | None = None) -> Report:
             for step in plan.PLAN:
                 plan.advance(run, step.name, state)
         except plan.ChangesFailed:
+            log.info("rolling back to %s", state.current or "base")
             with signals.shielded(f"rolling back to {state.current or 'base'}"):
                 recover(run, state.current, start_fp, run.report.backup)
             return run.report

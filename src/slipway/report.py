@@ -19,6 +19,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from slipway import progress
 from slipway.artifacts import write_json
 from slipway.config import Settings
 from slipway.errors import Refused, SlipwayError, StepFailed, first_line
@@ -173,6 +174,7 @@ class Report:
         record = Step(name=name)
         self.steps.append(record)
         start = time.monotonic()
+        progress.current().begin(name)
         try:
             yield record
         except BaseException as err:
@@ -181,9 +183,11 @@ class Report:
             raise
         finally:
             record.duration_s = round(time.monotonic() - start, 3)
+            progress.current().end(name, record.status, record.duration_s, record.detail)
 
     def skip(self, name: str, why: str) -> None:
         self.steps.append(Step(name=name, status="skipped", detail=why))
+        progress.current().end(name, "skipped", 0.0, why)
 
     def finish(self, outcome: Outcome) -> None:
         self.outcome = outcome

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy.exc import DBAPIError
 
-from slipway import ledger, lint, schema
+from slipway import ledger, lint, progress, schema
 from slipway.artifacts import checksum, make_private, private_dir, remove, write_atomic
 from slipway.dialects import ToolFailed, dialect_for
 from slipway.errors import BadInput, Refused, StepFailed, first_line
@@ -149,9 +149,10 @@ def backup(run: Run) -> FileRef:
         for leftover in folder.glob(".*.partial"):
             remove(leftover)
         try:
-            run.dialect.backup(
-                partial, max(settings.options.lock_timeouts_s), settings.options.backup_jobs
-            )
+            with progress.ticking(progress.file_growth(partial, "backup")):
+                run.dialect.backup(
+                    partial, max(settings.options.lock_timeouts_s), settings.options.backup_jobs
+                )
             make_private(partial)
             step.detail = run.dialect.validate_backup(partial)
             os.replace(partial, target)
@@ -331,15 +332,22 @@ def apply(run: Run, state: State) -> None:
 def _apply_all(run: Run, state: State, step: Step, recording: Recording) -> int:
     ladder = run.settings.options.lock_timeouts_s
     retries = 0
-    for rev in state.pending:
+    for number, rev in enumerate(state.pending, start=1):
         for attempt, timeout in enumerate(ladder, start=1):
             try:
                 log.info("applying %s (lock_timeout %ss)", rev.id, timeout)
+                doing = f"revision {rev.id} ({number}/{len(state.pending)})"
+                progress.current().note(doing)
                 recording.begin(
                     f"revision {rev.id} ({run.relpath(rev.path)}), attempt {attempt}, "
                     f"lock_timeout {timeout}s"
                 )
-                _upgrade_one(run, rev, timeout, recording)
+                with progress.ticking(
+                    lambda doing=doing: (  # type: ignore[misc]
+                        f"{doing}: {redact(recording.running(), run.settings.secrets)}"
+                    )
+                ):
+                    _upgrade_one(run, rev, timeout, recording)
                 run.report.current_revision = rev.id
                 break
             except KeyboardInterrupt as err:  # signals.Interrupted: the release rolls back
@@ -527,8 +535,10 @@ def restore_keeping_history(run: Run, path: Path) -> None:
     the restore's own transaction or swap."""
     with run.connect() as conn:
         keep = ledger.kept(conn)
+    size = progress.file_size(path)
     try:
-        run.dialect.restore(path, keep)
+        with progress.ticking(progress.elapsed(lambda: f"restore: loading {size}")):
+            run.dialect.restore(path, keep)
     except (ToolFailed, OSError, sqlite3.Error) as err:
         raise StepFailed("restore", redact(first_line(err), run.settings.secrets)) from err
 

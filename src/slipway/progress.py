@@ -1,0 +1,111 @@
+"""Live progress of a run, for whoever watches: the CLI shows it on a terminal.
+
+The library says what it is doing (a step begins, what it is busy with, the step ends);
+an :class:`Observer` shows it. The default shows nothing: CI logs and Ansible get the
+run's plain log lines (``-v``) and the report, and a terminal gets a live display that
+disappears when the run ends, leaving the summary.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+class Observer:
+    """Shows nothing; subclasses show something."""
+
+    def begin(self, step: str) -> None:
+        """Step ``step`` begins."""
+
+    def note(self, text: str) -> None:
+        """What the current step is busy with now (revision, statement, bytes)."""
+
+    def end(self, step: str, status: str, seconds: float, detail: str) -> None:
+        """Step ``step`` ended ``ok``, ``failed`` or ``skipped``."""
+
+
+_observer: Observer = Observer()
+
+
+def current() -> Observer:
+    return _observer
+
+
+@contextmanager
+def observing(observer: Observer) -> Iterator[Observer]:
+    """Report progress to ``observer`` for the duration of the block."""
+    global _observer
+    before, _observer = _observer, observer
+    try:
+        yield observer
+    finally:
+        _observer = before
+
+
+@contextmanager
+def ticking(say: Callable[[], str | None], every_s: float = 0.5) -> Iterator[None]:
+    """While the block runs, note ``say()`` every ``every_s`` seconds (when there is an
+    observer that shows anything)."""
+    if type(_observer) is Observer:
+        yield
+        return
+    done = threading.Event()
+
+    def tick() -> None:
+        while not done.wait(every_s):
+            text = say()
+            if text:
+                _observer.note(text)
+
+    thread = threading.Thread(target=tick, name="slipway-progress", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join(timeout=2)
+
+
+def file_growth(path: Path, what: str) -> Callable[[], str | None]:
+    """``say`` for :func:`ticking`: how much has been written to ``path``, and how fast."""
+    started = time.monotonic()
+
+    def say() -> str | None:
+        try:
+            size = path.stat().st_size if path.is_file() else _folder_size(path)
+        except OSError:
+            return None
+        seconds = time.monotonic() - started
+        return f"{what}: {_human(size)} written in {seconds:.0f} s"
+
+    return say
+
+
+def elapsed(what: Callable[[], str]) -> Callable[[], str | None]:
+    """``say`` for :func:`ticking`: ``what()`` and the seconds since the block began."""
+    started = time.monotonic()
+    return lambda: f"{what()} ({time.monotonic() - started:.0f} s)"
+
+
+def file_size(path: Path) -> str:
+    """The size of a file or folder, for a person."""
+    try:
+        return _human(path.stat().st_size if path.is_file() else _folder_size(path))
+    except OSError:
+        return "?"
+
+
+def _folder_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else 0
+
+
+def _human(size: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TB"  # pragma: no cover

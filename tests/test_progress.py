@@ -1,0 +1,42 @@
+"""On a terminal, a release shows its progress live: each step, and during the backup
+how much has been written; the live display is gone at the end, the summary stays."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import stat
+import sys
+from pathlib import Path
+
+from conftest import Project, Release, ThrowawayDB, standard_history, write_config
+from faults.test_signals import in_terminal, read_all
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def test_a_release_on_a_terminal_shows_the_backup_growing(
+    pg: ThrowawayDB, project: Project, tmp_path: Path
+) -> None:
+    standard_history(project)
+    # A pg_dump that takes its time after writing: the backup lasts a few seconds.
+    folder = tmp_path / "slowbin"
+    folder.mkdir()
+    slow = folder / "pg_dump"
+    slow.write_text(f'#!/bin/sh\n{shutil.which("pg_dump")} "$@" || exit $?\nsleep 3\n')
+    slow.chmod(slow.stat().st_mode | stat.S_IXUSR)
+    release = Release(pg, project.ini, write_config(tmp_path))
+    argv = [sys.executable, "-m", "slipway", "db", "release", "--env", "test"]
+    argv += ["--config", str(release.config), "--alembic-ini", str(project.ini)]
+    env = {**os.environ, "TEST_DB_URL": pg.url_str, "PATH": f"{folder}:{os.environ['PATH']}"}
+    proc, master = in_terminal(argv, env)
+    try:
+        output = read_all(master, proc)
+    finally:
+        os.close(master)
+    assert proc.returncode == 0, output
+    plain = ANSI.sub("", output)
+    assert re.search(r"backup: [\d.]+ (B|KB|MB) written in \d+ s", plain), plain
+    assert re.search(r"apply +[\d.]+ s", plain), plain
+    assert "database: at r3, verified" in plain
