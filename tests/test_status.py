@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -100,3 +101,31 @@ def test_release_artifacts_are_pruned_to_artifacts_keep(
         assert release("status").code == 0
     kept = sorted(p.name for p in (tmp_path / "artifacts").iterdir())
     assert kept == runs[-2:], "the newest two runs; status kept none"
+
+
+def test_status_all_says_what_is_deployed_where(project: Project, tmp_path: Path) -> None:
+    standard_history(project)
+    config = write_config(
+        tmp_path,
+        {"alembic_ini": str(project.ini)},
+        stage={"database_url": f"sqlite:///{tmp_path / 'stage.db'}"},
+        prod={"database_url": f"sqlite:///{tmp_path / 'prod.db'}"},
+        qa={"database_url_env": "QA_DB_URL"},
+    )
+    shipped = slipway(
+        "db", "release", "--env", "stage", "--config", str(config), "--release", "v1.4.2", "--json"
+    )
+    assert shipped.code == 0, shipped.stderr
+
+    result = slipway("db", "status", "--all", "--config", str(config), "--json")
+
+    assert result.code == 0, result.stderr
+    rows = {r["env"]: r for r in json.loads(result.stdout)["environments"]}
+    assert rows["stage"]["revision"] == "r3" and rows["stage"]["release"] == "v1.4.2"
+    assert rows["stage"]["outcome"] == "applied" and rows["stage"]["command"] == "release"
+    assert rows["stage"]["last_run"] == shipped.report["run_id"]
+    assert rows["prod"]["revision"] == "(no database)"
+    assert "QA_DB_URL" in rows["qa"]["error"]
+    assert not (tmp_path / "prod.db").exists(), "status --all creates nothing"
+    human = slipway("db", "status", "--all", "--config", str(config))
+    assert human.code == 0 and "v1.4.2" in human.stdout and "QA_DB_URL" in human.stdout

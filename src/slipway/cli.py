@@ -54,6 +54,7 @@ class Context:
     debug: bool
     verbose: bool
     quiet: bool
+    app_release: str | None
     lint_fail_on: str | None
     lint_rule: tuple[str, ...]
 
@@ -66,6 +67,8 @@ class Context:
             alembic_ini=self.alembic_ini,
         )
         settings = with_lint_policy(settings, fail_on=self.lint_fail_on, rules=self.lint_rule)
+        if self.app_release:
+            settings = dataclasses.replace(settings, release=self.app_release)
         development = settings.options.development
         if (development or self.verbose) and not self.quiet:
             level = logging.DEBUG if development else logging.INFO
@@ -143,6 +146,14 @@ def common(fn: F) -> F:
         envvar="SLIPWAY_QUIET",
         show_envvar=True,
         help="Print nothing but the one error line of a failure.",
+    )
+    @click.option(
+        "--release",
+        "app_release",
+        envvar="SLIPWAY_RELEASE",
+        show_envvar=True,
+        help="The application release this run ships (kept in the history; "
+        "'status --all' shows it).",
     )
     @click.option(
         "--lint-fail-on",
@@ -321,11 +332,32 @@ def release(ctx: Context) -> Report:
 
 @db.command()
 @common
-def status(ctx: Context) -> Report:
+@click.option(
+    "--all",
+    "everywhere",
+    is_flag=True,
+    help="Every environment of slipway.yml in one table: what is deployed where.",
+)
+def status(ctx: Context, everywhere: bool) -> Report | None:
     """Every revision's state (applied, pending, edited, failed, missing) and open claims.
 
     Reads the ledger and the revision graph only: no revision runs, nothing is linted,
     nothing is kept."""
+    if everywhere:
+        rows = status_lib.overview(ctx.config)
+        if ctx.as_json:
+            print(json.dumps({"environments": rows}, indent=2))
+            return None
+        table = Table("env", "revision", "release", "last run", "command", "outcome", "when")
+        table.box = None
+        for r in rows:
+            if r["error"]:
+                table.add_row(r["env"], f"[yellow]{r['error']}[/]", *[""] * 5)
+                continue
+            cells = ("revision", "release", "last_run", "command", "outcome", "when")
+            table.add_row(r["env"], *[str(r[c] or "-") for c in cells])
+        console().print(table)
+        return None
     return status_lib.status(ctx.settings())
 
 

@@ -117,6 +117,8 @@ class Settings:
     options: Options = field(default_factory=Options)
     secrets: tuple[str, ...] = field(default=(), repr=False)
     config_path: Path | None = None
+    # The application release this run ships, when the caller says (kept in the history).
+    release: str | None = None
 
     @property
     def backend(self) -> str:
@@ -232,6 +234,18 @@ def _find_config(config: Path | None) -> Path | None:
             raise BadInput(f"config file {from_env} (from ${CONFIG_ENV}) does not exist")
         return Path(from_env)
     return find_project()
+
+
+def environments(config: Path | None = None) -> tuple[Path, list[str]]:
+    """The config file (as :func:`load_settings` finds it) and its environments."""
+    path = _find_config(config)
+    if path is None:
+        raise BadInput(
+            f"no {DEFAULT_CONFIG} (nor pyproject.toml with [tool.slipway]) in {Path.cwd()} "
+            "or any folder above it, and no --config",
+            hint="run slipway inside the project, or pass --config",
+        )
+    return path, sorted(_read_config(path)["environments"])
 
 
 def load_settings(

@@ -66,6 +66,8 @@ history = Table(
     Column("start_fingerprint", String(64)),
     # The revision whose upgrade failed, when the run failed in one.
     Column("failed_revision", String(64)),
+    # The application release the run shipped, when its caller named one (--release).
+    Column("app_release", String(120)),
 )
 
 checksums = Table(
@@ -98,6 +100,7 @@ class Claim:
     from_revision: str | None
     lease_until: dt.datetime | None = None
     process: str | None = None
+    app_release: str | None = None
 
 
 def exists(conn: Connection) -> bool:
@@ -163,6 +166,7 @@ def open_claim(conn: Connection, claim: Claim, to_revision: str | None) -> None:
             outcome=Outcome.RUNNING.value,
             lease_until=claim.lease_until,
             process=claim.process,
+            app_release=claim.app_release,
         )
     )
 
@@ -222,6 +226,18 @@ def last_run(conn: Connection, commands: tuple[str, ...] = ()) -> dict[str, Any]
         .first()
     )
     return dict(row) if row else None
+
+
+def last_release(conn: Connection) -> str | None:
+    """The application release of the newest run that applied one (None if none said)."""
+    if not exists(conn) or "app_release" not in {c.name for c in _present(conn, history)}:
+        return None
+    return conn.execute(
+        select(history.c.app_release)
+        .where(history.c.app_release.is_not(None), history.c.outcome == Outcome.APPLIED.value)
+        .order_by(history.c.started_at.desc(), history.c.run_id.desc())
+        .limit(1)
+    ).scalar()
 
 
 def all_runs(conn: Connection) -> list[dict[str, Any]]:

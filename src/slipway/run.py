@@ -454,6 +454,7 @@ class Run:
                     from_revision=current,
                     lease_until=self._lease_end() if lease else None,
                     process=process_identity(os.getpid()),
+                    app_release=self.settings.release,
                 ),
                 to_revision=target,
             )

@@ -15,12 +15,18 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy.exc import InterfaceError, OperationalError
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from slipway import ledger
-from slipway.config import Settings
+from slipway.config import Settings, environments, load_settings
+from slipway.dialects import dialect_for
+from slipway.errors import SlipwayError, first_line
+from slipway.logs import redact
 from slipway.migrations import Project
 from slipway.outcomes import Outcome
 from slipway.report import Report
@@ -126,3 +132,51 @@ def _row(
         run_id=seen.get("run_id") if at else None,
         duration_s=seen.get("duration_s") if at else None,
     )
+
+
+def overview(config: Path | None = None) -> list[dict[str, Any]]:
+    """What is deployed where: for each environment of the config, the database's
+    revision and its last run (command, outcome, when, application release). An
+    environment that cannot be read says why; none is written to."""
+    path, names = environments(config)
+    return [_environment_row(path, env) for env in names]
+
+
+def _environment_row(path: Path, env: str) -> dict[str, Any]:
+    row: dict[str, Any] = {"env": env, "database": None, "revision": None, "release": None}
+    row |= {"last_run": None, "command": None, "outcome": None, "when": None, "error": None}
+    try:
+        settings = load_settings(env, config=path)
+        row["database"] = settings.safe_url()
+        dialect = dialect_for(settings.url, lock_timeout_s=max(settings.options.lock_timeouts_s))
+        if not dialect.database_exists():
+            row["revision"] = "(no database)"
+            return row
+        engine = dialect.create_engine()
+        try:
+            with engine.connect() as conn:
+                table = settings.options.version_table
+                heads: tuple[str, ...] = ()
+                if inspect(conn).has_table(table):
+                    context = MigrationContext.configure(conn, opts={"version_table": table})
+                    heads = tuple(context.get_current_heads())
+                last = ledger.last_run(conn)
+                release = ledger.last_release(conn)
+        finally:
+            engine.dispose()
+    except SlipwayError as err:
+        row["error"] = err.message
+        return row
+    except DBAPIError as err:
+        row["error"] = f"cannot reach the database: {redact(first_line(err), settings.secrets)}"
+        return row
+    row["revision"] = ", ".join(heads) or "base"
+    row["release"] = release
+    if last:
+        row |= {
+            "last_run": last["run_id"],
+            "command": last["command"],
+            "outcome": last["outcome"],
+            "when": (last.get("finished_at") or last["started_at"]).isoformat(),
+        }
+    return row
