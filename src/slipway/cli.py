@@ -79,7 +79,7 @@ class Context:
 
 
 def common(fn: F) -> F:
-    """The options every command takes (README.md, "Commands")."""
+    """The options every command takes (docs/contract.md, "Commands")."""
 
     @click.option(
         "--env",

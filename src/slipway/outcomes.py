@@ -1,4 +1,4 @@
-"""The outcomes of a run and their exit codes, in one place: the contract README.md
+"""The outcomes of a run and their exit codes, in one place: the contract docs/contract.md
 describes under "Outcomes and exit codes"."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The result of a run: steps, outcome, where the backup and SQL are, what to do next.
 
 A :class:`Report` is plain data; :func:`render_summary` turns it into a few lines for a
-person, ``to_dict`` into the JSON report README.md describes.
+person, ``to_dict`` into the JSON report docs/contract.md describes.
 """
 
 from __future__ import annotations
