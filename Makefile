@@ -47,6 +47,7 @@ test: setup services $(GCL) lint
 # Benchmarks: JSON and a Markdown table (and PNG plots where matplotlib is installed).
 bench: setup
 	$(BIN)/python bench/release_scaling.py --out bench/results
+	$(BIN)/python bench/status_speed.py --out bench/results
 
 clean:
 	rm -rf $(VENV) var artifacts dist release reports node_modules .gitlab-ci-local \

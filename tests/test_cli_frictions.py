@@ -64,3 +64,28 @@ def test_development_logs_debug(lite: ThrowawayDB, project: Project, tmp_path: P
     )
     assert result.code == 0, result.stderr
     assert " DEBUG " in result.stderr, result.stderr
+
+
+def test_render_from_does_not_claim_where_the_database_is(
+    lite: ThrowawayDB, project: Project, tmp_path: Path
+) -> None:
+    from conftest import alembic_upgrade
+
+    standard_history(project)
+    alembic_upgrade(lite, project.ini, "r2")
+    result = slipway(
+        "db",
+        "render",
+        "--from",
+        "base",
+        "--env",
+        "test",
+        "--config",
+        str(write_config(tmp_path)),
+        "--alembic-ini",
+        str(project.ini),
+        env={"TEST_DB_URL": lite.url_str},
+    )
+    assert result.code == 0, result.stderr
+    assert "database: not read (rendered offline from base to r3)" in result.stdout
+    assert "at base" not in result.stdout

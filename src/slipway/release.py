@@ -101,7 +101,7 @@ def render(settings: Settings, from_revision: str | None = None) -> Report:
             head = run.project.single_head()
             state = State(start, head, revisions, exists=False)
             run.report.from_revision, run.report.to_revision = start, head
-            run.report.current_revision = start
+            run.report.data["rendered_from"] = start or "base"  # the database is not read
             run.report.pending = [r.id for r in state.pending]
         steps.render(run, state)
         run.report.finish(Outcome.NOOP)

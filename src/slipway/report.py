@@ -264,6 +264,11 @@ def _state(report: Report) -> str:
         return "untouched" + (
             " (the checks ran on a throwaway database)" if report.command != "lint" else ""
         )
+    if "rendered_from" in report.data and report.outcome is Outcome.NOOP:
+        return (
+            f"not read (rendered offline from {report.data['rendered_from']} "
+            f"to {report.to_revision})"
+        )
     if report.command in ("status", "preflight", "render") and report.outcome is Outcome.NOOP:
         return (
             f"at {report.current_revision or 'base'}; head {report.to_revision}; "

@@ -1,0 +1,108 @@
+"""How long `slipway db status` takes on an up-to-date database, beside `alembic current`.
+
+Both as a person runs them: a new process each time (interpreter start included), on a
+30-revision history released to head, on SQLite and on PostgreSQL (a database of its
+own on the local server, dropped afterwards). Medians of N runs, interleaved.
+
+    python bench/status_speed.py [--revisions 30] [--runs 7] [--out bench/results]
+
+Results: ``status_speed.json`` and ``status_speed.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import sqlalchemy as sa
+
+sys.path.insert(0, str(Path(__file__).parent))
+from release_scaling import write_project
+
+PG_ADMIN = os.environ.get("BENCH_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+BIN = Path(sys.executable).parent
+
+
+def timed(argv: list[str], env: dict[str, str], cwd: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run(argv, env=env, cwd=cwd, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def measure(dialect: str, url: str, n: int, runs: int, work: Path) -> dict[str, object]:
+    ini = write_project(work / dialect, n)
+    ini.write_text(ini.read_text().replace("sqlalchemy.url = sqlite://", f"sqlalchemy.url = {url}"))
+    (work / dialect / "slipway.yml").write_text(
+        "defaults:\n  lint_fail_on: never\n  rehearse: never\n"
+        f"  artifacts_dir: {work / dialect / 'artifacts'}\n"
+        f"  backup_dir: {work / dialect / 'backups'}\n"
+        "environments:\n  bench:\n    database_url_env: BENCH_DB_URL\n"
+        f"    alembic_ini: {ini}\n"
+    )
+    env = {**os.environ, "BENCH_DB_URL": url}
+    cwd = work / dialect
+    release = [str(BIN / "slipway"), "db", "release", "--env", "bench", "--quiet"]
+    subprocess.run(release, env=env, cwd=cwd, check=True)
+    status = [str(BIN / "slipway"), "db", "status", "--env", "bench", "--quiet"]
+    current = [str(BIN / "alembic"), "-c", str(ini), "current"]
+    slipway_s, alembic_s = [], []
+    for _ in range(runs):
+        slipway_s.append(timed(status, env, cwd))
+        alembic_s.append(timed(current, env, cwd))
+    s, a = statistics.median(slipway_s), statistics.median(alembic_s)
+    return {
+        "dialect": dialect,
+        "revisions": n,
+        "slipway_status_s": round(s, 3),
+        "alembic_current_s": round(a, 3),
+        "ratio": round(s / a, 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--revisions", type=int, default=30)
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    args = parser.parse_args()
+    rows = []
+    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    name = f"bench_{secrets.token_hex(4)}"
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        lite = f"sqlite:///{work / 'bench.db'}"
+        rows.append(measure("sqlite", lite, args.revisions, args.runs, work))
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"CREATE DATABASE {name}")
+        try:
+            url = admin.url.set(database=name).render_as_string(hide_password=False)
+            rows.append(measure("postgresql", url, args.revisions, args.runs, work))
+        finally:
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            admin.dispose()
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "status_speed.json").write_text(json.dumps(rows, indent=2) + "\n")
+    lines = [
+        "| dialect | revisions | slipway db status (s) | alembic current (s) | ratio |",
+        "|---|---|---|---|---|",
+        *(
+            f"| {r['dialect']} | {r['revisions']} | {r['slipway_status_s']} | "
+            f"{r['alembic_current_s']} | {r['ratio']} |"
+            for r in rows
+        ),
+    ]
+    (args.out / "status_speed.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
