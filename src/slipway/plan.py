@@ -97,7 +97,8 @@ def advance(run: Run, name: str, state: State) -> None:
     except (Exception, KeyboardInterrupt) as err:
         failure = as_failure(err, name)
         run.report.error = ErrorRecord.of(failure, run.settings.secrets)
-        log.error("%s failed: %s", failure.step, run.report.error.message)
+        at = f" at {failure.location}" if failure.location else ""
+        log.error("%s failed%s: %s", failure.step, at, run.report.error.message)
         raise ChangesFailed(failure) from err
 
 
