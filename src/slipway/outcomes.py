@@ -6,7 +6,14 @@ from __future__ import annotations
 import enum
 
 
-class Outcome(enum.StrEnum):
+class _Word(str, enum.Enum):
+    """An enum whose members are their words (``enum.StrEnum`` is Python 3.11+)."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class Outcome(_Word):
     APPLIED = "applied"
     NOOP = "noop"
     ERROR = "error"
@@ -25,7 +32,7 @@ class Outcome(enum.StrEnum):
         return EXIT_CODES[self]
 
 
-class Phase(enum.StrEnum):
+class Phase(_Word):
     """Where a run is: what a failure at this moment means."""
 
     CHECKING = "checking"  # nothing has changed yet: a failure refuses the run
