@@ -163,17 +163,17 @@ def _declared_script(script: ScriptDirectory, path: Path) -> Script | None:
     module = types.ModuleType(path.stem, ast.get_docstring(tree))
     for name, value in found.items():
         setattr(module, name, value)
-    return Script(module, found["revision"], path)
+    return Script(module, found["revision"], str(path))
 
 
 def _declared_revisions(script: ScriptDirectory) -> Iterable[Script]:
     """The revision files of ``script`` as :func:`_declared_script` reads them, found
     where Alembic finds them (version locations, recursive or not)."""
     seen: set[Path] = set()
-    for folder in script._version_locations:
+    for folder in map(Path, script._version_locations):  # str before alembic 1.15
         if not folder.exists():
             continue
-        for path in Script._list_py_dir(script, folder):
+        for path in map(Path, Script._list_py_dir(script, folder)):
             real = path.resolve()
             if real in seen:
                 continue

@@ -152,9 +152,10 @@ CASES = [
     for kind in DIALECTS
     if kind != "sqlite" or step not in ("lock", "verify")
 ] + [
-    # SIGINT takes the same path as SIGTERM (signals.handled); once per step is enough.
+    # SIGINT takes the same path as SIGTERM (signals.handled): once before any change and
+    # once after (Ctrl-C in a terminal during apply is tests/faults/test_signals.py).
     (step, "SIGINT", "postgresql")
-    for step in EXPECTED
+    for step in ("preflight", "verify")
 ]
 
 
@@ -218,11 +219,14 @@ AFTER_SIGKILL = {
     "verify": "restore",  # at head, unverified: back to where the run began
     "rollback": "restore",
 }
+# Lean: where the dialect makes a difference (a rehearsal copy, DDL that commits, the
+# lock), every dialect it applies to; elsewhere one.
 SIGKILL_CASES = [
-    (step, kind)
-    for step in AFTER_SIGKILL
-    for kind in ("postgresql", "mariadb", "sqlite")
-    if kind != "sqlite" or step in ("render", "rehearse", "rollback")
+    ("lock", "postgresql"),
+    ("render", "sqlite"),
+    *(("rehearse", kind) for kind in ("postgresql", "mariadb", "sqlite")),
+    *(("verify", kind) for kind in ("postgresql", "mariadb")),
+    *(("rollback", kind) for kind in ("postgresql", "mariadb", "sqlite")),
 ]
 
 
@@ -267,7 +271,8 @@ def test_sigkill_at_a_step_is_put_right_by_the_one_command_named(
         assert repaired.code == 0, repaired.stderr
         assert db.revision() == "r1" and db.contents() == rows and db.schema() == schema
 
-    after = release()
-    assert after.code == 0, after.stderr
-    assert db.revision() == "r3"
-    assert leftover_copies(db) == []
+    if step in ("lock", "rehearse"):  # the next release goes through, copies dropped
+        after = release()
+        assert after.code == 0, after.stderr
+        assert db.revision() == "r3"
+        assert leftover_copies(db) == []
