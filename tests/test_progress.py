@@ -40,3 +40,54 @@ def test_a_release_on_a_terminal_shows_the_backup_growing(
     assert re.search(r"backup: [\d.]+ (B|KB|MB) written in \d+ s", plain), plain
     assert re.search(r"apply +[\d.]+ s", plain), plain
     assert "database: at r3, verified" in plain
+
+
+def screen(output: str) -> list[str]:
+    """The lines a terminal shows at the end: line erasures and cursor-ups applied (the
+    live display is drawn, then erased), colours dropped."""
+    lines: list[str] = [""]
+    row = 0
+    for token in re.split(r"(\x1b\[[0-9;?]*[A-Za-z]|\r\n|\n|\r)", output):
+        if token in ("\n", "\r\n"):
+            row += 1
+            if row == len(lines):
+                lines.append("")
+        elif token == "\r":
+            continue
+        elif token.startswith("\x1b["):
+            if token == "\x1b[2K":
+                lines[row] = ""
+            elif token == "\x1b[1A":
+                row = max(0, row - 1)
+        else:
+            lines[row] += token
+    while lines and not lines[-1].strip():
+        lines.pop()
+    return lines
+
+
+def test_a_failure_on_a_terminal_is_told_in_ten_lines_ending_in_the_command(
+    lite: ThrowawayDB, project: Project, tmp_path: Path
+) -> None:
+    import shlex
+
+    from conftest import slipway
+
+    standard_history(project)
+    project.add("r4", 'op.execute("INSERT INTO no_such_table (id) VALUES (1)")')
+    release = Release(lite, project.ini, write_config(tmp_path))
+    argv = [sys.executable, "-m", "slipway", "db", "release", "--env", "test"]
+    argv += ["--config", str(release.config), "--alembic-ini", str(project.ini)]
+    proc, master = in_terminal(argv, {**os.environ, "TEST_DB_URL": lite.url_str})
+    try:
+        output = read_all(master, proc)
+    finally:
+        os.close(master)
+
+    assert proc.returncode == 4, output
+    shown = [line for line in screen(output) if line.strip()]
+    assert len(shown) <= 10, "\n".join(shown)
+    assert any(line.startswith("failed: revision r4 (versions/r4.py:") for line in shown), shown
+    assert shown[-1].startswith("slipway db release --env test"), shown
+    again = slipway(*shlex.split(shown[-1])[1:], env={"TEST_DB_URL": lite.url_str})
+    assert again.code == 4, "the command runs as shown (the revision still fails)"

@@ -28,7 +28,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from slipway import deploy as deploy_lib
-from slipway import gate, progress, signals, staged
+from slipway import gate, logs, progress, signals, staged
 from slipway import release as lib
 from slipway import status as status_lib
 from slipway.config import Settings, load_settings, with_lint_policy
@@ -235,7 +235,8 @@ def _live_progress(ctx: Context) -> Iterator[None]:
     observer = LiveProgress()
     err = Console(stderr=True, highlight=False)
     live = Live(observer, console=err, transient=True, refresh_per_second=8)
-    with live, progress.observing(observer):
+    with live, progress.observing(observer), logs.console_stream(sys.stderr):
+        # Live has put a proxy in sys.stderr: log lines go above the display, whole.
         yield
 
 

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 from slipway.artifacts import private_file
 
@@ -53,6 +54,20 @@ def setup_console(*, debug: bool, quiet: bool = False) -> None:
     logging.getLogger("alembic").setLevel(logging.INFO)
     if not debug:
         logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
+
+
+@contextmanager
+def console_stream(stream: TextIO) -> Iterator[None]:
+    """Send slipway's stderr log lines to ``stream`` for a while (a live display's
+    proxy, which prints them above the display instead of through it)."""
+    handlers = [h for h in logging.getLogger().handlers if getattr(h, "_slipway", False)]
+    before = [h.setStream(stream) for h in handlers if isinstance(h, logging.StreamHandler)]
+    try:
+        yield
+    finally:
+        for handler, old in zip(handlers, before, strict=False):
+            if isinstance(handler, logging.StreamHandler) and old is not None:
+                handler.setStream(old)
 
 
 class _QuietFileHandler(logging.FileHandler):
