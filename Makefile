@@ -10,10 +10,13 @@ GCL    := node_modules/.bin/gitlab-ci-local
 
 .PHONY: setup release bundle test lint services clean bench
 
-$(STAMP): pyproject.toml constraints.txt
+# slipway with every extra, and the sample service (a distribution of its own), at the
+# versions pinned in constraints.txt.
+$(STAMP): pyproject.toml examples/storefront/pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip==26.3
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,deploy,async]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[postgresql,mysql,async,deploy,dev]' \
+	  -e examples/storefront
 	touch $(STAMP)
 
 setup: $(STAMP)

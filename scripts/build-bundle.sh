@@ -14,9 +14,11 @@ venv=${VENV:-.venv}
 
 commit=$(git rev-parse --short=10 HEAD)
 stamp=$(TZ=UTC git log -1 --format=%cd --date=format-local:%Y%m%dT%H%M%SZ)
-dirty=$(git status --porcelain --untracked-files=no -- src migrations alembic_prod.ini pyproject.toml constraints.txt)
+dirty=$(git status --porcelain --untracked-files=no -- src examples migrations alembic_prod.ini pyproject.toml constraints.txt)
 release_id="storefront-${stamp}-${commit}${dirty:+-dirty}"
-version=$("$venv/bin/python" -c 'import tomllib; print(tomllib.load(open("pyproject.toml","rb"))["project"]["version"])')
+version_of() { "$venv/bin/python" -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb"))["project"]["version"])' "$1"; }
+version=$(version_of pyproject.toml)
+service_version=$(version_of examples/storefront/pyproject.toml)
 
 staging=$(mktemp -d)
 trap 'rm -rf "$staging"' EXIT
@@ -24,7 +26,10 @@ trap 'rm -rf "$staging"' EXIT
 # writes into the source tree (build/, *.egg-info), so two builds take turns.
 exec 9>"${TMPDIR:-/tmp}/slipway-bundle-build.lock"
 flock 9
-"$venv/bin/pip" wheel --quiet --disable-pip-version-check -c constraints.txt -w "$staging/wheels" . \
+# slipway (with what its own connections and lint need on the hosts' databases) and the
+# service, two distributions.
+"$venv/bin/pip" wheel --quiet --disable-pip-version-check -c constraints.txt -w "$staging/wheels" \
+  '.[postgresql,mysql]' ./examples/storefront \
   2> >(grep -v "^WARNING: Location" >&2)
 flock -u 9
 cp -r migrations "$staging/migrations"
@@ -32,7 +37,8 @@ find "$staging/migrations" -name __pycache__ -prune -exec rm -rf {} +
 cp alembic_prod.ini "$staging/"
 # Lint findings accepted for revisions the team does not own live beside the ini file.
 if [ -f slipway-accepted.yml ]; then cp slipway-accepted.yml "$staging/"; fi
-echo "slipway==${version}" > "$staging/requirements.txt"
+printf 'slipway[postgresql,mysql]==%s\nstorefront==%s\n' "$version" "$service_version" \
+  > "$staging/requirements.txt"
 {
   echo "release_id: ${release_id}"
   echo "commit: ${commit}${dirty:+ (with uncommitted changes)}"

@@ -16,7 +16,7 @@ from typing import Any
 def new_run_id(now: dt.datetime | None = None) -> str:
     """Sortable by time (to the millisecond), unique across hosts:
     ``20261122T104455.123Z-1a2b3c``."""
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or dt.datetime.now(dt.timezone.utc)
     return f"{now:%Y%m%dT%H%M%S}.{now.microsecond // 1000:03d}Z-{secrets.token_hex(3)}"
 
 

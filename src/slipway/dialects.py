@@ -130,10 +130,20 @@ class Dialect:
             return self.url
         return self.url.set(drivername=f"{self.url.get_backend_name()}+{self.sync_driver}")
 
+    # The extra that brings what slipway's own connections need for this dialect.
+    extra: ClassVar[str | None] = None
+
     def create_engine(self) -> Engine:
-        return create_engine(
-            self.sync_url, poolclass=pool.NullPool, connect_args=self.connect_args()
-        )
+        try:
+            return create_engine(
+                self.sync_url, poolclass=pool.NullPool, connect_args=self.connect_args()
+            )
+        except ImportError as err:  # the driver is not installed
+            hint = f"pip install 'slipway[{self.extra}]'" if self.extra else "install it"
+            raise BadInput(
+                f"the {self.name} driver '{err.name or self.sync_url.drivername}' is not installed",
+                hint=hint,
+            ) from err
 
     def connect_args(self) -> dict[str, object]:
         """Connect arguments for :attr:`sync_driver` (slipway's own connections only)."""
@@ -258,6 +268,7 @@ class PostgreSQL(Dialect):
     """
 
     name = "postgresql"
+    extra = "postgresql"
     transactional_ddl = True
     backup_suffix = ".dump"
     default_port = 5432
@@ -468,6 +479,7 @@ class MySQL(Dialect):
     """
 
     name = "mysql"
+    extra = "mysql"
     transactional_ddl = False
     backup_suffix = ".sql"
     default_port = 3306

@@ -289,7 +289,7 @@ def squawk_binary() -> str:
         raise Refused(
             "squawk (squawk-cli) not found: PostgreSQL migrations cannot be linted",
             check="tools",
-            hint="pip install squawk-cli into slipway's environment",
+            hint="pip install 'slipway[postgresql]' (it brings squawk-cli)",
         )
     return found
 

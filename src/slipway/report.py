@@ -210,7 +210,7 @@ class Report:
 
 
 def _stamp() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
 _STATE = {
