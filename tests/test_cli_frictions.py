@@ -16,6 +16,8 @@ def test_dash_h_and_the_variables_are_shown() -> None:
     for var in ("SLIPWAY_ENV", "SLIPWAY_DB_URL", "SLIPWAY_CONFIG", "SLIPWAY_QUIET"):
         assert var in result.stdout, var
     assert slipway("-h").code == 0
+    # Command options too, by click's naming: SLIPWAY_<GROUP>_<COMMAND>_<OPTION>.
+    assert "SLIPWAY_DB_HISTORY_LIMIT" in slipway("db", "history", "-h").stdout
 
 
 def test_a_closed_pipe_is_not_an_error(lite: ThrowawayDB, project: Project, tmp_path: Path) -> None:

@@ -41,6 +41,19 @@ from slipway.run import who_am_i
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+class _Option(click.Option):
+    """Every option can come from a ``SLIPWAY_*`` variable, and ``--help`` says which:
+    the common ones have short names (``SLIPWAY_ENV``), the others click's
+    ``SLIPWAY_<GROUP>_<COMMAND>_<OPTION>`` (``SLIPWAY_DB_HISTORY_LIMIT``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("show_envvar", True)
+        super().__init__(*args, **kwargs)
+
+
+option = functools.partial(click.option, cls=_Option)
+
+
 @dataclass(frozen=True)
 class Context:
     """The options every command takes, as parsed."""
@@ -81,7 +94,7 @@ class Context:
 def common(fn: F) -> F:
     """The options every command takes (docs/contract.md, "Commands")."""
 
-    @click.option(
+    @option(
         "--env",
         "env",
         default="local",
@@ -90,25 +103,25 @@ def common(fn: F) -> F:
         show_envvar=True,
         help="Environment from slipway.yml.",
     )
-    @click.option(
+    @option(
         "--db-url",
         envvar="SLIPWAY_DB_URL",
         show_envvar=True,
         help="Database URL; overrides the environment's.",
     )
-    @click.option(
+    @option(
         "--db-url-stdin",
         is_flag=True,
         help="Read the database URL from the first line of stdin (keeps it out of argv).",
     )
-    @click.option(
+    @option(
         "--alembic-ini",
         type=click.Path(path_type=Path),
         envvar="SLIPWAY_ALEMBIC_INI",
         show_envvar=True,
         help="Alembic ini file.",
     )
-    @click.option(
+    @option(
         "--config",
         type=click.Path(path_type=Path),
         envvar="SLIPWAY_CONFIG",
@@ -116,7 +129,7 @@ def common(fn: F) -> F:
         help="slipway.yml to read (default: the nearest slipway.yml, or pyproject.toml "
         "with [tool.slipway], here or in a folder above).",
     )
-    @click.option(
+    @option(
         "--json",
         "as_json",
         is_flag=True,
@@ -124,14 +137,14 @@ def common(fn: F) -> F:
         show_envvar=True,
         help="Print the JSON report on stdout.",
     )
-    @click.option(
+    @option(
         "--debug",
         is_flag=True,
         envvar="SLIPWAY_DEBUG",
         show_envvar=True,
         help="Log everything and show tracebacks of internal errors.",
     )
-    @click.option(
+    @option(
         "-v",
         "--verbose",
         is_flag=True,
@@ -139,7 +152,7 @@ def common(fn: F) -> F:
         show_envvar=True,
         help="Log progress to stderr.",
     )
-    @click.option(
+    @option(
         "-q",
         "--quiet",
         is_flag=True,
@@ -147,7 +160,7 @@ def common(fn: F) -> F:
         show_envvar=True,
         help="Print nothing but the one error line of a failure.",
     )
-    @click.option(
+    @option(
         "--release",
         "app_release",
         envvar="SLIPWAY_RELEASE",
@@ -155,14 +168,14 @@ def common(fn: F) -> F:
         help="The application release this run ships (kept in the history; "
         "'status --all' shows it).",
     )
-    @click.option(
+    @option(
         "--lint-fail-on",
         envvar="SLIPWAY_LINT_FAIL_ON",
         show_envvar=True,
         help="Lint findings of this level or worse block: error, warning or never "
         "(overrides the environment's lint_fail_on).",
     )
-    @click.option(
+    @option(
         "--lint-rule",
         multiple=True,
         metavar="RULE=LEVEL",
@@ -305,7 +318,9 @@ def _error_line(ctx: Context, report: Report) -> str | None:
     return f"slipway: {prefix}: {report.error.line}{then}{debug}"
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "SLIPWAY"}
+)
 @click.version_option(package_name="slipway")
 def cli() -> None:
     """slipway: guarded database releases for Alembic projects."""
@@ -333,7 +348,7 @@ def release(ctx: Context) -> Report:
 
 @db.command()
 @common
-@click.option(
+@option(
     "--all",
     "everywhere",
     is_flag=True,
@@ -371,7 +386,7 @@ def preflight(ctx: Context) -> Report:
 
 @db.command()
 @common
-@click.option("--run-id", help="Continue the run begun by 'slipway db preflight'.")
+@option("--run-id", help="Continue the run begun by 'slipway db preflight'.")
 def claim(ctx: Context, run_id: str | None) -> Report:
     """Take the release lock and open a run's claim (a lease later steps renew)."""
     return staged.claim(ctx.settings(), run_id)
@@ -390,7 +405,7 @@ def backup(ctx: Context, run_id: str | None) -> Report:
 @db.command()
 @common
 @join_run
-@click.option(
+@option(
     "--from",
     "from_revision",
     help="Render offline from this revision (or 'base'): no database is read.",
@@ -416,7 +431,7 @@ def apply(ctx: Context, run_id: str | None) -> Report:
 
 @db.command()
 @common
-@click.option("--revision", help="Expected revision (default: the code's head).")
+@option("--revision", help="Expected revision (default: the code's head).")
 @join_run
 def verify(ctx: Context, revision: str | None, run_id: str | None) -> Report:
     """Check with a fresh connection that the database is at the expected revision."""
@@ -427,7 +442,7 @@ def verify(ctx: Context, revision: str | None, run_id: str | None) -> Report:
 
 @db.command()
 @common
-@click.option("--to", "to", help="Target revision, or 'base' (default: start of the last run).")
+@option("--to", "to", help="Target revision, or 'base' (default: start of the last run).")
 @join_run
 def rollback(ctx: Context, to: str | None, run_id: str | None) -> Report:
     """Downgrade to a revision and verify it; with --run-id, end that run where it began."""
@@ -442,9 +457,9 @@ def rollback(ctx: Context, to: str | None, run_id: str | None) -> Report:
 
 @db.command()
 @common
-@click.option("--backup", "backup_path", required=True, help="Backup file written by slipway.")
-@click.option("--yes", is_flag=True, help="Confirm that the database is to be overwritten.")
-@click.option(
+@option("--backup", "backup_path", required=True, help="Backup file written by slipway.")
+@option("--yes", is_flag=True, help="Confirm that the database is to be overwritten.")
+@option(
     "--foreign-backup",
     "foreign",
     is_flag=True,
@@ -459,14 +474,14 @@ def restore(ctx: Context, backup_path: str, yes: bool, foreign: bool) -> Report:
 
 @db.command()
 @common
-@click.option(
+@option(
     "--limit",
     default=20,
     show_default=True,
     type=click.IntRange(min=1),
     help="At most this many runs.",
 )
-@click.option("--failed", is_flag=True, help="Only runs that did not end applied or noop.")
+@option("--failed", is_flag=True, help="Only runs that did not end applied or noop.")
 def history(ctx: Context, limit: int, failed: bool) -> Report | None:
     """Runs recorded in the ledger, newest first: full run ids, each run's command."""
     report, rows = lib.history(ctx.settings(), limit, failed=failed)
@@ -499,16 +514,14 @@ def unlock(ctx: Context, run_id: str) -> Report:
 
 @db.command("lint")
 @common
-@click.option("--pending", is_flag=True, help="Only the revisions the database lacks.")
-@click.option(
-    "--from", "from_revision", help="Only the revisions above this one (offline; or 'base')."
-)
-@click.option(
+@option("--pending", is_flag=True, help="Only the revisions the database lacks.")
+@option("--from", "from_revision", help="Only the revisions above this one (offline; or 'base').")
+@option(
     "--server-version",
     help="Target server, e.g. mariadb-10.4, mysql-5.7, 15 (default: the connected one).",
 )
-@click.option("--junit", type=click.Path(path_type=Path), help="Write JUnit XML here.")
-@click.option(
+@option("--junit", type=click.Path(path_type=Path), help="Write JUnit XML here.")
+@option(
     "--codequality", type=click.Path(path_type=Path), help="Write GitLab Code Quality JSON here."
 )
 def lint_cmd(
@@ -553,8 +566,8 @@ def ledger() -> None:
 
 @ledger.command()
 @common
-@click.option("--revision", required=True, help="The applied revision whose file changed.")
-@click.option("--reason", required=True, help="Why the file changed (kept in the history).")
+@option("--revision", required=True, help="The applied revision whose file changed.")
+@option("--reason", required=True, help="Why the file changed (kept in the history).")
 def repair(ctx: Context, revision: str, reason: str) -> Report:
     """Record the current checksum of an applied revision's file, on purpose."""
     return lib.repair_checksum(ctx.settings(), revision, reason)
@@ -591,24 +604,24 @@ def _stream(console: Console) -> Callable[[dict[str, Any]], None]:
 
 
 @cli.command("deploy")
-@click.option("--env", "env", required=True, envvar="SLIPWAY_ENV", help="inventories/ENV.")
-@click.option(
+@option("--env", "env", required=True, envvar="SLIPWAY_ENV", help="inventories/ENV.")
+@option(
     "--playbook",
     default="migrate",
     show_default=True,
     type=click.Choice(deploy_lib.PLAYBOOKS),
     help="playbooks/NAME.yml to run.",
 )
-@click.option("--inventory", type=click.Path(path_type=Path), help="Another inventory.")
-@click.option(
+@option("--inventory", type=click.Path(path_type=Path), help="Another inventory.")
+@option(
     "--vault-password-file",
     type=click.Path(path_type=Path),
     envvar="SLIPWAY_VAULT_PASSWORD_FILE",
     help="File with the inventory's vault password.",
 )
-@click.option("-e", "--extra-var", "extra", multiple=True, help="KEY=VALUE for the playbook.")
-@click.option("--check", is_flag=True, help="Ansible check mode: change nothing.")
-@click.option("--project", type=click.Path(path_type=Path), default=".", help="Project root.")
+@option("-e", "--extra-var", "extra", multiple=True, help="KEY=VALUE for the playbook.")
+@option("--check", is_flag=True, help="Ansible check mode: change nothing.")
+@option("--project", type=click.Path(path_type=Path), default=".", help="Project root.")
 def deploy_cmd(
     env: str,
     playbook: str,
