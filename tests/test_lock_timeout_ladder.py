@@ -86,11 +86,22 @@ def test_revision_that_never_gets_its_lock_gives_up_into_rollback(
     rows_before = pg.contents()
 
     with table_locked(pg):
+        holder = pg.scalar(
+            "SELECT pid FROM pg_stat_activity WHERE query LIKE 'LOCK TABLE things%' "
+            "AND state = 'idle in transaction'"
+        )
         result = release()
 
     assert result.code == 4, result.stderr
     assert result.report["outcome"] == "rolled_back"
-    assert "no lock within 0.4s after 2 tries" in result.report["error"]["message"]
+    message = result.report["error"]["message"]
+    assert "no lock within 0.4s after 2 tries" in message
+    # The session that held the lock is named: its pid, state and query.
+    assert f"held by pid {holder} (idle in transaction" in message, message
+    assert "LOCK TABLE things IN ROW EXCLUSIVE MODE" in message
+    waits = result.report["data"]["lock_waits"]
+    assert [w["revision"] for w in waits] == ["r3", "r3"]
+    assert any(b["pid"] == holder for w in waits for b in w["blockers"])
     assert pg.revision() == "r1"
     assert "other" not in pg.tables()
     assert pg.contents() == rows_before

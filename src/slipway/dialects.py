@@ -175,6 +175,12 @@ class Dialect:
     def is_lock_timeout(self, err: BaseException) -> bool:
         return False
 
+    def blockers(self, conn: Connection) -> list[dict[str, object]]:
+        """The sessions that hold a lock slipway's own waiting sessions queue for: pid,
+        state, application, age of its transaction, first part of its query. Empty
+        where the server does not say."""
+        return []
+
     # backups -------------------------------------------------------------------
     def size_bytes(self, conn: Connection) -> int:  # pragma: no cover
         raise NotImplementedError
@@ -341,6 +347,21 @@ class PostgreSQL(Dialect):
     def is_lock_timeout(self, err: BaseException) -> bool:
         orig = err.orig if isinstance(err, DBAPIError) else err
         return getattr(orig, "sqlstate", None) == "55P03"
+
+    def blockers(self, conn: Connection) -> list[dict[str, object]]:
+        rows = conn.execute(
+            text(
+                "SELECT DISTINCT b.pid, b.state, b.application_name, "
+                "round(EXTRACT(EPOCH FROM now() - b.xact_start)::numeric, 1) AS xact_age_s, "
+                "left(regexp_replace(b.query, '\\s+', ' ', 'g'), 120) AS query "
+                "FROM pg_stat_activity w "
+                "CROSS JOIN LATERAL unnest(pg_blocking_pids(w.pid)) AS bp(pid) "
+                "JOIN pg_stat_activity b ON b.pid = bp.pid "
+                "WHERE w.datname = current_database() AND w.application_name = 'slipway' "
+                "AND w.wait_event_type = 'Lock' AND w.pid <> pg_backend_pid()"
+            )
+        ).mappings()
+        return [{**dict(r), "xact_age_s": float(r["xact_age_s"] or 0)} for r in rows]
 
     def size_bytes(self, conn: Connection) -> int:
         return int(conn.execute(text("SELECT pg_database_size(current_database())")).scalar_one())

@@ -13,6 +13,7 @@ import os
 import secrets
 import shutil
 import sqlite3
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from sqlalchemy.exc import DBAPIError
 
 from slipway import ledger, lint, progress, schema
 from slipway.artifacts import checksum, make_private, private_dir, remove, write_atomic
-from slipway.dialects import ToolFailed, dialect_for
+from slipway.dialects import Dialect, ToolFailed, dialect_for
 from slipway.errors import BadInput, Refused, StepFailed, first_line
 from slipway.guard import Recording
 from slipway.logs import redact
@@ -321,7 +322,8 @@ def apply(run: Run, state: State) -> None:
     recording = Recording()
     with run.report.step("apply") as step:
         try:
-            retries = _apply_all(run, state, step, recording)
+            with BlockerWatch(run) as watch:
+                retries = _apply_all(run, state, step, recording, watch)
         finally:
             write_evidence(run, "applied", recording.text())
         step.detail = f"{len(state.pending)} revision(s) applied" + (
@@ -329,10 +331,66 @@ def apply(run: Run, state: State) -> None:
         )
 
 
-def _apply_all(run: Run, state: State, step: Step, recording: Recording) -> int:
+class BlockerWatch:
+    """While apply runs, a connection of its own asks the server ten times a second who
+    holds the locks slipway's sessions wait for; a lock timeout then names them."""
+
+    def __init__(self, run: Run, every_s: float = 0.1) -> None:
+        self.run, self.every_s = run, every_s
+        self.seen: list[dict[str, object]] = []
+        self._done = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> BlockerWatch:
+        if type(self.run.dialect).blockers is not Dialect.blockers:
+            self._thread = threading.Thread(target=self._watch, name="slipway-blockers")
+            self._thread.daemon = True
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _watch(self) -> None:
+        engine = self.run.dialect.create_engine()
+        try:
+            with engine.connect() as conn:
+                while not self._done.wait(self.every_s):
+                    found = self.run.dialect.blockers(conn)
+                    conn.rollback()
+                    if found:
+                        self.seen = found
+        except Exception as err:  # noqa: BLE001 - naming blockers is a courtesy
+            log.debug("blocker watch stopped: %s", err)
+        finally:
+            engine.dispose()
+
+    def take(self) -> list[dict[str, object]]:
+        """Who blocked since the last take (and forget them)."""
+        found, self.seen = self.seen, []
+        return found
+
+
+def describe_blockers(blockers: list[dict[str, object]], secrets: tuple[str, ...]) -> str:
+    return "; ".join(
+        redact(
+            f"pid {b['pid']} ({b['state']}, transaction open {b['xact_age_s']} s, "
+            f"application '{b['application_name']}'): {b['query']}",
+            secrets,
+        )
+        for b in blockers
+    )
+
+
+def _apply_all(
+    run: Run, state: State, step: Step, recording: Recording, watch: BlockerWatch
+) -> int:
     ladder = run.settings.options.lock_timeouts_s
     retries = 0
     for number, rev in enumerate(state.pending, start=1):
+        blocked_by: list[dict[str, object]] = []  # the last seen for this revision
         for attempt, timeout in enumerate(ladder, start=1):
             try:
                 log.info("applying %s (lock_timeout %ss)", rev.id, timeout)
@@ -357,18 +415,33 @@ def _apply_all(run: Run, state: State, step: Step, recording: Recording) -> int:
             except Exception as err:
                 recording.note(f"failed: {redact(first_line(err), run.settings.secrets)}")
                 retryable = run.dialect.transactional_ddl and run.dialect.is_lock_timeout(err)
+                blockers = watch.take() if run.dialect.is_lock_timeout(err) else []
+                blocked_by = blockers or blocked_by
+                if run.dialect.is_lock_timeout(err):
+                    run.report.data.setdefault("lock_waits", []).append(
+                        {
+                            "revision": rev.id,
+                            "attempt": attempt,
+                            "lock_timeout_s": timeout,
+                            "blockers": blockers,
+                        }
+                    )
+                held = describe_blockers(blocked_by, run.settings.secrets)
                 if retryable and attempt < len(ladder):
                     retries += 1
                     log.warning(
-                        "revision %s waited longer than %ss for a lock; retrying",
+                        "revision %s waited longer than %ss for a lock; retrying%s",
                         rev.id,
                         timeout,
+                        f" (held by {held})" if held else "",
                     )
                     time.sleep(run.settings.options.lock_retry_pause_s * attempt)
                     continue
                 why = first_line(err)
                 if retryable:
                     why = f"no lock within {timeout}s after {attempt} tries: {why}"
+                    if held:
+                        why += f" (held by {held})"
                 step.detail = f"revision {rev.id} failed: {why}"
                 raise StepFailed(
                     "apply", step.detail, revision=rev.id, location=where(err, run, rev)
