@@ -105,3 +105,49 @@ def test_revision_that_never_gets_its_lock_gives_up_into_rollback(
     assert pg.revision() == "r1"
     assert "other" not in pg.tables()
     assert pg.contents() == rows_before
+
+
+def test_old_blockers_are_ended_only_when_asked_and_it_is_recorded(
+    pg: ThrowawayDB, project: Project, tmp_path: Path
+) -> None:
+    """terminate_blockers_after_s (off by default): the session whose transaction has
+    held the lock longer than that is ended, the revision goes through, and the run's
+    history says whom it ended."""
+    import sqlalchemy as sa
+
+    history(project)
+    alembic_upgrade(pg, project.ini, "r1")
+    settings = {
+        "lock_timeouts_s": [0.5, 0.5, 0.5],
+        "lock_retry_pause_s": 0.1,
+        "terminate_blockers_after_s": 0.2,
+    }
+    release = Release(pg, project.ini, write_config(tmp_path, settings))
+    ended = threading.Event()
+
+    def hold() -> None:
+        try:
+            with pg.engine().connect() as conn:
+                conn.exec_driver_sql("BEGIN")
+                conn.exec_driver_sql("LOCK TABLE things IN ROW EXCLUSIVE MODE")
+                ready.set()
+                conn.exec_driver_sql("SELECT pg_sleep(60)")  # ends when terminated
+        except sa.exc.DBAPIError:
+            ended.set()
+
+    ready = threading.Event()
+    thread = threading.Thread(target=hold, daemon=True)
+    thread.start()
+    assert ready.wait(10)
+    result = release()
+    thread.join(30)
+
+    assert result.code == 0, result.stderr
+    assert pg.revision() == "r3"
+    assert ended.is_set(), "the blocking session was ended"
+    (gone,) = result.report["data"]["terminated_blockers"]
+    assert gone["revision"] == "r3" and "pg_sleep" in gone["query"]
+    detail = pg.scalar(
+        f"SELECT detail FROM slipway_history WHERE run_id = '{result.report['run_id']}'"
+    )
+    assert f"ended blocking session pid {gone['pid']}" in detail

@@ -61,6 +61,9 @@ class Options(BaseModel):
     # lock_timeout of each try of a revision: the retry ladder.
     lock_timeouts_s: tuple[Seconds, ...] = Field((2.0, 5.0, 15.0), min_length=1)
     lock_retry_pause_s: float = Field(1.0, ge=0, le=3600)
+    # Off unless set: on a lock timeout, end the sessions that hold the lock and whose
+    # transaction has been open this long (PostgreSQL), then retry. Recorded in the run.
+    terminate_blockers_after_s: float | None = Field(None, gt=0)
     statement_timeout_s: Seconds = 900.0
     claim_lease_s: Seconds = 900.0
     restore_on_failed_rollback: bool = False

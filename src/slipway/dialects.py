@@ -181,6 +181,10 @@ class Dialect:
         where the server does not say."""
         return []
 
+    def terminate(self, pid: int) -> bool:
+        """End session ``pid`` (its transaction rolls back); False if the server says no."""
+        return False
+
     # backups -------------------------------------------------------------------
     def size_bytes(self, conn: Connection) -> int:  # pragma: no cover
         raise NotImplementedError
@@ -362,6 +366,18 @@ class PostgreSQL(Dialect):
             )
         ).mappings()
         return [{**dict(r), "xact_age_s": float(r["xact_age_s"] or 0)} for r in rows]
+
+    def terminate(self, pid: int) -> bool:
+        engine = self._autocommit_engine()
+        try:
+            with engine.connect() as conn:
+                ended = conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+                return bool(ended.scalar())
+        except DBAPIError as err:
+            log.warning("session %s cannot be ended: %s", pid, str(err.orig).strip())
+            return False
+        finally:
+            engine.dispose()
 
     def size_bytes(self, conn: Connection) -> int:
         return int(conn.execute(text("SELECT pg_database_size(current_database())")).scalar_one())

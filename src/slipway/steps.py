@@ -384,6 +384,26 @@ def describe_blockers(blockers: list[dict[str, object]], secrets: tuple[str, ...
     )
 
 
+def _terminate_old_blockers(run: Run, rev: Revision, blockers: list[dict[str, object]]) -> None:
+    """With ``terminate_blockers_after_s`` set (off by default): end the sessions holding
+    the lock whose transaction is older than that; each one is logged and recorded."""
+    limit = run.settings.options.terminate_blockers_after_s
+    if limit is None:
+        return
+    for blocker in blockers:
+        age = float(str(blocker["xact_age_s"]))
+        if age < limit or not run.dialect.terminate(int(str(blocker["pid"]))):
+            continue
+        said = describe_blockers([blocker], run.settings.secrets)
+        log.warning("revision %s: ended the blocking session %s", rev.id, said)
+        run.report.data.setdefault("terminated_blockers", []).append(
+            {**blocker, "revision": rev.id}
+        )
+        note = run.report.data.get("note")
+        ended = f"ended blocking session {said}"
+        run.report.data["note"] = f"{note}; {ended}" if note else ended
+
+
 def _apply_all(
     run: Run, state: State, step: Step, recording: Recording, watch: BlockerWatch
 ) -> int:
@@ -429,6 +449,7 @@ def _apply_all(
                 held = describe_blockers(blocked_by, run.settings.secrets)
                 if retryable and attempt < len(ladder):
                     retries += 1
+                    _terminate_old_blockers(run, rev, blocked_by)
                     log.warning(
                         "revision %s waited longer than %ss for a lock; retrying%s",
                         rev.id,
