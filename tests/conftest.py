@@ -374,6 +374,8 @@ def write_config(
             "backup_dir": str(folder / "backups" / "{env}"),
             "lock_timeouts_s": [2, 5],
             "lock_retry_pause_s": 0.2,
+            # The ladder alone: a test that wants the retry window sets it.
+            "lock_retry_window_s": 0,
             # Most tests release revisions written to fail, not to pass the lint gate;
             # the gate's own tests turn it on.
             "lint_fail_on": "never",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -151,3 +152,29 @@ def test_old_blockers_are_ended_only_when_asked_and_it_is_recorded(
         f"SELECT detail FROM slipway_history WHERE run_id = '{result.report['run_id']}'"
     )
     assert f"ended blocking session pid {gone['pid']}" in detail
+
+
+def test_short_tries_go_on_within_the_retry_window_until_the_lock_is_free(
+    pg: ThrowawayDB, project: Project, tmp_path: Path
+) -> None:
+    """Each try blocks traffic at most its short lock_timeout; tries go on (growing,
+    jittered pauses) within lock_retry_window_s, and the release applies once the long
+    transaction ends, instead of rolling back as a ladder alone would."""
+    history(project)
+    alembic_upgrade(pg, project.ini, "r1")
+    settings = {"lock_timeouts_s": [0.3], "lock_retry_pause_s": 0.1, "lock_retry_window_s": 60}
+    release = Release(pg, project.ini, write_config(tmp_path, settings))
+
+    with table_locked(pg) as unlock:
+        proc = release.start()
+        wait_for_log(tmp_path / "artifacts", "r3 waited longer than 0.3s for a lock; retrying")
+        time.sleep(2.0)  # several more short tries while the transaction stays open
+        unlock.set()
+        out, err = proc.communicate(timeout=120)
+
+    assert proc.returncode == 0, err
+    report = json.loads(out)
+    waits = report["data"]["lock_waits"]
+    assert len(waits) >= 3, waits
+    assert {w["lock_timeout_s"] for w in waits} == {0.3}
+    assert pg.revision() == "r3"

@@ -59,8 +59,14 @@ class Options(BaseModel):
     # Free space needed beside the backup, as a multiple of the database's size.
     backup_min_free_ratio: float = Field(2.0, ge=0)
     # lock_timeout of each try of a revision: the retry ladder.
-    lock_timeouts_s: tuple[Seconds, ...] = Field((2.0, 5.0, 15.0), min_length=1)
+    # Each try of a revision waits at most this long for a lock: the application's
+    # blocking budget (it queues behind the migration's lock request meanwhile).
+    lock_timeouts_s: tuple[Seconds, ...] = Field((1.0,), min_length=1)
     lock_retry_pause_s: float = Field(1.0, ge=0, le=3600)
+    # After the ladder, tries go on at its last lock timeout, with growing, jittered
+    # pauses, until this many seconds have passed since the revision's first try; then
+    # the release rolls back. Never an untimed wait. 0: the ladder alone.
+    lock_retry_window_s: float = Field(300.0, ge=0, le=86400)
     # Off unless set: on a lock timeout, end the sessions that hold the lock and whose
     # transaction has been open this long (PostgreSQL), then retry. Recorded in the run.
     terminate_blockers_after_s: float | None = Field(None, gt=0)

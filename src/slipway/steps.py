@@ -7,9 +7,11 @@ Every step records itself in the run's report; a step that changes the database 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import os
+import random
 import secrets
 import shutil
 import sqlite3
@@ -384,6 +386,13 @@ def describe_blockers(blockers: list[dict[str, object]], secrets: tuple[str, ...
     )
 
 
+def retry_pause(base_s: float, attempt: int) -> float:
+    """The pause before try ``attempt + 1``: doubling from ``base_s`` up to 30 s, each
+    jittered by +-50% so that retrying releases do not queue in step."""
+    grown: float = min(base_s * 2.0 ** (attempt - 1), 30.0)
+    return grown * random.uniform(0.5, 1.5)  # noqa: S311 - jitter, not a secret
+
+
 def _terminate_old_blockers(run: Run, rev: Revision, blockers: list[dict[str, object]]) -> None:
     """With ``terminate_blockers_after_s`` set (off by default): end the sessions holding
     the lock whose transaction is older than that; each one is logged and recorded."""
@@ -407,11 +416,15 @@ def _terminate_old_blockers(run: Run, rev: Revision, blockers: list[dict[str, ob
 def _apply_all(
     run: Run, state: State, step: Step, recording: Recording, watch: BlockerWatch
 ) -> int:
-    ladder = run.settings.options.lock_timeouts_s
+    options = run.settings.options
+    ladder = options.lock_timeouts_s
     retries = 0
     for number, rev in enumerate(state.pending, start=1):
         blocked_by: list[dict[str, object]] = []  # the last seen for this revision
-        for attempt, timeout in enumerate(ladder, start=1):
+        first_try = time.monotonic()
+        for attempt in itertools.count(1):
+            # The ladder's timeouts, then its last one until the retry window has passed.
+            timeout = ladder[min(attempt, len(ladder)) - 1]
             try:
                 log.info("applying %s (lock_timeout %ss)", rev.id, timeout)
                 doing = f"revision {rev.id} ({number}/{len(state.pending)})"
@@ -447,7 +460,11 @@ def _apply_all(
                         }
                     )
                 held = describe_blockers(blocked_by, run.settings.secrets)
-                if retryable and attempt < len(ladder):
+                pause = retry_pause(options.lock_retry_pause_s, attempt)
+                in_window = (
+                    time.monotonic() - first_try + pause + timeout <= options.lock_retry_window_s
+                )
+                if retryable and (attempt < len(ladder) or in_window):
                     retries += 1
                     _terminate_old_blockers(run, rev, blocked_by)
                     log.warning(
@@ -456,7 +473,7 @@ def _apply_all(
                         timeout,
                         f" (held by {held})" if held else "",
                     )
-                    time.sleep(run.settings.options.lock_retry_pause_s * attempt)
+                    time.sleep(pause)
                     continue
                 why = first_line(err)
                 if retryable:
