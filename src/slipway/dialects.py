@@ -347,6 +347,8 @@ class PostgreSQL(Dialect):
         # begins anew), and every one of them must stay bounded.
         conn.exec_driver_sql(f"SET lock_timeout = '{int(lock_timeout_s * 1000)}ms'")
         conn.exec_driver_sql(f"SET statement_timeout = '{int(statement_timeout_s * 1000)}ms'")
+        # Named like slipway's own sessions, env.py's too: who blocks them can be found.
+        conn.exec_driver_sql("SET application_name = 'slipway'")
 
     def is_lock_timeout(self, err: BaseException) -> bool:
         orig = err.orig if isinstance(err, DBAPIError) else err
