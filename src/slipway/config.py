@@ -96,6 +96,13 @@ class Options(BaseModel):
             return {k: "off" if v is False else v for k, v in value.items()}
         return value
 
+    @property
+    def own_lock_timeout_s(self) -> float:
+        """How long slipway's own statements (ledger, schema reads, backup, restore swap)
+        may wait for a lock. They only read or take brief locks, so waiting does not hold
+        the application up the way a revision's DDL does: at least 15 s."""
+        return max(15.0, *self.lock_timeouts_s)
+
     @field_validator("lock_timeouts_s", mode="before")
     @classmethod
     def _ladder(cls, value: Any) -> Any:

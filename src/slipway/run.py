@@ -126,7 +126,7 @@ class Run:
         self.dialect: Dialect = dialect_for(
             settings.url,
             statement_timeout_s=settings.options.statement_timeout_s,
-            lock_timeout_s=max(settings.options.lock_timeouts_s),
+            lock_timeout_s=settings.options.own_lock_timeout_s,
         )
         self._engine: Engine | None = None
         self._project: Project | None = None

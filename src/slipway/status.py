@@ -148,7 +148,7 @@ def _environment_row(path: Path, env: str) -> dict[str, Any]:
     try:
         settings = load_settings(env, config=path)
         row["database"] = settings.safe_url()
-        dialect = dialect_for(settings.url, lock_timeout_s=max(settings.options.lock_timeouts_s))
+        dialect = dialect_for(settings.url, lock_timeout_s=settings.options.own_lock_timeout_s)
         if not dialect.database_exists():
             row["revision"] = "(no database)"
             return row

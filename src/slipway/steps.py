@@ -154,7 +154,7 @@ def backup(run: Run) -> FileRef:
         try:
             with progress.ticking(progress.file_growth(partial, "backup")):
                 run.dialect.backup(
-                    partial, max(settings.options.lock_timeouts_s), settings.options.backup_jobs
+                    partial, settings.options.own_lock_timeout_s, settings.options.backup_jobs
                 )
             make_private(partial)
             step.detail = run.dialect.validate_backup(partial)
@@ -577,7 +577,7 @@ def rollback(run: Run, start: str | None, start_fingerprint: str | None) -> None
             raise StepFailed("rollback", f"database is at {current}, which is not above {start}")
         if undo:
             recording = Recording()
-            timeout = run.settings.options.lock_timeouts_s[-1]
+            timeout = run.settings.options.own_lock_timeout_s  # recovery may wait longer
             guard = run.guard(
                 timeouts=(timeout, run.settings.options.statement_timeout_s), recording=recording
             )
