@@ -304,7 +304,7 @@ def derive_bundle(
 ) -> Path:
     """A release of the test's own, made from the real bundle: ``revisions`` (file name ->
     text) join migrations/versions/, and ``app_patch`` (old, new) edits the storefront's
-    app.py, whose project wheel is rebuilt from a copy of this checkout."""
+    app.py, whose wheel (the storefront distribution) is rebuilt from a copy of it."""
     work = dist / f"{release_id}.work"
     shutil.rmtree(work, ignore_errors=True)
     with tarfile.open(base) as tar:
@@ -315,17 +315,15 @@ def derive_bundle(
         source = dist / f"{release_id}.src"
         shutil.rmtree(source, ignore_errors=True)
         shutil.copytree(
-            ROOT,
+            ROOT / "examples" / "storefront",
             source,
-            ignore=shutil.ignore_patterns(
-                ".venv", ".git", "node_modules", "artifacts", "dist", "var", "build", "*.egg-info"
-            ),
+            ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"),
         )
         app = source / "src" / "storefront" / "app.py"
         old, new = app_patch
         assert old in app.read_text()
         app.write_text(app.read_text().replace(old, new))
-        for wheel in (work / "wheels").glob("slipway-*.whl"):
+        for wheel in (work / "wheels").glob("storefront-*.whl"):
             wheel.unlink()
         subprocess.run(
             [str(BIN / "pip"), "wheel", "--quiet", "--no-deps", "-w", str(work / "wheels"), "."],

@@ -52,7 +52,8 @@ def test_applied_revision_file_edited_since_is_refused(
     standard_history(project)
     assert release().code == 0
     edited = project.root / "versions" / "r2.py"
-    edited.write_text(edited.read_text() + "\n# tweaked after release\n")
+    # A change to what the file does (a comment alone is not one: see test_ledger_repair).
+    edited.write_text(edited.read_text() + "\nTWEAKED_AFTER_RELEASE = True\n")
     project.add(
         "r4",
         'op.create_table("more", sa.Column("id", sa.Integer, primary_key=True))',
