@@ -98,6 +98,10 @@ def hold_version_table(url, only_at):
             conn.rollback()
             if only_at is not None and at != only_at:
                 return
+            if only_at is None:
+                # Inside the preflight probe, whose read of the table lasts until env.py
+                # returns: the lock is taken right after it, long before the lock step.
+                ready.set()
             if engine.dialect.name == "postgresql":
                 conn.exec_driver_sql("LOCK TABLE alembic_version IN ACCESS EXCLUSIVE MODE")
             else:
