@@ -49,6 +49,7 @@ test: setup services $(GCL) lint
 
 # Benchmarks: JSON and a Markdown table (and PNG plots where matplotlib is installed).
 bench: setup
+	$(BIN)/pip install --quiet -c constraints.txt matplotlib
 	$(BIN)/python bench/release_scaling.py --out bench/results
 	$(BIN)/python bench/status_speed.py --out bench/results
 

@@ -102,6 +102,27 @@ def main() -> None:
     ]
     (args.out / "status_speed.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    fig, ax = plt.subplots(figsize=(6, 4))
+    xs = range(len(rows))
+    ax.bar(
+        [x - 0.2 for x in xs], [r["slipway_status_s"] for r in rows], 0.4, label="slipway db status"
+    )
+    ax.bar(
+        [x + 0.2 for x in xs], [r["alembic_current_s"] for r in rows], 0.4, label="alembic current"
+    )
+    ax.set_xticks(list(xs), [f"{r['dialect']} ({r['ratio']}x)" for r in rows])
+    ax.set_ylabel(f"seconds, new process, {args.revisions} revisions, up to date")
+    ax.axhline(1.0, color="grey", linestyle=":", linewidth=1)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(args.out / "status_speed.png", dpi=100)
 
 
 if __name__ == "__main__":
