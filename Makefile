@@ -44,8 +44,14 @@ lint: setup
 	$(BIN)/yamllint --strict .
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/ansible-lint -q --profile production
 
-test: setup services $(GCL) lint
-	$(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder --durations=20 $(PYTEST_ARGS)
+# Lint runs beside the suite (the suite mostly waits on SSH, servers and sleeps); its
+# output follows the suite's, and either failing fails the target.
+test: setup services $(GCL)
+	@$(MAKE) --no-print-directory lint > .lint.log 2>&1 & lint=$$!; \
+	$(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder --durations=20 $(PYTEST_ARGS); \
+	tests=$$?; wait $$lint; linted=$$?; cat .lint.log; rm -f .lint.log; \
+	if [ $$linted -ne 0 ]; then echo "make test: lint failed" >&2; exit $$linted; fi; \
+	exit $$tests
 
 # Benchmarks: JSON and a Markdown table (and PNG plots where matplotlib is installed).
 bench: setup

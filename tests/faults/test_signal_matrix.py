@@ -155,6 +155,8 @@ CASES = [
     for step in EXPECTED
     for kind in DIALECTS
     if kind != "sqlite" or step not in ("lock", "verify")
+    # Offline, or before any connection: what the dialect is does not matter there.
+    if kind == "sqlite" or step not in ("preflight", "render")
 ] + [
     # SIGINT takes the same path as SIGTERM (signals.handled): once before any change and
     # once after (Ctrl-C in a terminal during apply is tests/faults/test_signals.py).
