@@ -100,7 +100,7 @@ class Revision:
     def matches(self, recorded: str) -> bool:
         """The file does what it did when ``recorded`` was taken (by this slipway, of its
         code; by an older one, of its bytes)."""
-        return recorded in (self.sha256, file_sha256(self.path))
+        return recorded == self.sha256 or recorded == file_sha256(self.path)
 
     @property
     def below(self) -> tuple[str, ...]:

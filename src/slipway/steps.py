@@ -447,10 +447,11 @@ def _apply_all(
                 raise StepFailed("apply", step.detail, revision=rev.id) from err
             except Exception as err:
                 recording.note(f"failed: {redact(first_line(err), run.settings.secrets)}")
-                retryable = run.dialect.transactional_ddl and run.dialect.is_lock_timeout(err)
-                blockers = watch.take() if run.dialect.is_lock_timeout(err) else []
+                lock_timeout = run.dialect.is_lock_timeout(err)
+                retryable = run.dialect.transactional_ddl and lock_timeout
+                blockers = watch.take() if lock_timeout else []
                 blocked_by = blockers or blocked_by
-                if run.dialect.is_lock_timeout(err):
+                if lock_timeout:
                     run.report.data.setdefault("lock_waits", []).append(
                         {
                             "revision": rev.id,

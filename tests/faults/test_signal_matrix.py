@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -131,6 +132,15 @@ def after_run(url):
 """
 
 
+def reached(proc: subprocess.Popen[str], marker: Path, step: str) -> None:
+    """Until the release has written ``marker``: it is inside ``step``."""
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, f"the release never reached {step}"
+        time.sleep(0.02)
+
+
 def slow_env_py(project: Project) -> None:
     """env.py that pauses online, before it connects: inside preflight's first read; and
     after each online run, for lock and verify, lets the version table be held."""
@@ -177,11 +187,7 @@ def test_a_signal_at_each_step_ends_in_the_documented_outcome(
     marker = tmp_path / "marker"
     sleep_s = "3" if step == "rollback" else "30"
     proc = release.start(SLEEP_AT=step, MARKER=str(marker), SLEEP_S=sleep_s, HEAD="r3")
-    deadline = time.monotonic() + 60
-    while not marker.exists():
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, f"the release never reached {step}"
-        time.sleep(0.02)
+    reached(proc, marker, step)
     time.sleep(0.3)
     proc.send_signal(getattr(signal, sig))
     out, err = proc.communicate(timeout=60)
@@ -255,11 +261,7 @@ def test_sigkill_at_a_step_is_put_right_by_the_one_command_named(
     release = Release(db, project.ini, write_config(tmp_path, {"rehearse": "always"}))
     marker = tmp_path / "marker"
     proc = release.start(SLEEP_AT=step, MARKER=str(marker), HEAD="r3")
-    deadline = time.monotonic() + 60
-    while not marker.exists():
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, f"the release never reached {step}"
-        time.sleep(0.02)
+    reached(proc, marker, step)
     proc.send_signal(signal.SIGKILL)
     proc.wait(30)
     if step == "rehearse":
