@@ -89,3 +89,17 @@ def test_partial_ddl_on_mariadb_is_detected_and_restored(
     assert report["next_command"].startswith("slipway db restore --backup ")
     assert "--env prod" in report["next_command"]
     assert report["backup"]["path"] in report["next_command"]
+
+
+def test_a_first_release_that_fails_says_it_went_back_to_base(
+    db: ThrowawayDB, project: Project, release: Release
+) -> None:
+    failing_history(project)
+
+    result = release()
+
+    assert result.code == 4, result.stderr
+    assert result.report["outcome"] == "rolled_back"
+    assert result.report["current_revision"] == "base"
+    assert result.report["next_command"] is None
+    assert db.revision() is None

@@ -73,6 +73,9 @@ def test_failed_apply_keeps_the_claim_until_rollback_ends_the_run(
     ]
     assert db.revision() == "r1"
     assert db.contents() == before
+    # It says where the database went, and names no further command: the run is over.
+    assert ended.report["current_revision"] == "r1"
+    assert ended.report["next_command"] is None
     runs = step("history").report["data"]["runs"]
     assert [(r["run_id"], r["outcome"]) for r in runs if r["run_id"] == run_id] == [
         (run_id, "rolled_back")

@@ -55,6 +55,7 @@ def recover(run: Run, start: str | None, start_fp: str | None, backup: FileRef |
     run.report.data["release_command"] = run.settings.command("release")
     try:
         steps.rollback(run, start, start_fp)
+        run.report.next_command = None  # the run has ended where it began
         run.report.finish(Outcome.ROLLED_BACK)
         return
     except Exception as err:  # noqa: BLE001 - every failure ends in a contract outcome
@@ -208,7 +209,8 @@ def restore(settings: Settings, backup_path: str, *, foreign: bool = False) -> R
         with run.report.step("restore") as step:
             steps.restore_keeping_history(run, path)
             current, _ = steps.read_current(run)
-            run.report.current_revision = run.report.to_revision = current
+            run.report.to_revision = current
+            run.report.at(current)
             step.detail = f"restored {path}; database at {current or 'base'}"
         with run.connect() as conn, conn.begin():
             for row in ledger.all_runs(conn):
@@ -271,7 +273,7 @@ def unlock(settings: Settings, run_id: str) -> Report:
             )
             with run.connect() as conn, conn.begin():
                 ledger.close_claim(conn, run_id, Outcome.ABANDONED, detail=note)
-            run.report.current_revision = current
+            run.report.at(current)
             step.detail = note
         run.report.finish(Outcome.APPLIED)
     return run.report

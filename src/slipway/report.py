@@ -26,6 +26,9 @@ from slipway.errors import Refused, SlipwayError, StepFailed, first_line
 from slipway.logs import redact
 from slipway.outcomes import Outcome, Phase
 
+# The revision of a database with none applied, as Alembic's command line names it.
+BASE = "base"
+
 
 @dataclass
 class Step:
@@ -102,6 +105,8 @@ class Report:
     phase: Phase = Phase.CHECKING
     from_revision: str | None = None
     to_revision: str | None = None
+    # Where the database was last read: a revision, heads joined by commas, or "base"
+    # for an empty history; None only while it has not been read.
     current_revision: str | None = None
     pending: list[str] = field(default_factory=list)
     steps: list[Step] = field(default_factory=list)
@@ -184,6 +189,10 @@ class Report:
         finally:
             record.duration_s = round(time.monotonic() - start, 3)
             progress.current().end(name, record.status, record.duration_s, record.detail)
+
+    def at(self, current: str | None) -> None:
+        """The database was read at ``current`` (None: no revision applied)."""
+        self.current_revision = current or BASE
 
     def skip(self, name: str, why: str) -> None:
         self.steps.append(Step(name=name, status="skipped", detail=why))

@@ -69,7 +69,8 @@ def status(settings: Settings) -> Report:
         rows = revision_states(run, project, db_heads, recorded, failed)
         heads = project.heads()
         report = run.report
-        report.current_revision = report.from_revision = ", ".join(db_heads) or None
+        report.from_revision = ", ".join(db_heads) or None
+        report.at(report.from_revision)
         report.to_revision = ", ".join(heads)
         report.pending = [r.revision for r in rows if r.state in ("pending", "failed")]
         report.data["revisions"] = [asdict(r) for r in rows]

@@ -43,7 +43,7 @@ def preflight(run: Run, *, gate: bool = True) -> State:
         state = run.state()
         run.report.from_revision = state.current
         run.report.to_revision = state.head
-        run.report.current_revision = state.current
+        run.report.at(state.current)
         run.report.pending = [r.id for r in state.pending]
         notes = [f"at {state.current or 'base'}, head {state.head}, {len(state.pending)} pending"]
         server = lint.local_server(lint_dialect(run))
@@ -439,7 +439,7 @@ def _apply_all(
                     )
                 ):
                     _upgrade_one(run, rev, timeout, recording)
-                run.report.current_revision = rev.id
+                run.report.at(rev.id)
                 break
             except KeyboardInterrupt as err:  # signals.Interrupted: the release rolls back
                 recording.note(f"{err} during revision {rev.id}")
@@ -553,7 +553,7 @@ def fingerprint_now(run: Run) -> str | None:
 def verify(run: Run, expected: str | None, *, name: str = "verify") -> None:
     with run.report.step(name) as step:
         current, _ = read_current(run)
-        run.report.current_revision = current
+        run.report.at(current)
         if current != expected:
             step.detail = f"database is at {current or 'base'}, expected {expected or 'base'}"
             raise StepFailed(name, step.detail)
@@ -565,7 +565,7 @@ def rollback(run: Run, start: str | None, start_fingerprint: str | None) -> None
     statements that ran are recorded in ``rollback.sql``."""
     with run.report.step("rollback") as step:
         current, _ = read_current(run)
-        run.report.current_revision = current
+        run.report.at(current)
         heads = tuple(current.split(",")) if current else ()
         unknown = [h for h in heads if not run.project.knows(h)]
         if unknown:
@@ -595,7 +595,7 @@ def rollback(run: Run, start: str | None, start_fingerprint: str | None) -> None
             finally:
                 write_evidence(run, "rollback", recording.text())
                 _forget_undone(run, below)
-        run.report.current_revision = start
+        run.report.at(start)
         _prove_at(run, start, start_fingerprint, step_name="rollback")
         step.detail = f"downgraded {len(undo)} revision(s); at {start or 'base'}, schema as before"
 
@@ -604,7 +604,7 @@ def _forget_undone(run: Run, kept: set[str]) -> None:
     """Checksums of revisions no longer applied leave the ledger (where it can be reached)."""
     try:
         current, _ = read_current(run)
-        run.report.current_revision = current
+        run.report.at(current)
         now = {r.id for r in run.project.applied(tuple(current.split(",")) if current else ())}
         with run.connect() as conn, conn.begin():
             for rev in set(ledger.recorded_checksums(conn)) - now - kept:
@@ -617,7 +617,7 @@ def _prove_at(
     run: Run, start: str | None, start_fingerprint: str | None, *, step_name: str
 ) -> None:
     current, fp = read_current(run)
-    run.report.current_revision = current
+    run.report.at(current)
     if current != start:
         raise StepFailed(
             step_name, f"database is at {current or 'base'}, expected {start or 'base'}"
