@@ -262,3 +262,36 @@ def test_every_playbook_passes_syntax_check_with_every_inventory() -> None:
                 check=False,
             )
             assert result.returncode == 0, f"{playbook.name} / {inventory.name}: {result.stderr}"
+
+
+def test_inventory_folders_hold_only_inventory() -> None:
+    """Ansible parses every file of an inventory folder as inventory: examples and host
+    keys live elsewhere, and the host keys are referenced by path."""
+    for inventory in (p for p in (ROOT / "inventories").iterdir() if p.is_dir()):
+        for path in inventory.rglob("*"):
+            if path.is_file():
+                relative = path.relative_to(inventory)
+                assert (
+                    relative.parts[0] in ("group_vars", "host_vars") or str(relative) == "hosts.yml"
+                ), path
+    for env in ("stage", "prod"):
+        shown = subprocess.run(
+            [
+                str(ROOT / ".venv" / "bin" / "ansible"),
+                "all",
+                "-i",
+                f"inventories/{env}",
+                "-m",
+                "ansible.builtin.debug",
+                "-a",
+                "var=ansible_ssh_common_args",
+                "-l",
+                "db_migrator",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        assert f"UserKnownHostsFile={ROOT}/ssh/{env}.known_hosts" in shown, shown
+        assert (ROOT / "ssh" / f"{env}.known_hosts").is_file()

@@ -112,8 +112,8 @@ def deploy(
         if event.get("event") in ("runner_on_failed", "runner_on_unreachable") and not data.get(
             "ignore_errors"
         ):
-            res = data.get("res", {})
-            failures.append(f"{data.get('host')}: {data.get('task')}: {res.get('msg', '')}".strip())
+            for reason in _reasons(data.get("res", {})):
+                failures.append(f"{data.get('host')}: {data.get('task')}: {reason}".strip())
         if on_event is not None:
             on_event(event)
         return True
@@ -149,6 +149,15 @@ def deploy(
         artifacts_dir=runner_dir / "artifacts" / ident,
         failures=failures,
     )
+
+
+def _reasons(res: dict[str, Any]) -> list[str]:
+    """Why a task failed: its message, or for a loop, the message of each failed item
+    (the loop's own says only that one failed)."""
+    items = [r for r in res.get("results") or [] if isinstance(r, dict) and r.get("failed")]
+    if items:
+        return [str(r.get("msg", "")) for r in items]
+    return [str(res.get("msg", ""))]
 
 
 def _ansible_playbook() -> str:
