@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Build the release bundle once on the controller (into $DIST, default dist/): what a host needs to migrate and,
 # later, to run the service. dist/<release id>.tar.gz holds
-#   wheels/           the project's wheel and every runtime dependency, pinned
+#   wheels/           the project's wheel and every runtime dependency, pinned, for each
+#                     CPython of $BUNDLE_PYTHONS (default 3.10 to 3.13)
 #   requirements.txt  what to install from wheels/ (no index needed on the host)
 #   migrations/       env.py and versions/
 #   alembic_prod.ini  the production Alembic configuration (no URL in it)
 #   slipway-accepted.yml  accepted lint findings, when the project has that file
-#   MANIFEST          release id, commit, sha256 of every file
+#   MANIFEST          release id, commit, the Pythons served, sha256 of every file
 # and dist/CURRENT names the newest bundle (what the inventories deploy by default).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,6 +33,26 @@ flock 9
   '.[postgresql,mysql]' ./examples/storefront \
   2> >(grep -v "^WARNING: Location" >&2)
 flock -u 9
+# The same dependencies as wheels for every CPython the hosts may run (the bundle names
+# them in MANIFEST), for the hosts' platform: no compiler and no index on a host. uv
+# resolves for each (pip would judge environment markers by the Python it runs on), and
+# pip downloads what uv chose.
+pythons=${BUNDLE_PYTHONS:-3.10 3.11 3.12 3.13}
+platform=${BUNDLE_PLATFORM:-$(uname -m)}
+printf 'slipway[postgresql,mysql] @ file://%s\nstorefront @ file://%s\n' \
+  "$(ls "$staging"/wheels/slipway-*.whl)" "$(ls "$staging"/wheels/storefront-*.whl)" \
+  > "$staging/top.in"
+for py in $pythons; do
+  "$venv/bin/uv" pip compile --quiet --no-header --python-version "$py" \
+    --python-platform "${platform}-manylinux_2_28" -c constraints.txt "$staging/top.in" \
+    | grep -v ' @ file://' > "$staging/pins-$py.txt"
+  "$venv/bin/pip" download --quiet --disable-pip-version-check --no-deps \
+    --only-binary=:all: --python-version "$py" --implementation cp \
+    --platform "manylinux2014_${platform}" --platform "manylinux_2_28_${platform}" \
+    --platform "linux_${platform}" -d "$staging/wheels" -r "$staging/pins-$py.txt" \
+    2> >(grep -v "^WARNING: Location" >&2)
+done
+rm -f "$staging/top.in" "$staging"/pins-*.txt
 cp -r migrations "$staging/migrations"
 find "$staging/migrations" -name __pycache__ -prune -exec rm -rf {} +
 cp alembic_prod.ini "$staging/"
@@ -42,6 +63,7 @@ printf 'slipway[postgresql,mysql]==%s\nstorefront==%s\n' "$version" "$service_ve
 {
   echo "release_id: ${release_id}"
   echo "commit: ${commit}${dirty:+ (with uncommitted changes)}"
+  echo "pythons: ${pythons}"
   echo "files:"
   (cd "$staging" && find . -type f ! -name MANIFEST | sort | xargs sha256sum | sed 's/^/  /')
 } > "$staging/MANIFEST"

@@ -7,7 +7,9 @@
 # CI/CD variables:
 #   SSH_PRIVATE_KEY         File type, protected: the deploy key
 #   SSH_KNOWN_HOSTS         the hosts' public keys (pinned; a file or its content)
-#   ANSIBLE_VAULT_PASSWORD  protected, masked: opens the inventory's vault
+#   STAGE_VAULT_PASSWORD    protected, masked: opens inventories/stage's vault
+#   PROD_VAULT_PASSWORD     protected, masked: opens inventories/prod's vault (each
+#                           environment has its own: <ENV>_VAULT_PASSWORD)
 #   SLIPWAY_INVENTORY       optional: another inventory than inventories/ENV
 # Nothing secret is echoed and no secret is put in a command line: the vault password
 # and keys go to 0600 files in a private temp folder that is removed on exit.
@@ -18,13 +20,14 @@ venv=${VENV:-.venv}
 inventory=${SLIPWAY_INVENTORY:-inventories/$env_name}
 : "${SSH_PRIVATE_KEY:?set the File-type CI/CD variable SSH_PRIVATE_KEY (the deploy key)}"
 : "${SSH_KNOWN_HOSTS:?set the CI/CD variable SSH_KNOWN_HOSTS (the hosts public keys)}"
-: "${ANSIBLE_VAULT_PASSWORD:?set the protected, masked CI/CD variable ANSIBLE_VAULT_PASSWORD}"
+vault_var="$(printf '%s' "$env_name" | tr '[:lower:]-' '[:upper:]_')_VAULT_PASSWORD"
+[ -n "${!vault_var:-}" ] || { echo "set the protected, masked CI/CD variable $vault_var" >&2; exit 2; }
 [ -f dist/CURRENT ] || { echo "no dist/CURRENT: the build job's artifacts are missing" >&2; exit 2; }
 
 umask 077
 secrets=$(mktemp -d)
 trap 'rm -rf "$secrets"' EXIT
-printf '%s\n' "$ANSIBLE_VAULT_PASSWORD" > "$secrets/vault-pass"
+printf '%s\n' "${!vault_var}" > "$secrets/vault-pass"
 if [ -f "$SSH_KNOWN_HOSTS" ]; then cat "$SSH_KNOWN_HOSTS" > "$secrets/known_hosts"
 else printf '%s\n' "$SSH_KNOWN_HOSTS" > "$secrets/known_hosts"; fi
 if [ -f "$SSH_PRIVATE_KEY" ]; then cat "$SSH_PRIVATE_KEY" > "$secrets/deploy_key"

@@ -20,6 +20,7 @@ fi
 command -v ssh-keygen >/dev/null || need+=(openssh-client)
 [ -x /usr/sbin/nginx ] || need+=(nginx)  # the app-release tests run one per test host
 command -v rsync >/dev/null || need+=(rsync)  # gitlab-ci-local copies job folders with it
+command -v sudo >/dev/null || need+=(sudo)  # the roles' become, as the deploy user
 command -v git >/dev/null || need+=(git)
 command -v npm >/dev/null || need+=(npm)  # installs gitlab-ci-local (make test)
 /usr/bin/python3 -c 'import ensurepip' 2>/dev/null || need+=(python3-venv)
@@ -29,6 +30,23 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+
+# The Ansible tests connect as 'deploy', an unprivileged user with sudo, as a team's
+# hosts are reached: never as root. ('*': no password, yet not a locked account.)
+if ! id deploy >/dev/null 2>&1; then
+  useradd --create-home --shell /bin/bash deploy
+  usermod -p '*' deploy
+fi
+if [ ! -f /etc/sudoers.d/slipway-deploy ]; then
+  echo 'deploy ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/slipway-deploy
+  chmod 0440 /etc/sudoers.d/slipway-deploy
+fi
+# Test hosts run other CPythons (3.10, 3.12) from pyenv under /root: the deploy user
+# and the service's user may pass through /root to them (not list it).
+if [ -d /root/.pyenv/versions ]; then chmod o+x /root; fi
+# The test hosts' deploy roots: reachable by the deploy user, the service's user and
+# nginx's workers (pytest's own temporary folders are root's alone).
+install -d -m 0755 /srv/slipway-tests
 
 if [ -n "$external" ]; then
   exit 0

@@ -1,15 +1,20 @@
 """Real hosts for the Ansible tests: one sshd per test worker, listening on loopback
 addresses (127.0.0.2, 127.0.0.3, 127.0.0.4) with a generated host key, a generated client
-key and a pinned known_hosts; an inventory per test with a vault-encrypted URL."""
+key and a pinned known_hosts; an inventory per test with a vault-encrypted URL. The
+playbooks connect as ``deploy``, an unprivileged user with sudo (scripts/ci-services.sh
+creates it), never as root; each host's deploy root is a folder of its own under
+/srv/slipway-tests, which that user, the service's user and nginx's workers can reach."""
 
 from __future__ import annotations
 
+import atexit
 import http.client
 import json
 import os
 import shutil
 import socket
 import subprocess
+import sys
 import tarfile
 import tempfile
 import time
@@ -22,6 +27,17 @@ from conftest import ROOT
 
 BIN = ROOT / ".venv" / "bin"
 ADDRESSES = ("127.0.0.2", "127.0.0.3", "127.0.0.4")
+DEPLOY_USER = "deploy"
+HOSTS_BASE = Path("/srv/slipway-tests")
+
+
+def reachable_dir(prefix: str) -> Path:
+    """A new folder under HOSTS_BASE that every user may traverse (removed at exit)."""
+    HOSTS_BASE.mkdir(mode=0o755, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix=prefix, dir=HOSTS_BASE))
+    folder.chmod(0o755)
+    atexit.register(shutil.rmtree, folder, True)
+    return folder
 
 
 @dataclass
@@ -49,7 +65,10 @@ def start_sshd(folder: Path) -> Iterator[SshHosts]:
     host_key, client_key = folder / "host_ed25519", folder / "client_ed25519"
     for key in (host_key, client_key):
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
-    (folder / "authorized_keys").write_text((folder / "client_ed25519.pub").read_text())
+    # sshd reads a user's keys as that user: the file lives where the deploy user can.
+    authorized = reachable_dir("ssh-") / "authorized_keys"
+    authorized.write_text((folder / "client_ed25519.pub").read_text())
+    authorized.chmod(0o644)
     port = _port()
     config = folder / "sshd_config"
     config.write_text(
@@ -57,7 +76,7 @@ def start_sshd(folder: Path) -> Iterator[SshHosts]:
             [f"ListenAddress {a}:{port}" for a in ADDRESSES]
             + [
                 f"HostKey {host_key}",
-                f"AuthorizedKeysFile {folder / 'authorized_keys'}",
+                f"AuthorizedKeysFile {authorized}",
                 f"PidFile {folder / 'sshd.pid'}",
                 "PermitRootLogin prohibit-password",
                 "PasswordAuthentication no",
@@ -95,13 +114,20 @@ def start_sshd(folder: Path) -> Iterator[SshHosts]:
         proc.wait(10)
 
 
-def build_bundle(dist: Path, migrations: Path | None = None) -> Path:
-    """The real bundle (`make bundle`); with ``migrations``, that folder replaces the
-    bundle's migrations/ (see :func:`with_migrations`)."""
+def build_bundle(dist: Path, migrations: Path | None = None, pythons: tuple[str, ...] = ()) -> Path:
+    """The real bundle (`make bundle`), for the hosts' ``pythons`` (default: this
+    machine's only, which the test hosts run); with ``migrations``, that folder replaces
+    the bundle's migrations/ (see :func:`with_migrations`)."""
+    own = f"{sys.version_info.major}.{sys.version_info.minor}"
     out = subprocess.run(
         ["scripts/build-bundle.sh"],
         cwd=ROOT,
-        env={**os.environ, "DIST": str(dist), "VENV": str(ROOT / ".venv")},
+        env={
+            **os.environ,
+            "DIST": str(dist),
+            "VENV": str(ROOT / ".venv"),
+            "BUNDLE_PYTHONS": " ".join(pythons or (own,)),
+        },
         capture_output=True,
         text=True,
         check=True,
@@ -219,18 +245,17 @@ def write_inventory(
 ) -> Inventory:
     """An inventory as a team writes one: hosts over SSH with pinned keys, the URL in a
     vault-encrypted group_vars file. With ``http_port``, the hosts also run the service
-    (deploy.yml): each its own nginx on its address and that port, run as root here."""
+    (deploy.yml): each its own nginx on its address and that port."""
     folder.mkdir(parents=True, exist_ok=True)
-    # Beside the inventory folder, not in it: Ansible reads every file in an inventory
-    # folder as an inventory source, the hosts' virtualenvs included.
-    roots = {name: folder.parent / f"{folder.name}-hosts" / name for name in web}
+    # Not in the inventory folder: Ansible reads every file there as an inventory source.
+    hosts_dir = reachable_dir("hosts-")
+    roots = {name: hosts_dir / name for name in web}
     run_dir, app_vars = None, {}
     if http_port is not None:
         # A unix socket path has at most 107 bytes: sockets and pids in a short folder.
-        run_dir = Path(tempfile.mkdtemp(prefix="sw-", dir="/tmp"))
+        run_dir = reachable_dir("run-")
         app_vars = {
             "slipway_nginx_listen": "{{ ansible_host }}:" + str(http_port),
-            "slipway_nginx_user": "root",
             "slipway_nginx_install": False,
         }
     hosts = {
@@ -263,7 +288,7 @@ def write_inventory(
         "slipway_db_bundle": str(bundle),
         "slipway_db_restore_on_failed_rollback": False,
         "slipway_db_fetch_dir": str(fetch_dir),
-        "ansible_user": "root",
+        "ansible_user": DEPLOY_USER,
         "ansible_port": ssh.port,
         "ansible_ssh_private_key_file": str(ssh.key),
         "ansible_ssh_common_args": (

@@ -7,10 +7,13 @@ to v1."""
 from __future__ import annotations
 
 import contextlib
+import grp
 import http.client
 import itertools
 import json
 import os
+import pwd
+import stat
 import subprocess
 import threading
 import time
@@ -21,6 +24,7 @@ from pathlib import Path
 import pytest
 from ansible_env import (
     ADDRESSES,
+    DEPLOY_USER,
     Inventory,
     SshHosts,
     build_bundle,
@@ -30,6 +34,7 @@ from ansible_env import (
     write_inventory,
 )
 from conftest import ThrowawayDB, alembic_upgrade, protected_database
+from test_install import python
 from test_release_from_old_revision import STOREFRONT_INI, seed_storefront
 
 HOSTS = ("web1", "web2", "web3")
@@ -77,6 +82,35 @@ V3_APP = (
     '        raise HTTPException(status_code=503, detail="no payments endpoint configured")\n'
     '    return {"status": "ok", "revision": revision, "release": os.environ.get(RELEASE_ENV)}',
 )
+
+
+def owner(path: Path) -> str:
+    return pwd.getpwuid(path.stat().st_uid).pw_name
+
+
+def group(path: Path) -> str:
+    return grp.getgrgid(path.stat().st_gid).gr_name
+
+
+def users_in(folder: Path) -> set[str]:
+    """The users of the processes working in ``folder`` (the service's gunicorn)."""
+    found = set()
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and Path(os.readlink(proc / "cwd")).is_relative_to(folder):
+                found.add(pwd.getpwuid(proc.stat().st_uid).pw_name)
+        except OSError:
+            continue
+    return found
+
+
+def process_users(pid: int, *, children: bool = False) -> set[str]:
+    """The user of process ``pid``, or of its children (nginx's workers)."""
+    selector = ["--ppid", str(pid)] if children else ["-p", str(pid)]
+    listing = subprocess.run(
+        ["ps", *selector, "-o", "user:32="], capture_output=True, text=True, check=False
+    ).stdout
+    return set(listing.split())
 
 
 def http_port() -> int:
@@ -140,7 +174,7 @@ class Traffic:
 @pytest.fixture(scope="module")
 def releases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     dist = tmp_path_factory.mktemp("releases")
-    base = build_bundle(dist / "base")
+    base = build_bundle(dist / "base", pythons=("3.10", "3.11", "3.12"))
     return {
         "v1": derive_bundle(base, dist, V1),
         "v2": derive_bundle(base, dist, V2, revisions={"0007_nickname.py": V2_REVISION}),
@@ -197,7 +231,12 @@ def inventory(
             "slipway_app_max_fail_percentage": 0,
             "slipway_app_health_retries": 15,
         },
-        host_vars={h: payments for h in ("web1", "web3")},
+        host_vars={
+            # web1 migrates on the machine's Python; web2 and web3 run 3.12 and 3.10.
+            "web1": payments,
+            "web2": {"slipway_db_python": python("3.12")},
+            "web3": {**payments, "slipway_db_python": python("3.10")},
+        },
     )
     try:
         yield inv
@@ -232,6 +271,20 @@ def test_rolling_release_rollback_and_failed_health_check(
     assert first.returncode == 0, first.stdout + first.stderr
     assert inv.serving() == dict.fromkeys(HOSTS, V1)
     assert db.revision() == "0006"
+    # Nobody ran as root but what must: the releases are the deploy user's, the service
+    # runs as its own user, nginx's workers as www-data (which reach its sockets).
+    for name, root in inv.roots.items():
+        assert owner(root / "releases" / V1) == DEPLOY_USER, name
+        assert owner(root / "shared" / "storefront.env") == "storefront", name
+        assert stat.S_IMODE((root / "shared" / "storefront.env").stat().st_mode) == 0o400
+        assert users_in(root / "releases" / V1) == {"storefront"}, name
+        assert inv.run_dir is not None
+        (sock,) = (inv.run_dir / name).glob("storefront-*.sock")  # the serving slot's
+        assert owner(sock) == "storefront" and group(sock) == "storefront", name
+        assert stat.S_IMODE(sock.stat().st_mode) == 0o770, name
+        master = int((root / "nginx" / "run" / "nginx.pid").read_text())
+        assert process_users(master) == {"root"}, name
+        assert process_users(master, children=True) == {"www-data"}, name
 
     # v2, host by host, while requests flow through every host's nginx.
     with Traffic().running() as traffic:

@@ -105,3 +105,47 @@ def test_each_missing_setting_is_named_on_its_own(
         p.read_text(errors="replace") for p in runner.rglob("*") if p.is_file()
     ]
     assert all(SECRET not in text for text in seen)
+
+
+def test_a_host_python_the_release_has_no_wheels_for_is_refused_before_any_change(
+    tmp_path: Path,
+) -> None:
+    from test_install import python
+
+    bundle = tmp_path / "storefront-20260101T000000Z-v1.tar.gz"
+    bundle.write_bytes(b"")  # never unpacked: the host is refused first
+    root = tmp_path / "srv" / "storefront"
+    inv, password = inventory(
+        tmp_path / "inventory",
+        {
+            **COMPLETE,
+            "slipway_db_bundle": str(bundle),
+            "slipway_db_root": str(root),
+            "slipway_db_python": python("3.9"),
+        },
+    )
+
+    result = subprocess.run(
+        [
+            str(BIN / "slipway"),
+            "deploy",
+            "--env",
+            "stage",
+            "--inventory",
+            str(inv),
+            "--vault-password-file",
+            str(password),
+            "--project",
+            str(ROOT),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+    assert result.returncode == 2, result.stdout + result.stderr
+    (line,) = [x for x in result.stderr.splitlines() if x.startswith("slipway: web1:")]
+    assert "slipway_db_python" in line and "is Python 3.9" in line, line
+    assert "3.10, 3.11, 3.12, 3.13" in line, line
+    assert not root.exists()

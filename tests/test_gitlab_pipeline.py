@@ -87,6 +87,10 @@ def test_pipeline_runs_deploys_only_on_master(tmp_path: Path) -> None:
     assert master["rollback:prod"]["when"] == "manual"
     for name in ("lint", "test", "migrations", "build"):
         assert master[name]["when"] == "on_success", name
+    # The escape hatch for a hotfix: no stage deploy, production by hand after the build.
+    hotfix = jobs(make_repo(tmp_path / "hotfix"), "--variable", "SLIPWAY_HOTFIX=true")
+    assert hotfix["deploy:stage"]["when"] == "never"
+    assert hotfix["deploy:prod"]["when"] == "manual"
 
     feature = jobs(make_repo(tmp_path / "feature", branch="feature/gift-cards"))
     merge_request = jobs(
@@ -137,9 +141,14 @@ def test_what_gitlab_ci_local_does_not_enforce_is_in_the_yaml() -> None:
     assert stage["resource_group"] == "stage"
     assert prod["environment"]["name"] == back["environment"]["name"] == "production"
     assert prod["resource_group"] == back["resource_group"] == "production"
+    # Production only after stage of the same pipeline succeeded (or in a hotfix pipeline,
+    # which has no stage job); each environment on runners of its own tag.
+    assert prod["needs"] == ["build", {"job": "deploy:stage", "optional": True}]
+    assert stage["needs"] == back["needs"] == ["build"]
+    assert stage["tags"] == ["slipway-stage"]
+    assert prod["tags"] == back["tags"] == ["slipway-prod"]
     for deploy in (stage, prod, back):
         assert deploy["interruptible"] is False
-        assert deploy["needs"] == ["build"]
         assert "release/" in deploy["artifacts"]["paths"]
         assert deploy["artifacts"]["when"] == "always"
         assert deploy["artifacts"]["reports"]["dotenv"] == "release/deploy.env"
@@ -161,11 +170,11 @@ def test_what_gitlab_ci_local_does_not_enforce_is_in_the_yaml() -> None:
     assert ci["build"]["artifacts"]["paths"] == ["dist/"]
     # Secrets come from protected variables the project defines, never from the YAML.
     text = PIPELINE.read_text()
-    for secret in ("SSH_PRIVATE_KEY", "ANSIBLE_VAULT_PASSWORD", "SSH_KNOWN_HOSTS"):
+    for secret in ("SSH_PRIVATE_KEY", "_VAULT_PASSWORD", "SSH_KNOWN_HOSTS"):
         assert secret not in (ci.get("variables") or {})
         assert secret not in text  # only scripts/ci-deploy.sh reads them
     script = (ROOT / "scripts" / "ci-deploy.sh").read_text()
-    assert "set -x" not in script and "echo $ANSIBLE" not in script
+    assert "set -x" not in script and "echo $" not in script
     assert '--vault-password-file "$secrets/vault-pass"' in script
 
 
@@ -205,7 +214,8 @@ def environments(tmp_path: Path, ssh_hosts: SshHosts) -> Iterator[Environments]:
             "ansible_ssh_private_key_file": "/nonexistent/deploy_key",
         }
         inventories: dict[str, Inventory] = {}
-        vault_password = "vault-" + os.urandom(8).hex()  # one project, one vault password
+        # Each environment its own vault password.
+        vault_passwords = {e: f"vault-{e}-" + os.urandom(8).hex() for e in ("stage", "prod")}
         for name, db, port in (("stage", stage, 8110), ("prod", prod, 8120)):
             alembic_upgrade(db, STOREFRONT_INI, "0002")
             seed_storefront(db)
@@ -216,13 +226,14 @@ def environments(tmp_path: Path, ssh_hosts: SshHosts) -> Iterator[Environments]:
                 database_url=db.url_str,
                 bundle=Path("/nonexistent/bundle.tar.gz"),  # the job passes the built one
                 extra_vars=ci_ssh,
-                vault_password=vault_password,
+                vault_password=vault_passwords[name],
                 http_port=worker_port(port),
             )
         variables = {
             "SSH_PRIVATE_KEY": str(ssh_hosts.key),  # a path: gitlab-ci-local makes it File type
             "SSH_KNOWN_HOSTS": str(ssh_hosts.known_hosts),
-            "ANSIBLE_VAULT_PASSWORD": vault_password,
+            "STAGE_VAULT_PASSWORD": vault_passwords["stage"],
+            "PROD_VAULT_PASSWORD": vault_passwords["prod"],
             # Folders, so type variable (a path value would make a File variable).
             "SLIPWAY_VENV": {"type": "variable", "values": {"*": str(ROOT / ".venv")}},
             "SLIPWAY_INVENTORY": {
@@ -234,7 +245,7 @@ def environments(tmp_path: Path, ssh_hosts: SshHosts) -> Iterator[Environments]:
             },
         }
         secrets = [
-            vault_password,
+            *vault_passwords.values(),
             str(stage.url.password),
             str(prod.url.password),
             ssh_hosts.key.read_text().splitlines()[1],  # key material
@@ -330,35 +341,41 @@ def test_stage_deploys_on_push_and_prod_waits_for_its_manual_start(
     )
 
 
-def test_failed_prod_migration_fails_the_job_and_rolls_the_database_back(
+def test_a_failed_stage_deploy_rolls_back_and_production_never_starts(
     tmp_path: Path, environments: Environments
 ) -> None:
     env = environments
     repo = pipeline_repo(
         tmp_path / "repo", env, {"migrations/versions/0007_fails.py": FAILING_REVISION}
     )
-    before = env.prod.contents()
+    stage_before, prod_before = env.stage.contents(), env.prod.contents()
 
     built = run_jobs(repo, "build")
     assert built.returncode == 0, built.stdout + built.stderr
-    failed = run_jobs(repo, "deploy:prod", "--manual", "deploy:prod")
+    # The deploy stage with the production job started by hand: it needs deploy:stage.
+    failed = run_jobs(repo, "--stage", "deploy", "--manual", "deploy:prod")
 
     assert failed.returncode != 0, failed.stdout + failed.stderr
-    assert env.prod.revision() == "0002"
-    assert env.prod.contents() == before
-    assert "gift_cards" not in env.prod.tables()
-    # The migration failed before any host switched: no host runs the release.
-    assert set(env.inventories["prod"].serving().values()) == {None}
-    assert not any((root / "current").exists() for root in env.inventories["prod"].roots.values())
-    release = artifacts(repo, "deploy:prod") / "release"
+    assert env.stage.revision() == "0002"
+    assert env.stage.contents() == stage_before
+    assert "gift_cards" not in env.stage.tables()
+    # The migration failed before any host switched: no stage host runs the release.
+    assert set(env.inventories["stage"].serving().values()) == {None}
+    assert not any((r / "current").exists() for r in env.inventories["stage"].roots.values())
+    release = artifacts(repo, "deploy:stage") / "release"
     (report_path,) = release.glob("runs/*/report.json")
     report = json.loads(report_path.read_text())
     assert report["outcome"] == "rolled_back"
+    assert report["current_revision"] == "0002"
     assert "0007" in report["error"]["message"]
     assert "SLIPWAY_OUTCOME=rolled_back" in (release / "deploy.env").read_text()
     junit = ET.parse(release / "junit.xml").getroot()
     failed_cases = [c.get("name") for c in junit if c.find("failure") is not None]
     assert failed_cases == ["apply", "playbook"] and junit.get("failures") == "2"
+    # Production never started: its database, its hosts and its job's folder untouched.
+    assert env.prod.revision() == "0002" and env.prod.contents() == prod_before
+    assert not any(r.exists() for r in env.inventories["prod"].roots.values())
+    assert not artifacts(repo, "deploy:prod").exists()
     assert_no_secret(env, failed.stdout + failed.stderr, job_logs(repo))
 
 
