@@ -4,6 +4,7 @@ nothing; the report and the SQL come back to the controller; no secret shows."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import stat
@@ -295,3 +296,87 @@ def test_inventory_folders_hold_only_inventory() -> None:
         ).stdout
         assert f"UserKnownHostsFile={ROOT}/ssh/{env}.known_hosts" in shown, shown
         assert (ROOT / "ssh" / f"{env}.known_hosts").is_file()
+
+
+EXTERNAL_PLAYBOOK = """---
+- name: The storefront's database, released with the installed collection
+  hosts: db_migrator
+  gather_facts: false
+  roles:
+    - role: slipway.release.slipway_db
+  post_tasks:
+    - name: What the release reports to the plays that follow
+      ansible.builtin.debug:
+        msg: "result {{ slipway_db_result.outcome }} at {{ slipway_db_result.current_revision }}"
+"""
+
+
+def test_the_collection_installs_and_releases_from_another_repository(
+    tmp_path: Path, ssh_hosts: SshHosts, bundle: Path
+) -> None:
+    collection = ROOT / "ansible" / "ansible_collections" / "slipway" / "release"
+    galaxy = str(ROOT / ".venv" / "bin" / "ansible-galaxy")
+    # Away from this repository and its ansible.cfg (whose collections_path has it).
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+    built = subprocess.run(
+        [galaxy, "collection", "build", str(collection), "--output-path", str(tmp_path)],
+        cwd=tmp_path,
+        env=clean,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    (archive,) = tmp_path.glob("slipway-release-*.tar.gz")
+    assert str(archive) in built.stdout
+    installed = tmp_path / "collections"
+    subprocess.run(
+        [galaxy, "collection", "install", str(archive), "-p", str(installed)],
+        cwd=tmp_path,
+        env=clean,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    roles = installed / "ansible_collections" / "slipway" / "release" / "roles"
+    assert sorted(p.name for p in roles.iterdir()) == [
+        "slipway_app",
+        "slipway_db",
+        "slipway_nginx",
+    ]
+    # A team's own repository: its playbook and inventory, nothing of this one.
+    team = tmp_path / "team-repo"
+    team.mkdir()
+    (team / "release.yml").write_text(EXTERNAL_PLAYBOOK)
+    with protected_database("postgresql", tmp_path) as db:
+        alembic_upgrade(db, STOREFRONT_INI, "0002")
+        seed_storefront(db)
+        inv = write_inventory(
+            team / "inventory", ssh_hosts, env="stage", database_url=db.url_str, bundle=bundle
+        )
+        env = clean | {
+            "ANSIBLE_COLLECTIONS_PATH": str(installed),
+            "NO_COLOR": "1",
+        }
+        play = subprocess.run(
+            [
+                str(ROOT / ".venv" / "bin" / "ansible-playbook"),
+                "release.yml",
+                "-i",
+                str(inv.path),
+                "--vault-password-file",
+                str(inv.vault_password_file),
+            ],
+            cwd=team,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+
+        assert play.returncode == 0, play.stdout + play.stderr
+        assert db.revision() == "0006"
+        assert "result applied at 0006" in play.stdout
+        (report,) = inv.reports()
+        assert report["outcome"] == "applied"
+        assert str(db.url.password) not in play.stdout + play.stderr

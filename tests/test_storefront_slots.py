@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
+COLLECTION = ROOT / "ansible" / "ansible_collections" / "slipway" / "release"
 _spec = importlib.util.spec_from_file_location(
-    "storefront_slots", ROOT / "ansible" / "roles" / "slipway_app" / "files" / "storefront_slots.py"
+    "storefront_slots", COLLECTION / "roles" / "slipway_app" / "files" / "storefront_slots.py"
 )
 assert _spec is not None and _spec.loader is not None
 slots = importlib.util.module_from_spec(_spec)

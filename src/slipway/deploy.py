@@ -1,10 +1,10 @@
 """``slipway deploy``: run a playbook of this project through ansible-runner.
 
-The playbooks do the work (see ``ansible/roles/slipway_db``); this module starts one,
-streams each task's progress, keeps the runner's artifacts, and turns the result into
-the exit codes of docs/contract.md ("Outcomes and exit codes"): the outcome the role reports
-through ``set_stats``, or, when the play failed before the run had an outcome, an error
-of its own kind.
+The playbooks do the work (the collection ``slipway.release`` in ``ansible/``); this
+module starts one, streams each task's progress, keeps the runner's artifacts, and turns
+the result into the exit codes of docs/contract.md ("Outcomes and exit codes"): the
+outcome the role reports through ``set_stats``, or, when the play failed before the run
+had an outcome, an error of its own kind.
 """
 
 from __future__ import annotations
