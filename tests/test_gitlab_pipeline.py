@@ -437,3 +437,74 @@ def upgrade():
 def downgrade():
     op.add_column("users", sa.Column("name", sa.String(120), nullable=True))
 '''
+
+
+# The CI/CD component, included by another project -------------------------------------
+
+THROWAWAY_REVISION = '''"""users, then a required column added to them"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0001"
+down_revision = None
+
+
+def upgrade():
+    op.create_table("users", sa.Column("id", sa.Integer, primary_key=True))
+    op.add_column("users", sa.Column("email", sa.String(200), nullable=False))
+
+
+def downgrade():
+    op.drop_table("users")
+'''
+
+
+def test_a_project_including_the_component_gets_its_migrations_linted_and_rendered(
+    tmp_path: Path,
+) -> None:
+    project = tmp_path / "shop-api"
+    project.mkdir()
+    subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "alembic"), "init", "migrations"],
+        cwd=project,
+        capture_output=True,
+        check=True,
+    )
+    (project / "migrations" / "versions" / "0001_users.py").write_text(THROWAWAY_REVISION)
+    # What `include: component:` fetches from this project, here from a local copy.
+    shutil.copytree(ROOT / "templates", project / "templates")
+    (project / ".gitlab-ci.yml").write_text(
+        yaml.safe_dump(
+            {
+                "stages": ["test"],
+                "include": [
+                    {
+                        "local": "templates/slipway.yml",
+                        "inputs": {"venv": str(ROOT / ".venv")},
+                    }
+                ],
+            }
+        )
+    )
+    for args in (["init", "-q", "-b", "master"], ["add", "-A"], ["commit", "-qm", "start"]):
+        subprocess.run(
+            ["git", "-c", "user.email=ci@example.org", "-c", "user.name=CI", *args],
+            cwd=project,
+            check=True,
+            capture_output=True,
+        )
+    listed = jobs(project)
+    assert set(listed) == {"slipway-lint", "slipway-migrations"}
+
+    ran = gcl(project, "--force-shell-executor", "--shell-isolation")
+
+    # The lint job fails on the unaccepted dangerous revision and says why, in JUnit.
+    assert ran.returncode != 0, ran.stdout + ran.stderr
+    lint = artifacts(project, "slipway-lint") / "reports" / "slipway-lint.xml"
+    junit = ET.parse(lint).getroot()
+    failures = [c for c in junit.iter("testcase") if c.find("failure") is not None]
+    assert failures and "adding-required-field" in ET.tostring(failures[0], encoding="unicode")
+    assert "0001" in ET.tostring(failures[0], encoding="unicode")
+    # The migrations job renders the SQL of the revisions, offline, as artifacts.
+    (upgrade,) = (artifacts(project, "slipway-migrations") / "artifacts").glob("*/upgrade.sql")
+    assert "CREATE TABLE users" in upgrade.read_text()
