@@ -273,6 +273,13 @@ def test_rolling_release_rollback_and_failed_health_check(
     assert db.revision() == "0006"
     # Nobody ran as root but what must: the releases are the deploy user's, the service
     # runs as its own user, nginx's workers as www-data (which reach its sockets).
+    # Each host's release runs on that host's Python: 3.11 here, 3.12 and 3.10 there.
+    versions = {
+        name: (root / "releases" / V1 / "venv" / "pyvenv.cfg").read_text()
+        for name, root in inv.roots.items()
+    }
+    for name, version in (("web1", "3.11"), ("web2", "3.12"), ("web3", "3.10")):
+        assert f"version = {version}." in versions[name], versions[name]
     for name, root in inv.roots.items():
         assert owner(root / "releases" / V1) == DEPLOY_USER, name
         assert owner(root / "shared" / "storefront.env") == "storefront", name
