@@ -1,0 +1,36 @@
+"""The benchmarks keep working: each runs at a tiny size and writes its results (the
+numbers that matter come from `make bench` on a quiet machine, never from here)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+
+
+@pytest.mark.parametrize(
+    ("script", "args", "name"),
+    [
+        ("release_scaling.py", ["--sizes", "3", "6"], "release_scaling"),
+        ("status_speed.py", ["--revisions", "3", "--runs", "1"], "status_speed"),
+        ("backup_cost.py", ["--size-mb", "2", "--runs", "1"], "backup_cost"),
+    ],
+)
+def test_benchmark_runs_small(tmp_path: Path, script: str, args: list[str], name: str) -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / script), *args, "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    data = json.loads((tmp_path / f"{name}.json").read_text())
+    assert data, data
+    table = (tmp_path / f"{name}.md").read_text()
+    assert table.count("|") > 8, table
