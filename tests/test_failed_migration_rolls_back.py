@@ -6,7 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import sqlalchemy as sa
-from conftest import Project, Release, ThrowawayDB, alembic_upgrade, standard_history
+from conftest import (
+    Project,
+    Release,
+    ThrowawayDB,
+    alembic_upgrade,
+    standard_history,
+    write_config,
+)
 
 
 def failing_history(project: Project) -> Project:
@@ -103,3 +110,25 @@ def test_a_first_release_that_fails_says_it_went_back_to_base(
     assert result.report["current_revision"] == "base"
     assert result.report["next_command"] is None
     assert db.revision() is None
+
+
+def test_an_environment_without_backups_still_rolls_a_failed_release_back(
+    db: ThrowawayDB, project: Project, tmp_path: Path
+) -> None:
+    """backup: false opts an environment out of backups (and so of rehearsals): the
+    release takes none, and a failed revision is still undone by downgrade."""
+    failing_history(project)
+    alembic_upgrade(db, project.ini, "r1")
+    before = db.contents()
+    config = write_config(tmp_path, {"backup": False, "rehearse": "always"})
+
+    result = Release(db, project.ini, config)()
+
+    assert result.code == 4, result.stderr
+    steps = {s["name"]: (s["status"], s["detail"]) for s in result.report["steps"]}
+    assert steps["backup"] == ("skipped", "backup: false for test")
+    assert steps["rehearse"][0] == "skipped" and "backup: false" in steps["rehearse"][1]
+    assert steps["rollback"][0] == "ok"
+    assert result.report["backup"] is None
+    assert not (tmp_path / "backups").exists() or not any((tmp_path / "backups").rglob("*.*"))
+    assert db.revision() == "r1" and db.contents() == before

@@ -52,6 +52,10 @@ class Options(BaseModel):
     artifacts_dir: str = "artifacts"
     # Run folders kept under artifacts_dir; older ones are pruned when a run begins.
     artifacts_keep: int = Field(50, ge=1)
+    # A release backs the database up before it changes anything. false opts an
+    # environment out (a scratch database, a tenant restored from elsewhere): then no
+    # rehearsal runs, and a failed downgrade ends needs_attention, with nothing to restore.
+    backup: bool = True
     backup_dir: str = "var/backups/{env}"
     backup_keep: int = Field(5, ge=1)
     # PostgreSQL only: more than 1 writes a directory-format dump with that many jobs.

@@ -34,6 +34,9 @@ class PlannedStep:
 
 
 def _backup(run: Run, state: State) -> None:
+    if not run.settings.options.backup:
+        run.report.skip("backup", f"backup: false for {run.settings.env}")
+        return
     steps.backup(run)
 
 
@@ -70,7 +73,8 @@ class ChangesFailed(Exception):
 
 
 def done(report: Report, name: str) -> bool:
-    return any(s.name == name and s.status == "ok" for s in report.steps)
+    # A step skipped by the environment's choice (backup: false) counts as taken.
+    return any(s.name == name and s.status in ("ok", "skipped") for s in report.steps)
 
 
 def check_order(run: Run, name: str) -> None:

@@ -59,7 +59,7 @@ def preflight(run: Run, *, gate: bool = True) -> State:
                             hint="restore the file as applied; a change needs a new revision",
                         )
                 notes.append(f"{len(recorded)} checksums match")
-                if state.pending:
+                if state.pending and run.settings.options.backup:
                     size = run.dialect.size_bytes(conn)
                     try:
                         notes.append(run.dialect.check_tools(conn))
@@ -70,6 +70,7 @@ def preflight(run: Run, *, gate: bool = True) -> State:
                             hint="install a working postgresql-client / mariadb-client",
                         ) from err
                     _check_room(run, size)
+                if state.pending:
                     server = lint.server_version(conn)
         if gate and state.pending and run.settings.options.lint_fail_on != "never":
             notes.append(lint_gate(run, state, server).summary())
@@ -239,6 +240,11 @@ def rehearse(run: Run, state: State, backup: FileRef | None) -> None:
     if mode == "never" or (mode == "live" and not live):
         why = "rehearse: never" if mode == "never" else "every revision renders offline"
         run.report.skip("rehearse", why)
+        return
+    if backup is None and not run.settings.options.backup:
+        run.report.skip(
+            "rehearse", f"no backup to rehearse on (backup: false for {run.settings.env})"
+        )
         return
     if backup is None:
         raise Refused(
