@@ -17,9 +17,7 @@ Results: ``backup_cost.json``, ``backup_cost.md`` and, where matplotlib is insta
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import secrets
 import shutil
 import statistics
 import subprocess
@@ -31,9 +29,9 @@ from pathlib import Path
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).parent))
+from benchlib import pyplot, scratch_database, write_results
 from release_scaling import write_project
 
-PG_ADMIN = os.environ.get("BENCH_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 BIN = Path(sys.executable).parent
 
 
@@ -138,26 +136,13 @@ def measure(url: str, size_mb: int, runs: int, work: Path) -> dict[str, object]:
     commands = {
         "pg_dump -Fc": [pg_dump, "-Fc", "-f", str(work / "raw.dump")],
         "pg_dump -Fd -j2": [pg_dump, "-Fd", "-j2", "-f", str(work / "raw.dir")],
-        "slipway backup (-Fc)": [
-            str(BIN / "slipway"),
-            "db",
-            "backup",
-            "--env",
-            "bench",
-            "--quiet",
-            "--config",
-            str(work / "slipway-1.yml"),
-        ],
-        "slipway backup (-Fd -j2)": [
-            str(BIN / "slipway"),
-            "db",
-            "backup",
-            "--env",
-            "bench",
-            "--quiet",
-            "--config",
-            str(work / "slipway-2.yml"),
-        ],
+        **{
+            f"slipway backup ({fmt})": [
+                *(str(BIN / "slipway"), "db", "backup", "--env", "bench", "--quiet"),
+                *("--config", str(work / f"slipway-{jobs}.yml")),
+            ]
+            for jobs, fmt in ((1, "-Fc"), (2, "-Fd -j2"))
+        },
     }
     samples: dict[str, list[dict[str, float]]] = {k: [] for k in commands}
     for _ in range(runs):
@@ -196,20 +181,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
-    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    name = f"bench_{secrets.token_hex(4)}"
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    try:
-        url = admin.url.set(database=name).render_as_string(hide_password=False)
-        with tempfile.TemporaryDirectory() as tmp:
-            result = measure(url, args.size_mb, args.runs, Path(tmp))
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.dispose()
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "backup_cost.json").write_text(json.dumps(result, indent=2) + "\n")
+    with scratch_database() as url, tempfile.TemporaryDirectory() as tmp:
+        result = measure(url, args.size_mb, args.runs, Path(tmp))
     rows = result["rows"]
     assert isinstance(rows, list)
     lines = [
@@ -226,14 +199,9 @@ def main() -> None:
             for r in rows
         ),
     ]
-    (args.out / "backup_cost.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    write_results(args.out, "backup_cost", result, lines)
+    plt = pyplot()
+    if plt is None:
         return
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     labels = [str(r["command"]).replace(" (", "\n(") for r in rows]

@@ -27,7 +27,6 @@ import contextlib
 import json
 import os
 import random
-import secrets
 import subprocess
 import sys
 import tempfile
@@ -38,7 +37,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-PG_ADMIN = os.environ.get("BENCH_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+sys.path.insert(0, str(Path(__file__).parent))
+from benchlib import pyplot, scratch_database, write_results
+
 BIN = Path(sys.executable).parent
 THREADS = 8
 
@@ -205,22 +206,10 @@ def main() -> None:
     parser.add_argument("--hold-s", type=float, default=20)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
-    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    name = f"bench_{secrets.token_hex(4)}"
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
     rows = []
-    try:
-        url = admin.url.set(database=name).render_as_string(hide_password=False)
-        with tempfile.TemporaryDirectory() as tmp:
-            for which in ("bare alembic", "slipway, defaults", "slipway, terminating"):
-                rows.append(scenario(which, url, Path(tmp), args.hold_s))
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.dispose()
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "lock_latency.json").write_text(json.dumps(rows, indent=1) + "\n")
+    with scratch_database() as url, tempfile.TemporaryDirectory() as tmp:
+        for which in ("bare alembic", "slipway, defaults", "slipway, terminating"):
+            rows.append(scenario(which, url, Path(tmp), args.hold_s))
     lines = [
         f"A {args.hold_s:g} s transaction holds ACCESS SHARE on orders; the migration needs "
         f"ACCESS EXCLUSIVE; {THREADS} threads of application reads.",
@@ -236,14 +225,9 @@ def main() -> None:
             for r in rows
         ),
     ]
-    (args.out / "lock_latency.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    write_results(args.out, "lock_latency", rows, lines)
+    plt = pyplot()
+    if plt is None:
         return
     fig, axes = plt.subplots(len(rows), 1, figsize=(9, 2.4 * len(rows)), sharex=True)
     for ax, r in zip(axes, rows, strict=True):

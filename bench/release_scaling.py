@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 import collections
-import json
+import sys
 import tempfile
 import textwrap
 import time
@@ -24,6 +24,9 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from alembic.util import pyfiles
+
+sys.path.insert(0, str(Path(__file__).parent))
+from benchlib import pyplot, write_results
 
 ENV = textwrap.dedent(
     """
@@ -129,8 +132,6 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
     rows = [measure(n) for n in args.sizes]
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "release_scaling.json").write_text(json.dumps(rows, indent=2) + "\n")
     head = "| revisions | slipway release (s) | alembic upgrade (s) | ratio | ms/rev | loads/file |"
     lines = [
         head,
@@ -141,14 +142,9 @@ def main() -> None:
             for r in rows
         ),
     ]
-    (args.out / "release_scaling.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    write_results(args.out, "release_scaling", rows, lines)
+    plt = pyplot()
+    if plt is None:
         return
     fig, ax = plt.subplots(figsize=(6, 4))
     xs = [r["revisions"] for r in rows]

@@ -12,9 +12,7 @@ Results: ``status_speed.json`` and ``status_speed.md``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import secrets
 import statistics
 import subprocess
 import sys
@@ -22,12 +20,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import sqlalchemy as sa
-
 sys.path.insert(0, str(Path(__file__).parent))
+from benchlib import pyplot, scratch_database, write_results
 from release_scaling import write_project
 
-PG_ADMIN = os.environ.get("BENCH_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 BIN = Path(sys.executable).parent
 
 
@@ -74,23 +70,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
     rows = []
-    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    name = f"bench_{secrets.token_hex(4)}"
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         lite = f"sqlite:///{work / 'bench.db'}"
         rows.append(measure("sqlite", lite, args.revisions, args.runs, work))
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"CREATE DATABASE {name}")
-        try:
-            url = admin.url.set(database=name).render_as_string(hide_password=False)
+        with scratch_database() as url:
             rows.append(measure("postgresql", url, args.revisions, args.runs, work))
-        finally:
-            with admin.connect() as conn:
-                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-            admin.dispose()
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "status_speed.json").write_text(json.dumps(rows, indent=2) + "\n")
     lines = [
         "| dialect | revisions | slipway db status (s) | alembic current (s) | ratio |",
         "|---|---|---|---|---|",
@@ -100,14 +85,9 @@ def main() -> None:
             for r in rows
         ),
     ]
-    (args.out / "status_speed.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    write_results(args.out, "status_speed", rows, lines)
+    plt = pyplot()
+    if plt is None:
         return
     fig, ax = plt.subplots(figsize=(6, 4))
     xs = range(len(rows))

@@ -47,6 +47,21 @@ def inventory(folder: Path, settings: dict[str, object]) -> tuple[Path, Path]:
     return folder, password
 
 
+def deploy(inv: Path, password: Path, playbook: str) -> subprocess.CompletedProcess[str]:
+    """`slipway deploy` of ``playbook`` to stage with that inventory, as an operator runs it."""
+    return subprocess.run(
+        [
+            *(str(BIN / "slipway"), "deploy", "--env", "stage", "--playbook", playbook),
+            *("--inventory", str(inv), "--vault-password-file", str(password)),
+            *("--project", str(ROOT)),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
 COMPLETE: dict[str, object] = {
     "slipway_db_env": "stage",
     "slipway_db_database_url": "{{ vault_database_url }}",
@@ -72,26 +87,7 @@ def test_each_missing_setting_is_named_on_its_own(
 ) -> None:
     inv, password = inventory(tmp_path / "inventory", {**COMPLETE, missing: value})
 
-    result = subprocess.run(
-        [
-            str(BIN / "slipway"),
-            "deploy",
-            "--env",
-            "stage",
-            "--playbook",
-            playbook,
-            "--inventory",
-            str(inv),
-            "--vault-password-file",
-            str(password),
-            "--project",
-            str(ROOT),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = deploy(inv, password, playbook)
 
     assert result.returncode == 2, result.stdout + result.stderr
     named = [line for line in result.stderr.splitlines() if line.startswith("slipway: web1:")]
@@ -125,24 +121,7 @@ def test_a_host_python_the_release_has_no_wheels_for_is_refused_before_any_chang
         },
     )
 
-    result = subprocess.run(
-        [
-            str(BIN / "slipway"),
-            "deploy",
-            "--env",
-            "stage",
-            "--inventory",
-            str(inv),
-            "--vault-password-file",
-            str(password),
-            "--project",
-            str(ROOT),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = deploy(inv, password, "migrate")
 
     assert result.returncode == 2, result.stdout + result.stderr
     (line,) = [x for x in result.stderr.splitlines() if x.startswith("slipway: web1:")]
