@@ -24,6 +24,8 @@ from slipway.errors import BadInput
 from slipway.outcomes import EXIT_CODES, Outcome
 
 PLAYBOOKS = ("migrate", "backup", "rollback", "deploy")
+# ansible-runner artifacts kept per project (artifacts/ansible-runner/artifacts/).
+RUNNER_ARTIFACTS_KEPT = 20
 
 # What ansible-runner records of the environment it starts ansible-playbook in: never
 # a secret. Secrets reach the playbooks through the vault, whose password is a file.
@@ -102,6 +104,7 @@ def deploy(
     cmdline = ["--check"] if check else []
     if vault_password_file is not None:
         cmdline += ["--vault-password-file", str(vault_password_file.resolve())]
+    _prune(runner_dir / "artifacts", keep=RUNNER_ARTIFACTS_KEPT - 1)
     stats: dict[str, Any] = {}
     failures: list[str] = []
 
@@ -134,7 +137,6 @@ def deploy(
             event_handler=handle,
             quiet=True,
             suppress_env_files=True,
-            rotate_artifacts=20,
         )
     outcome = _outcome(result.status, int(result.rc or 0), stats)
     if check and outcome is Outcome.APPLIED:
@@ -149,6 +151,15 @@ def deploy(
         artifacts_dir=runner_dir / "artifacts" / ident,
         failures=failures,
     )
+
+
+def _prune(folder: Path, keep: int) -> None:
+    """Keep the newest ``keep`` runs' artifacts (idents sort by time). Not ansible-runner's
+    own rotation: two deploys of one project at once both delete the same old folder,
+    and the loser fails on a file the winner already removed."""
+    runs = sorted(p for p in folder.glob("*") if p.is_dir()) if folder.is_dir() else []
+    for old in runs[: max(0, len(runs) - keep)]:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def _reasons(res: dict[str, Any]) -> list[str]:
