@@ -69,7 +69,7 @@ def write_project(root: Path, n: int) -> Path:
             dn = f'op.drop_column("t", "c{i}")'
         else:
             up = f'op.execute("UPDATE t SET c{i - 1} = {i}")'
-            dn = "pass"
+            dn = f'op.execute("UPDATE t SET c{i - 1} = NULL")'
         (root / "versions" / f"{rev}.py").write_text(
             "import sqlalchemy as sa\nfrom alembic import op\n\n"
             f"revision = {rev!r}\ndown_revision = {down!r}\n\n\n"

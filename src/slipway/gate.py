@@ -50,21 +50,23 @@ def lint(
                         f"server, but the database is {dialect}",
                         hint=f"name a {' or '.join(fits)} version, or leave it out",
                     )
+            start: str | None = None
             if pending:
                 state = run.state()
-                revisions = state.pending
+                start, revisions = state.current, state.pending
                 run.report.from_revision, run.report.to_revision = state.current, state.head
                 if state.exists and not server_version:
                     with run.connect() as conn:
                         server = lint_lib.server_version(conn)
             elif from_revision is not None:
-                run.report.from_revision, revisions = run.project.above(from_revision)
+                start, revisions = run.project.above(from_revision)
+                run.report.from_revision = start
                 run.report.to_revision = run.project.single_head()
             else:
                 revisions = run.project.history()
                 run.report.to_revision = run.project.single_head()
             run.report.pending = [r.id for r in revisions]
-            result = steps.lint_revisions(run, revisions, server)
+            result = steps.lint_revisions(run, start, revisions, server)
             write_reports(
                 result,
                 junit_path=junit or run.dir / "lint-junit.xml",

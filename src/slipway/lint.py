@@ -23,6 +23,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,7 +32,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from slipway.errors import Refused, first_line
-from slipway.migrations import ACCEPT_ATTRIBUTE, Project, Revision
+from slipway.migrations import ACCEPT_ATTRIBUTE, Project, Rendered, Revision
 from slipway.sqlrules import RULES, ServerVersion, Statement, split
 
 # Dangerous to run against a live service: these block by default.
@@ -160,6 +161,7 @@ def local_server(dialect: str) -> ServerVersion | None:
 
 def check(
     project: Project,
+    start: str | None,
     revisions: list[Revision],
     *,
     dialect: str,
@@ -168,16 +170,18 @@ def check(
     rules: Mapping[str, str],
     relpath: Callable[[Path], str],
 ) -> LintResult:
-    """Lint each revision's rendered SQL; the result says which findings block."""
+    """Lint the SQL of each of ``revisions`` (those above ``start``), rendered in one
+    pass each way; the result says which findings block."""
     result = LintResult(dialect, str(server) if server else None, fail_on, list(revisions))
+    ups = project.rendered(start, revisions, up=True)
+    downs = project.rendered(start, revisions, up=False)
+    raw = _raw_findings(project, revisions, ups, downs, dialect, server)
     for rev in revisions:
         path = relpath(rev.path)
         result.paths[rev.id] = path
         accepted = project.acceptances(rev.id)
         def_lines = _def_lines(rev.path)
-        for rule, statement, message, hint, source, func, line in _raw_findings(
-            project, rev, dialect, server
-        ):
+        for rule, statement, message, hint, source, func, line in raw[rev.id]:
             severity = rules.get(rule) or _default_severity(rule)
             if severity == "off":
                 continue
@@ -208,74 +212,93 @@ def _default_severity(rule: str) -> str:
 _Raw = tuple[str, str, str, str, str, str, int | None]
 
 
-def _raw_findings(
-    project: Project, rev: Revision, dialect: str, server: ServerVersion | None
-) -> list[_Raw]:
-    out: list[_Raw] = []
+def _relevant(project: Project) -> Callable[[str], list[Statement]]:
+    """The statements of a revision's SQL without alembic's version-table bookkeeping and
+    the transaction around it."""
     version_table = re.compile(rf"\b{re.escape(project.settings.options.version_table)}\b", re.I)
 
-    def relevant(stmts: list[Statement]) -> list[Statement]:
+    def relevant(sql: str) -> list[Statement]:
         return [
             s
-            for s in stmts
+            for s in split(sql)
             if not version_table.search(s.text) and s.text.upper() not in ("BEGIN", "COMMIT")
         ]
 
-    try:
-        up_sql, marks = project.upgrade_sql_traced(rev)
-    except Exception as err:  # noqa: BLE001 - whatever the revision raises is the finding
-        out.append(
-            (
-                "unrenderable",
-                "",
-                f"the upgrade cannot be rendered as SQL: {type(err).__name__}: {first_line(err)}",
-                "it needs a live connection: its SQL is recorded when the release rehearses "
-                "and applies it (rehearsal.sql, applied.sql)",
-                "slipway",
-                "upgrade",
-                None,
+    return relevant
+
+
+def _raw_findings(
+    project: Project,
+    revisions: list[Revision],
+    ups: Mapping[str, Rendered],
+    downs: Mapping[str, Rendered],
+    dialect: str,
+    server: ServerVersion | None,
+) -> dict[str, list[_Raw]]:
+    relevant = _relevant(project)
+    out: dict[str, list[_Raw]] = {rev.id: [] for rev in revisions}
+    statements: dict[str, list[Statement]] = {}
+    for rev in revisions:
+        up = ups[rev.id]
+        if up.error is not None:
+            why = f"{type(up.error).__name__}: {first_line(up.error)}"
+            out[rev.id].append(
+                (
+                    "unrenderable",
+                    "",
+                    f"the upgrade cannot be rendered as SQL: {why}",
+                    "it needs a live connection: its SQL is recorded when the release "
+                    "rehearses and applies it (rehearsal.sql, applied.sql)",
+                    "slipway",
+                    "upgrade",
+                    None,
+                )
             )
-        )
-        return out
-    statements = relevant(split(up_sql))
-
-    def source_line(text: str) -> int | None:
-        """The revision file's line whose code wrote the statement ``text``."""
-        stmt = next((s for s in statements if s.text == text), None)
-        if stmt is None:
-            return None
-        before = [line for at, line in marks if at <= stmt.last_line]
-        return before[-1] if before else None
-
+            continue
+        statements[rev.id] = relevant(up.sql)
+    rendered = [r for r in revisions if r.id in statements]
     if dialect == "postgresql":
-        found = _squawk(up_sql, statements, rev, server)
+        found = _squawk({r.id: ups[r.id].sql for r in rendered}, statements, server)
     elif dialect in RULES:
-        found = [
-            (hit.rule, hit.statement, hit.message, hit.hint, "slipway", "upgrade", None)
-            for hit in RULES[dialect]().check(statements, server)
-        ]
+        rules = RULES[dialect]()
+        found = {
+            r.id: [
+                (hit.rule, hit.statement, hit.message, hit.hint, "slipway", "upgrade", None)
+                for hit in rules.check(statements[r.id], server)
+            ]
+            for r in rendered
+        }
     else:
-        found = []
-    out.extend((*f[:6], source_line(f[1])) for f in found)
-    out.extend(_reversibility(project, rev, bool(statements), relevant))
+        found = {}
+    for rev in rendered:
+        stmts = statements[rev.id]
+        out[rev.id].extend(
+            (*f[:6], _source_line(stmts, ups[rev.id].marks, f[1])) for f in found.get(rev.id, [])
+        )
+        out[rev.id].extend(_reversibility(downs[rev.id], bool(stmts), relevant))
     return out
 
 
+def _source_line(stmts: list[Statement], marks: list[tuple[int, int]], text: str) -> int | None:
+    """The revision file's line whose code wrote the statement ``text``."""
+    stmt = next((s for s in stmts if s.text == text), None)
+    if stmt is None:
+        return None
+    before = [line for at, line in marks if at <= stmt.last_line]
+    return before[-1] if before else None
+
+
 def _reversibility(
-    project: Project,
-    rev: Revision,
-    upgrade_does_something: bool,
-    relevant: Callable[[list[Statement]], list[Statement]],
+    down: Rendered, upgrade_does_something: bool, relevant: Callable[[str], list[Statement]]
 ) -> list[_Raw]:
     def irreversible(why: str) -> list[_Raw]:
         hint = "write a downgrade that undoes the upgrade, so a failed release can roll back"
         return [("irreversible-downgrade", "", why, hint, "slipway", "downgrade", None)]
 
-    try:
-        down_sql = project.revision_sql_down(rev)
-    except Exception as err:  # noqa: BLE001 - a downgrade that raises is the finding
+    if down.error is not None:
+        err = down.error
         return irreversible(f"the downgrade raises {type(err).__name__}: {first_line(err)}")
-    if upgrade_does_something and not relevant(split(down_sql)):
+    if upgrade_does_something and not relevant(down.sql):
         return irreversible(
             "the downgrade is empty: a rollback would leave this revision's changes behind"
         )
@@ -295,29 +318,45 @@ def squawk_binary() -> str:
 
 
 def _squawk(
-    sql: str, statements: list[Statement], rev: Revision, server: ServerVersion | None
-) -> list[_Raw]:
-    argv = [squawk_binary(), "--reporter", "json", "--stdin-filepath", rev.path.name]
-    if server and server.version:
-        argv += ["--pg-version", ".".join(map(str, server.version[:2]))]
-    proc = subprocess.run(argv, input=sql, capture_output=True, text=True, check=False)
+    sql: Mapping[str, str],
+    statements: Mapping[str, list[Statement]],
+    server: ServerVersion | None,
+) -> dict[str, list[_Raw]]:
+    """One squawk run over every revision's SQL, a file each; findings by revision."""
+    if not sql:
+        return {}
+    with tempfile.TemporaryDirectory(prefix="slipway-squawk-") as tmp:
+        files = {}
+        for number, (rev, text) in enumerate(sql.items()):
+            name = f"{number:05d}.sql"
+            Path(tmp, name).write_text(text, encoding="utf-8")
+            files[name] = rev
+        argv = [squawk_binary(), "--reporter", "json"]
+        if server and server.version:
+            argv += ["--pg-version", ".".join(map(str, server.version[:2]))]
+        proc = subprocess.run([*argv, *files], cwd=tmp, capture_output=True, text=True, check=False)
     try:
         violations = json.loads(proc.stdout or "[]")
     except json.JSONDecodeError as err:
         raise Refused(
-            f"squawk failed on revision {rev.id}: {proc.stderr.strip()[:200]}",
+            f"squawk failed: {proc.stderr.strip()[:200]}",
             check="tools",
-            hint="run squawk on the rendered SQL by hand to see why",
+            hint="run squawk on the rendered SQL (upgrade.sql) by hand to see why",
         ) from err
-    out: list[_Raw] = []
+    out: dict[str, list[_Raw]] = {rev: [] for rev in sql}
     for v in violations:
+        found = files.get(Path(str(v.get("file", ""))).name)
         stmt = next(
-            (s for s in statements if s.first_line <= int(v.get("line", -1)) <= s.last_line),
+            (
+                s
+                for s in statements.get(found or "", [])
+                if s.first_line <= int(v.get("line", -1)) <= s.last_line
+            ),
             None,
         )
-        if stmt is None:  # alembic's own version-table statements, BEGIN/COMMIT
+        if found is None or stmt is None:  # alembic's version-table statements, BEGIN/COMMIT
             continue
-        out.append(
+        out[found].append(
             (
                 str(v["rule_name"]),
                 stmt.text,

@@ -108,6 +108,36 @@ class Revision:
         return self.parents + tuple(d for d in self.dependencies if d not in self.parents)
 
 
+@dataclass(frozen=True)
+class Rendered:
+    """The offline SQL of one revision's step, and where it came from: (line of the
+    SQL, line of the revision file whose code wrote it). ``error``: the revision's code
+    raised offline (it reads the database, say); ``sql`` is then what it wrote before."""
+
+    sql: str
+    marks: list[tuple[int, int]]
+    error: BaseException | None = None
+
+
+def _offline_guarded(
+    fn: Callable[..., Any], revision: str, failed: dict[str, BaseException]
+) -> Callable[..., Any]:
+    """``fn`` (a revision's upgrade or downgrade) rendering offline: an exception is kept
+    for its revision, and the revisions after it render on."""
+
+    @functools.wraps(fn)
+    def guarded(**kw: Any) -> Any:
+        try:
+            return fn(**kw)
+        except Exception as err:
+            if env_error(err) is not None:
+                raise
+            failed[revision] = err
+            return None
+
+    return guarded
+
+
 def _environment(
     cfg: Config, script: ScriptDirectory, *, extra: dict[str, Any], seen: dict[str, Any], **kw: Any
 ) -> EnvironmentContext:
@@ -124,6 +154,11 @@ def _environment(
     env.configure = configure_with_slipway  # type: ignore[method-assign]
     return env
 
+
+# What slipway promises whatever env.py configures: each revision commits on its own (a
+# revision using autocommit_block() owns its transactions), so a failure stops between
+# revisions, and the rendered SQL shows the same BEGIN/COMMIT per revision.
+ONE_TRANSACTION_PER_REVISION = {"transaction_per_migration": True}
 
 _StepsFn = Callable[[Any, MigrationContext], Iterable[Any]]
 
@@ -196,6 +231,7 @@ class Project:
         # The revision whose step env.py is running (or ran last) in migrate().
         self.running: str | None = None
         self._accepted: dict[str, dict[str, str]] | None = None
+        self._rendered: dict[tuple[str | None, str, bool], dict[str, Rendered]] = {}
         try:
             self.script = ScriptDirectory.from_config(self._config())
             if not run_revisions:
@@ -460,32 +496,64 @@ class Project:
             output=buf,
             starting_rev=start,
             destination_rev=destination,
+            extra=dict(ONE_TRANSACTION_PER_REVISION),
         )
         return buf.getvalue()
 
-    def upgrade_sql(self, current: str | tuple[str, ...] | None, target: str) -> str:
-        """``upgrade current:target --sql`` (``current`` may be several heads)."""
-        return self._render(self._upgrade_steps(target), current or None, target)
+    def rendered(
+        self, start: str | None, revisions: list[Revision], *, up: bool
+    ) -> dict[str, Rendered]:
+        """The SQL of each of ``revisions`` (from above ``start`` up to the last of them,
+        oldest first) in one offline run of env.py: ``upgrade start:last --sql``, or
+        ``downgrade last:start --sql``, cut where each revision's step begins. A
+        revision whose code raises offline carries the error; the others render on.
+        Cached: lint and render of one command share a pass."""
+        if not revisions:
+            return {}
+        key = (start, revisions[-1].id, up)
+        if key not in self._rendered:
+            last = revisions[-1].id
+            if up:
+                steps, begin, end = self._upgrade_steps(last), start, last
+            else:
+                steps, begin, end = self._downgrade_steps(start or "base"), last, start or "base"
+            self._rendered[key] = self._render_each(steps, begin, end, revisions)
+        return self._rendered[key]
 
-    def upgrade_sql_traced(self, rev: Revision) -> tuple[str, list[tuple[int, int]]]:
-        """The upgrade of ``rev`` alone, and where its SQL came from: (line of the SQL,
-        line of the revision file whose code wrote it), in order."""
-        buf = _TracedOutput(rev.path)
-        sql = self._render(self._upgrade_steps(rev.id), rev.below or None, rev.id, buf)
-        return sql, buf.marks
+    def _render_each(
+        self, steps: _StepsFn, start: Any, destination: str, revisions: list[Revision]
+    ) -> dict[str, Rendered]:
+        buf = _TracedOutput()
+        cuts: list[tuple[str, int, int]] = []  # revision, offset and line where it began
+        failed: dict[str, BaseException] = {}
 
-    def downgrade_sql(self, target_head: str, back_to: str | None) -> str:
-        destination = back_to or "base"
-        return self._render(self._downgrade_steps(destination), target_head, destination)
+        def each(heads: Any, ctx: MigrationContext) -> Iterable[Any]:
+            for step in steps(heads, ctx):
+                script = step.revision
+                cuts.append((script.revision, len(buf.getvalue()), buf.lines))
+                buf.source = _real(script.path)
+                step.migration_fn = _offline_guarded(step.migration_fn, script.revision, failed)
+                yield step
 
-    def revision_sql(self, rev: Revision) -> tuple[str, str]:
-        """The upgrade and the downgrade of one revision alone, rendered offline from
-        what is below it (every parent of a merge, and its dependencies)."""
-        return self.upgrade_sql(rev.below, rev.id), self.revision_sql_down(rev)
-
-    def revision_sql_down(self, rev: Revision) -> str:
-        """The downgrade of one revision alone (a merge: to all of its parents)."""
-        return self._render(self._one_down_steps(rev), rev.id, rev.down_revision or "base")
+        try:
+            self._render(each, start, destination, buf)
+        except Exception as err:
+            if env_error(err) is not None:
+                raise
+            # env.py itself failed: what was not rendered yet carries its error
+            ran = {rev for rev, _, _ in cuts}
+            failed.update({r.id: err for r in revisions if r.id not in ran})
+        sql = buf.getvalue()
+        out: dict[str, Rendered] = {}
+        for i, (rev, offset, line) in enumerate(cuts):
+            end, end_line = cuts[i + 1][1:] if i + 1 < len(cuts) else (len(sql), buf.lines + 1)
+            if i == 0:  # what env.py wrote before the first step goes with it
+                offset, line = 0, 0
+            marks = [(at - line, src) for at, src in buf.marks if line <= at < end_line]
+            out[rev] = Rendered(sql[offset:end], marks, failed.get(rev))
+        for rev, raised in failed.items():
+            out.setdefault(rev, Rendered("", [], raised))
+        return out
 
     # running -------------------------------------------------------------------------
     def downgrade_one(self, engine: Engine, guard: Guard, rev: Revision, url: URL) -> None:
@@ -547,12 +615,13 @@ def _real(path: str) -> str:
 
 
 class _TracedOutput(io.StringIO):
-    """Offline SQL output that notes, for each write, the line of ``source`` (a revision
-    file) whose code was running: lint points at the ``op.*`` call, not at ``upgrade``."""
+    """Offline SQL output that notes, for each write, the line of ``source`` (the revision
+    file being rendered) whose code was running: lint points at the ``op.*`` call, not
+    at ``upgrade``."""
 
-    def __init__(self, source: Path) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.source = _real(str(source))
+        self.source = ""
         self.lines = 0
         self.marks: list[tuple[int, int]] = []
 

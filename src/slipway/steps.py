@@ -83,12 +83,13 @@ def lint_dialect(run: Run) -> str:
 
 
 def lint_revisions(
-    run: Run, revisions: list[Revision], server: ServerVersion | None
+    run: Run, start: str | None, revisions: list[Revision], server: ServerVersion | None
 ) -> lint.LintResult:
-    """Lint ``revisions`` for this server with the environment's policy; the findings go
-    in the run's report."""
+    """Lint ``revisions`` (those above ``start``) for this server with the environment's
+    policy; the findings go in the run's report."""
     result = lint.check(
         run.project,
+        start,
         revisions,
         dialect=lint_dialect(run),
         server=server,
@@ -102,7 +103,7 @@ def lint_revisions(
 
 def lint_gate(run: Run, state: State, server: ServerVersion | None) -> lint.LintResult:
     """Lint the pending revisions for this server; refuse unaccepted blocking findings."""
-    result = lint_revisions(run, state.pending, server)
+    result = lint_revisions(run, state.current, state.pending, server)
     refusal = result.refusal()
     if refusal is not None:
         raise refusal
@@ -199,13 +200,13 @@ def render(run: Run, state: State) -> dict[str, FileRef]:
         ups: list[str] = []
         downs: list[str] = []
         live: list[str] = []
+        rendered_up = run.project.rendered(state.current, state.pending, up=True)
+        rendered_down = run.project.rendered(state.current, state.pending, up=False)
         for rev in state.pending:
             title = f"-- revision {rev.id} ({run.relpath(rev.path)}): {rev.message}".rstrip(": ")
-            try:
-                up, down = run.project.revision_sql(rev)
-            except Exception as err:
-                if env_error(err) is not None:
-                    raise
+            up, down = rendered_up[rev.id], rendered_down[rev.id]
+            err = up.error or down.error
+            if err is not None:
                 live.append(rev.id)
                 why = f"{type(err).__name__}: {first_line(err)}"
                 mark = (
@@ -215,8 +216,8 @@ def render(run: Run, state: State) -> dict[str, FileRef]:
                 ups.append(mark)
                 downs.insert(0, mark)
                 continue
-            ups.append(f"{title}\n{up}")
-            downs.insert(0, f"{title}\n{down}")
+            ups.append(f"{title}\n{up.sql}")
+            downs.insert(0, f"{title}\n{down.sql}")
         refs = {
             "upgrade": write_sql(run, "upgrade", "\n".join(ups)),
             "downgrade": write_sql(run, "downgrade", "\n".join(downs)),
