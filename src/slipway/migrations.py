@@ -569,9 +569,12 @@ class Project:
         destination: str | None,
         url: URL,
         rev: Revision | None = None,
+        on_step: Callable[[str, bool], None] | None = None,
     ) -> None:
         """``upgrade``/``downgrade`` to ``destination`` (a revision or ``base``) through
-        env.py, on a connection of ``engine`` handed over."""
+        env.py, in one run of it, on a connection of ``engine`` handed over.
+        ``on_step(revision, done)`` is called as each revision's step begins, and once its
+        transaction has committed."""
         target = destination or "base"
         if rev is not None and not up:
             inner = self._one_down_steps(rev)
@@ -583,7 +586,12 @@ class Project:
             for step in inner(heads, ctx):
                 # alembic takes one step at a time: the last one named is the one running
                 self.running = getattr(getattr(step, "revision", None), "revision", None)
+                if on_step and self.running:
+                    on_step(self.running, False)
                 yield step
+                # alembic asks for the next step once this one's transaction has ended
+                if on_step and self.running:
+                    on_step(self.running, True)
 
         with guard.active(), engine.connect() as conn:
             self.run_env(
@@ -592,6 +600,7 @@ class Project:
                 guard=None,
                 connection=_outside_transaction(conn),
                 destination_rev=target,
+                extra=dict(ONE_TRANSACTION_PER_REVISION),
             )
             # An env.py that never began a transaction of its own leaves the
             # autobegun one open: what it ran is meant to last.

@@ -64,7 +64,8 @@ def split(sql: str) -> list[Statement]:
     costs."""
     out: list[Statement] = []
     pos = 0
-    for stmt in sqlparse.engine.FilterStack().run(sql):
+    stack = sqlparse.engine.FilterStack()  # type: ignore[no-untyped-call]
+    for stmt in stack.run(sql):  # type: ignore[no-untyped-call]
         raw = str(stmt)
         here, pos = pos, pos + len(raw)
         text = "".join(" " if tok.ttype in T.Comment else tok.value for tok in stmt.flatten())

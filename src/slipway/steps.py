@@ -7,7 +7,6 @@ Every step records itself in the run's report; a step that changes the database 
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import logging
 import os
@@ -311,19 +310,6 @@ def rehearse(run: Run, state: State, backup: FileRef | None) -> None:
         step.detail = f"{len(state.pending)} revision(s) up, down, up on a {copy} copy"
 
 
-def _upgrade_one(run: Run, rev: Revision, lock_timeout_s: float, recording: Recording) -> None:
-    guard = run.guard(
-        timeouts=(lock_timeout_s, run.settings.options.statement_timeout_s), recording=recording
-    )
-    started = time.monotonic()
-    run.project.migrate(run.engine, guard, up=True, destination=rev.id, url=run.settings.url)
-    took = round(time.monotonic() - started, 3)
-    with run.connect() as conn, conn.begin():
-        ledger.record_checksum(
-            conn, rev.id, run.relpath(rev.path), rev.sha256, run.run_id, "applied", took
-        )
-
-
 def apply(run: Run, state: State) -> None:
     """``upgrade`` one revision at a time, each through env.py as it defines its
     transactions, with the lock-timeout retry ladder; every statement that runs is
@@ -420,79 +406,146 @@ def _terminate_old_blockers(run: Run, rev: Revision, blockers: list[dict[str, ob
         run.report.data["note"] = f"{note}; {ended}" if note else ended
 
 
+class _Applying:
+    """What one run of env.py over the pending revisions did: each revision's step as it
+    begins (the report, applied.sql, the live display) and ends (how long it took)."""
+
+    def __init__(self, run: Run, state: State, recording: Recording) -> None:
+        self.run, self.recording = run, recording
+        self.by_id = {r.id: r for r in state.pending}
+        self.number = {r.id: n for n, r in enumerate(state.pending, start=1)}
+        self.took: dict[str, float] = {}
+        self.attempt, self.timeout = 1, 0.0
+        self._began = 0.0
+
+    def on_step(self, revision: str, done: bool) -> None:
+        if done:
+            self.took[revision] = round(time.monotonic() - self._began, 3)
+            self.run.report.at(revision)
+            return
+        rev = self.by_id.get(revision)
+        path = self.run.relpath(rev.path) if rev else revision
+        log.info("applying %s (lock_timeout %ss)", revision, self.timeout)
+        progress.current().note(self.doing(revision))
+        self.recording.begin(
+            f"revision {revision} ({path}), attempt {self.attempt}, lock_timeout {self.timeout}s"
+        )
+        self._began = time.monotonic()
+
+    def doing(self, revision: str | None) -> str:
+        if revision is None:
+            return "applying"
+        return f"revision {revision} ({self.number.get(revision, '?')}/{len(self.by_id)})"
+
+    def record(self) -> None:
+        """The checksums of the revisions this run committed, in one ledger transaction
+        (where the database can be reached: a missing checksum is only not checked)."""
+        if not self.took:
+            return
+        try:
+            with self.run.connect() as conn:
+                heads = self.run.project.current(conn)
+            applied = {r.id for r in self.run.project.applied(heads)}
+            with self.run.connect() as conn, conn.begin():
+                for revision, took in self.took.items():
+                    rev = self.by_id[revision]
+                    if revision in applied:
+                        path = self.run.relpath(rev.path)
+                        ledger.record_checksum(
+                            conn, rev.id, path, rev.sha256, self.run.run_id, "applied", took
+                        )
+        except Exception as err:  # noqa: BLE001 - the apply's own outcome comes first
+            log.warning("checksums of applied revisions not recorded: %s", first_line(err))
+        self.took.clear()
+
+
 def _apply_all(
     run: Run, state: State, step: Step, recording: Recording, watch: BlockerWatch
 ) -> int:
+    """One run of env.py takes every pending revision, each in its own transaction. A
+    lock timeout ends that run with the revisions before the blocked one committed; the
+    next try starts from there, with the ladder's next timeout."""
     options = run.settings.options
     ladder = options.lock_timeouts_s
     retries = 0
-    for number, rev in enumerate(state.pending, start=1):
-        blocked_by: list[dict[str, object]] = []  # the last seen for this revision
-        first_try = time.monotonic()
-        for attempt in itertools.count(1):
-            # The ladder's timeouts, then its last one until the retry window has passed.
-            timeout = ladder[min(attempt, len(ladder)) - 1]
-            try:
-                log.info("applying %s (lock_timeout %ss)", rev.id, timeout)
-                doing = f"revision {rev.id} ({number}/{len(state.pending)})"
-                progress.current().note(doing)
-                recording.begin(
-                    f"revision {rev.id} ({run.relpath(rev.path)}), attempt {attempt}, "
-                    f"lock_timeout {timeout}s"
+    applying = _Applying(run, state, recording)
+    blocked: str | None = None  # the revision the tries are for
+    blocked_by: list[dict[str, object]] = []  # who held its lock, last seen
+    first_try = time.monotonic()
+    while True:
+        applying.timeout = timeout = ladder[min(applying.attempt, len(ladder)) - 1]
+        guard = run.guard(timeouts=(timeout, options.statement_timeout_s), recording=recording)
+        try:
+            with progress.ticking(
+                lambda: (
+                    f"{applying.doing(run.project.running)}: "
+                    f"{redact(recording.running(), run.settings.secrets)}"
                 )
-                with progress.ticking(
-                    lambda doing=doing: (  # type: ignore[misc]
-                        f"{doing}: {redact(recording.running(), run.settings.secrets)}"
+            ):
+                try:
+                    run.project.migrate(
+                        run.engine,
+                        guard,
+                        up=True,
+                        destination=state.head,
+                        url=run.settings.url,
+                        on_step=applying.on_step,
                     )
-                ):
-                    _upgrade_one(run, rev, timeout, recording)
-                run.report.at(rev.id)
-                break
-            except KeyboardInterrupt as err:  # signals.Interrupted: the release rolls back
-                recording.note(f"{err} during revision {rev.id}")
-                step.detail = f"revision {rev.id}: {err}"
-                raise StepFailed("apply", step.detail, revision=rev.id) from err
-            except Exception as err:
-                recording.note(f"failed: {redact(first_line(err), run.settings.secrets)}")
-                lock_timeout = run.dialect.is_lock_timeout(err)
-                retryable = run.dialect.transactional_ddl and lock_timeout
-                blockers = watch.take() if lock_timeout else []
-                blocked_by = blockers or blocked_by
-                if lock_timeout:
-                    run.report.data.setdefault("lock_waits", []).append(
-                        {
-                            "revision": rev.id,
-                            "attempt": attempt,
-                            "lock_timeout_s": timeout,
-                            "blockers": blockers,
-                        }
-                    )
-                held = describe_blockers(blocked_by, run.settings.secrets)
-                pause = retry_pause(options.lock_retry_pause_s, attempt)
-                in_window = (
-                    time.monotonic() - first_try + pause + timeout <= options.lock_retry_window_s
+                finally:
+                    applying.record()
+            return retries
+        except KeyboardInterrupt as err:  # signals.Interrupted: the release rolls back
+            rev_id = run.project.running or "?"
+            recording.note(f"{err} during revision {rev_id}")
+            step.detail = f"revision {rev_id}: {err}"
+            raise StepFailed("apply", step.detail, revision=run.project.running) from err
+        except Exception as err:
+            rev_id = run.project.running or state.head
+            rev = applying.by_id.get(rev_id) or run.project.revision(rev_id)
+            if rev_id != blocked:  # a revision further on: its own tries
+                blocked, blocked_by, first_try = rev_id, [], time.monotonic()
+                applying.attempt = 1
+            attempt = applying.attempt
+            recording.note(f"failed: {redact(first_line(err), run.settings.secrets)}")
+            lock_timeout = run.dialect.is_lock_timeout(err)
+            retryable = run.dialect.transactional_ddl and lock_timeout
+            blockers = watch.take() if lock_timeout else []
+            blocked_by = blockers or blocked_by
+            if lock_timeout:
+                run.report.data.setdefault("lock_waits", []).append(
+                    {
+                        "revision": rev_id,
+                        "attempt": attempt,
+                        "lock_timeout_s": timeout,
+                        "blockers": blockers,
+                    }
                 )
-                if retryable and (attempt < len(ladder) or in_window):
-                    retries += 1
-                    _terminate_old_blockers(run, rev, blocked_by)
-                    log.warning(
-                        "revision %s waited longer than %ss for a lock; retrying%s",
-                        rev.id,
-                        timeout,
-                        f" (held by {held})" if held else "",
-                    )
-                    time.sleep(pause)
-                    continue
-                why = first_line(err)
-                if retryable:
-                    why = f"no lock within {timeout}s after {attempt} tries: {why}"
-                    if held:
-                        why += f" (held by {held})"
-                step.detail = f"revision {rev.id} failed: {why}"
-                raise StepFailed(
-                    "apply", step.detail, revision=rev.id, location=where(err, run, rev)
-                ) from err
-    return retries
+            held = describe_blockers(blocked_by, run.settings.secrets)
+            pause = retry_pause(options.lock_retry_pause_s, attempt)
+            in_window = (
+                time.monotonic() - first_try + pause + timeout <= options.lock_retry_window_s
+            )
+            if retryable and (attempt < len(ladder) or in_window):
+                retries += 1
+                applying.attempt += 1
+                _terminate_old_blockers(run, rev, blocked_by)
+                log.warning(
+                    "revision %s waited longer than %ss for a lock; retrying%s",
+                    rev_id,
+                    timeout,
+                    f" (held by {held})" if held else "",
+                )
+                time.sleep(pause)
+                continue
+            why = first_line(err)
+            if retryable:
+                why = f"no lock within {timeout}s after {attempt} tries: {why}"
+                if held:
+                    why += f" (held by {held})"
+            step.detail = f"revision {rev_id} failed: {why}"
+            raise StepFailed(
+                "apply", step.detail, revision=rev_id, location=where(err, run, rev)
+            ) from err
 
 
 def where(err: BaseException, run: Run, rev: Revision) -> str | None:
