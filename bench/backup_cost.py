@@ -96,8 +96,7 @@ def fill(url: str, size_mb: int) -> int:
 
 
 def measure(url: str, size_mb: int, runs: int, work: Path) -> dict[str, object]:
-    ini = write_project(work / "project", 1)
-    ini.write_text(ini.read_text().replace("sqlalchemy.url = sqlite://", f"sqlalchemy.url = {url}"))
+    ini = write_project(work / "project", 1, url)
     size = fill(url, size_mb)
     u = sa.engine.make_url(url)
     env = {

@@ -13,20 +13,24 @@ from types import ModuleType
 import sqlalchemy as sa
 
 PG_ADMIN = os.environ.get("BENCH_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+MARIADB_ADMIN = os.environ.get("BENCH_MARIADB_ADMIN", "mysql+pymysql://root@127.0.0.1:3306/mysql")
+ADMIN = {"postgresql": PG_ADMIN, "mariadb": MARIADB_ADMIN}
 
 
 @contextmanager
-def scratch_database() -> Iterator[str]:
-    """The URL of a new database on the local server, dropped afterwards."""
-    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+def scratch_database(dialect: str = "postgresql") -> Iterator[str]:
+    """The URL of a new database on the local server (postgresql or mariadb), dropped
+    afterwards."""
+    admin = sa.create_engine(ADMIN[dialect], isolation_level="AUTOCOMMIT")
     name = f"bench_{secrets.token_hex(4)}"
     with admin.connect() as conn:
         conn.exec_driver_sql(f"CREATE DATABASE {name}")
     try:
         yield admin.url.set(database=name).render_as_string(hide_password=False)
     finally:
+        force = " WITH (FORCE)" if dialect == "postgresql" else ""
         with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}{force}")
         admin.dispose()
 
 

@@ -1,32 +1,47 @@
-"""How a guarded release grows with the length of the history.
+"""A guarded release beside bare ``alembic upgrade head``, per dialect and history length.
 
-Writes a synthetic history of N revisions (a table, then columns, indexes and data
-updates in turn) into a temporary Alembic project, releases it from empty on SQLite with
-``slipway db release`` (the library call, as the CLI makes it) and with bare
-``alembic upgrade head``, and records seconds and revision-file loads per run.
+A synthetic history of N revisions (tables, columns, indexes, data updates, 1,000-row
+bulk inserts, each with a downgrade that undoes it) is released from an empty database
+of its own, as a person runs the commands (a new process each time, interpreter start
+included), runs interleaved:
 
-    python bench/release_scaling.py [--sizes 50 100 200] [--out bench/results]
+- ``alembic upgrade head``;
+- ``slipway db release`` with ``backup: false``: preflight (lint included), lock,
+  render, apply, verify; the rehearsal is skipped as every revision renders offline;
+- ``slipway db release`` at the full defaults (the backup as well), at the smallest size.
 
-Results: ``release_scaling.json``, ``release_scaling.md`` (a table) and, where
-matplotlib is installed, ``release_scaling.png``.
+Each slipway step's seconds come from the run's report; what is left of the wall time
+(interpreter start, imports, settings, the report and ledger rows) is "process".
+
+    python bench/release_scaling.py [--dialects sqlite postgresql mariadb]
+        [--sizes 30 100 200 500] [--runs 3] [--out bench/results]
+
+Results: ``release_scaling.json``, ``release_scaling.md`` and, where matplotlib is
+installed, ``release_scaling.png`` (steps stacked, as a ratio of bare alembic) and
+``release_curve.png`` (seconds against revisions, and the straight line through the
+two smallest sizes).
 """
 
 from __future__ import annotations
 
 import argparse
-import collections
+import contextlib
+import json
+import os
+import statistics
+import subprocess
 import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from alembic.util import pyfiles
-
 sys.path.insert(0, str(Path(__file__).parent))
-from benchlib import pyplot, write_results
+from benchlib import pyplot, scratch_database, write_results
+
+BIN = Path(sys.executable).parent
+STEPS = ("preflight", "lock", "backup", "render", "rehearse", "apply", "verify")
 
 ENV = textwrap.dedent(
     """
@@ -51,110 +66,267 @@ ENV = textwrap.dedent(
             context.run_migrations()
     """
 )
+# An index on a table in use is a finding on PostgreSQL and MySQL: accepted, as a team
+# would for a small table.
+ACCEPT = (
+    'slipway_accept = {"require-concurrent-index-creation": "small table", '
+    '"require-online-index-creation": "small table"}\n'
+)
 
 
-def write_project(root: Path, n: int) -> Path:
+def _revision(i: int) -> tuple[str, str, str]:
+    """(upgrade, downgrade, extra module text) of the i-th revision."""
+    if i == 0:
+        return (
+            'op.create_table("t", sa.Column("id", sa.Integer, primary_key=True))',
+            'op.drop_table("t")',
+            "",
+        )
+    if i == 1:
+        return (
+            'op.create_table("events", sa.Column("id", sa.Integer, primary_key=True), '
+            'sa.Column("body", sa.String(40)))',
+            'op.drop_table("events")',
+            "",
+        )
+    kind = (i - 2) % 5
+    if kind == 0:
+        return (
+            f'op.add_column("t", sa.Column("c{i}", sa.Integer))',
+            f'op.drop_column("t", "c{i}")',
+            "",
+        )
+    if kind == 1:
+        return (
+            f'op.create_index("ix_t_c{i - 1}", "t", ["c{i - 1}"])',
+            f'op.drop_index("ix_t_c{i - 1}", "t")',
+            ACCEPT,
+        )
+    if kind == 2:
+        return (
+            f'op.execute("UPDATE t SET c{i - 2} = {i}")',
+            f'op.execute("UPDATE t SET c{i - 2} = NULL")',
+            "",
+        )
+    if kind == 3:
+        first = i * 1000
+        return (
+            'events = sa.table("events", sa.column("id", sa.Integer), '
+            'sa.column("body", sa.String))\n'
+            f'    op.bulk_insert(events, [{{"id": {first} + k, "body": f"e{{k}}"}} '
+            "for k in range(1000)])",
+            f'op.execute("DELETE FROM events WHERE id >= {first} AND id < {first + 1000}")',
+            "",
+        )
+    return (
+        f'op.create_table("aux{i}", sa.Column("id", sa.Integer, primary_key=True))',
+        f'op.drop_table("aux{i}")',
+        "",
+    )
+
+
+def write_project(root: Path, n: int, url: str = "sqlite://") -> Path:
+    """An Alembic project of ``n`` revisions at ``root``; its alembic.ini."""
     (root / "versions").mkdir(parents=True)
     (root / "env.py").write_text(ENV)
     ini = root / "alembic.ini"
-    ini.write_text("[alembic]\nscript_location = %(here)s\nsqlalchemy.url = sqlite://\n")
+    ini.write_text(f"[alembic]\nscript_location = %(here)s\nsqlalchemy.url = {url}\n")
     down = None
     for i in range(n):
         rev = f"r{i:04d}"
-        if i == 0:
-            up = 'op.create_table("t", sa.Column("id", sa.Integer, primary_key=True))'
-            dn = 'op.drop_table("t")'
-        elif i % 2:
-            up = f'op.add_column("t", sa.Column("c{i}", sa.Integer))'
-            dn = f'op.drop_column("t", "c{i}")'
-        else:
-            up = f'op.execute("UPDATE t SET c{i - 1} = {i}")'
-            dn = f'op.execute("UPDATE t SET c{i - 1} = NULL")'
+        up, dn, extra = _revision(i)
         (root / "versions" / f"{rev}.py").write_text(
             "import sqlalchemy as sa\nfrom alembic import op\n\n"
-            f"revision = {rev!r}\ndown_revision = {down!r}\n\n\n"
+            f"revision = {rev!r}\ndown_revision = {down!r}\n{extra}\n\n"
             f"def upgrade():\n    {up}\n\n\ndef downgrade():\n    {dn}\n"
         )
         down = rev
     return ini
 
 
-def measure(n: int) -> dict[str, float | int]:
-    from slipway.config import load_settings
-    from slipway.release import release
-
-    loads: collections.Counter[str] = collections.Counter()
-    original = pyfiles.load_module_py
-
-    def counting(module_id: str, path: str) -> object:
-        loads[Path(path).name] += 1
-        return original(module_id, path)
-
-    with tempfile.TemporaryDirectory() as tmp:
-        ini = write_project(Path(tmp) / "proj", n)
-        work = Path(tmp)
-        cfg = work / "slipway.yml"
-        cfg.write_text(
-            "defaults:\n  lint_fail_on: never\n"
-            f"  artifacts_dir: {work / 'artifacts'}\n  backup_dir: {work / 'backups'}\n"
-            "environments:\n  bench: {}\n"
-        )
-        settings = load_settings(
-            "bench", config=cfg, db_url=f"sqlite:///{work / 'slipway.db'}", alembic_ini=ini
-        )
-        pyfiles.load_module_py = counting  # type: ignore[assignment]
+@contextlib.contextmanager
+def empty_database(dialect: str, work: Path) -> Iterator[str]:
+    if dialect == "sqlite":
+        with tempfile.NamedTemporaryFile(dir=work, suffix=".db") as f:
+            path = Path(f.name)
         try:
-            start = time.perf_counter()
-            report = release(settings)
-            slipway_s = time.perf_counter() - start
+            yield f"sqlite:///{path}"
         finally:
-            pyfiles.load_module_py = original  # type: ignore[assignment]
-        assert report.outcome.value == "applied", report.error
-        bare = Config(str(ini))
-        bare.set_main_option("sqlalchemy.url", f"sqlite:///{work / 'bare.db'}")
-        start = time.perf_counter()
-        command.upgrade(bare, "head")
-        bare_s = time.perf_counter() - start
-    revision_loads = [v for k, v in loads.items() if k != "env.py"]
-    return {
+            path.unlink(missing_ok=True)
+        return
+    with scratch_database(dialect) as url:
+        yield url
+
+
+def _timed(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, str]:
+    start = time.perf_counter()
+    proc = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(argv[:3])} exited {proc.returncode}: {proc.stderr[-800:]}")
+    return seconds, proc.stdout
+
+
+def measure(dialect: str, n: int, runs: int, full: bool, work: Path) -> dict[str, object]:
+    root = work / f"{dialect}-{n}"
+    ini = write_project(root, n)
+    configs = {}
+    for mode, backup in (("guarded", "false"), ("default", "true")):
+        configs[mode] = root / f"slipway-{mode}.yml"
+        configs[mode].write_text(
+            f"defaults:\n  backup: {backup}\n  backup_keep: 1\n"
+            f"  artifacts_dir: {root / 'artifacts'}\n  backup_dir: {root / 'backups'}\n"
+            "environments:\n  bench:\n    database_url_env: BENCH_DB_URL\n"
+            f"    alembic_ini: {ini}\n"
+        )
+    modes = ["guarded", "default"] if full else ["guarded"]
+    bare: list[float] = []
+    walls: dict[str, list[float]] = {m: [] for m in modes}
+    steps: dict[str, list[dict[str, float]]] = {m: [] for m in modes}
+    for _ in range(runs):
+        with empty_database(dialect, work) as url:
+            ini.write_text(f"[alembic]\nscript_location = %(here)s\nsqlalchemy.url = {url}\n")
+            seconds, _ = _timed(
+                [str(BIN / "alembic"), "-c", str(ini), "upgrade", "head"], dict(os.environ), root
+            )
+            bare.append(seconds)
+        for mode in modes:
+            with empty_database(dialect, work) as url:
+                argv = [
+                    *(str(BIN / "slipway"), "db", "release", "--env", "bench", "--json"),
+                    *("--config", str(configs[mode])),
+                ]
+                seconds, out = _timed(argv, {**os.environ, "BENCH_DB_URL": url}, root)
+            report = json.loads(out)
+            assert report["outcome"] == "applied", report
+            took = {s["name"]: float(s["duration_s"]) for s in report["steps"]}
+            took["process"] = seconds - sum(took.values())
+            walls[mode].append(seconds)
+            steps[mode].append(took)
+    alembic_s = statistics.median(bare)
+    row: dict[str, object] = {
+        "dialect": dialect,
         "revisions": n,
-        "slipway_release_s": round(slipway_s, 3),
-        "alembic_upgrade_s": round(bare_s, 3),
-        "ratio": round(slipway_s / bare_s, 2),
-        "max_loads_per_revision_file": max(revision_loads),
-        "ms_per_revision": round(1000 * slipway_s / n, 2),
+        "runs": runs,
+        "alembic_upgrade_s": round(alembic_s, 3),
     }
+    for mode in modes:
+        wall = statistics.median(walls[mode])
+        row[f"{mode}_release_s"] = round(wall, 3)
+        row[f"{mode}_ratio"] = round(wall / alembic_s, 2)
+        row[f"{mode}_steps_s"] = {
+            name: round(statistics.median(t.get(name, 0.0) for t in steps[mode]), 3)
+            for name in (*STEPS, "process")
+        }
+    return row
+
+
+def linearity(rows: list[dict[str, object]]) -> dict[str, dict[str, float]]:
+    """Per dialect: each size's guarded release against the straight line through the two
+    smallest sizes (1.0 is exactly linear)."""
+    out: dict[str, dict[str, float]] = {}
+    for dialect in sorted({str(r["dialect"]) for r in rows}):
+        pts = sorted(
+            (int(str(r["revisions"])), float(str(r["guarded_release_s"])))
+            for r in rows
+            if r["dialect"] == dialect
+        )
+        if len(pts) < 3:
+            continue
+        (n0, t0), (n1, t1) = pts[0], pts[1]
+        slope = (t1 - t0) / (n1 - n0)
+        out[dialect] = {str(n): round(t / (t0 + slope * (n - n0)), 2) for n, t in pts[2:]}
+    return out
+
+
+def table(rows: list[dict[str, object]], lines_of: dict[str, dict[str, float]]) -> list[str]:
+    lines = [
+        "| dialect | revisions | alembic upgrade head (s) | slipway release, backup: false (s) "
+        "| ratio | release at defaults, with backup (s) | ratio | steps, backup: false (s) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        took = r["guarded_steps_s"]
+        assert isinstance(took, dict)
+        parts = ", ".join(f"{k} {v}" for k, v in took.items() if v)
+        lines.append(
+            f"| {r['dialect']} | {r['revisions']} | {r['alembic_upgrade_s']} | "
+            f"{r['guarded_release_s']} | {r['guarded_ratio']}x | "
+            f"{r.get('default_release_s', '-')} | "
+            f"{str(r['default_ratio']) + 'x' if 'default_ratio' in r else '-'} | {parts} |"
+        )
+    if lines_of:
+        lines += [
+            "",
+            "Linearity (guarded release against the line through the two smallest sizes):",
+            "",
+            *(
+                f"- {d}: " + ", ".join(f"{n} revisions {x}x" for n, x in xs.items())
+                for d, xs in lines_of.items()
+            ),
+        ]
+    return lines
+
+
+def plot(rows: list[dict[str, object]], out: Path) -> None:
+    plt = pyplot()
+    if plt is None:
+        return
+    dialects = sorted({str(r["dialect"]) for r in rows})
+    fig, axes = plt.subplots(1, len(dialects), figsize=(4.5 * len(dialects), 4), squeeze=False)
+    colours = dict(zip((*STEPS, "process"), plt.get_cmap("tab10").colors, strict=False))
+    for ax, dialect in zip(axes[0], dialects, strict=True):
+        mine = [r for r in rows if r["dialect"] == dialect]
+        labels = [str(r["revisions"]) for r in mine]
+        bottom = [0.0] * len(mine)
+        for name in (*STEPS, "process"):
+            heights = [
+                float(r["guarded_steps_s"][name]) / float(str(r["alembic_upgrade_s"]))  # type: ignore[index]
+                for r in mine
+            ]
+            if not any(heights):
+                continue
+            ax.bar(labels, heights, bottom=bottom, label=name, color=colours[name])
+            bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
+        ax.axhline(1.0, color="black", linewidth=1, label="bare alembic")
+        ax.axhline(1.5, color="red", linestyle=":", linewidth=1, label="1.5x")
+        ax.set_title(f"{dialect}: slipway release (backup: false)")
+        ax.set_xlabel("revisions")
+        ax.set_ylabel("x alembic upgrade head (wall time)")
+    axes[0][-1].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out / "release_scaling.png", dpi=100)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for dialect in dialects:
+        mine = [r for r in rows if r["dialect"] == dialect]
+        xs = [int(str(r["revisions"])) for r in mine]
+        ax.plot(xs, [r["guarded_release_s"] for r in mine], "o-", label=f"slipway, {dialect}")
+        ax.plot(xs, [r["alembic_upgrade_s"] for r in mine], "s--", label=f"alembic, {dialect}")
+    ax.set_xlabel("revisions")
+    ax.set_ylabel("seconds, from empty")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out / "release_curve.png", dpi=100)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[50, 100, 200])
+    parser.add_argument("--dialects", nargs="+", default=["sqlite", "postgresql", "mariadb"])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[30, 100, 200, 500])
+    parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
-    rows = [measure(n) for n in args.sizes]
-    head = "| revisions | slipway release (s) | alembic upgrade (s) | ratio | ms/rev | loads/file |"
-    lines = [
-        head,
-        "|---|---|---|---|---|---|",
-        *(
-            f"| {r['revisions']} | {r['slipway_release_s']} | {r['alembic_upgrade_s']} | "
-            f"{r['ratio']} | {r['ms_per_revision']} | {r['max_loads_per_revision_file']} |"
-            for r in rows
-        ),
-    ]
-    write_results(args.out, "release_scaling", rows, lines)
-    plt = pyplot()
-    if plt is None:
-        return
-    fig, ax = plt.subplots(figsize=(6, 4))
-    xs = [r["revisions"] for r in rows]
-    ax.plot(xs, [r["slipway_release_s"] for r in rows], "o-", label="slipway db release")
-    ax.plot(xs, [r["alembic_upgrade_s"] for r in rows], "s-", label="alembic upgrade head")
-    ax.set_xlabel("revisions")
-    ax.set_ylabel("seconds (SQLite, from empty)")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(args.out / "release_scaling.png", dpi=100)
+    sizes = sorted(args.sizes)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for dialect in args.dialects:
+            for n in sizes:
+                rows.append(measure(dialect, n, args.runs, n == sizes[0], Path(tmp)))
+    lines_of = linearity(rows)
+    write_results(
+        args.out, "release_scaling", {"rows": rows, "linearity": lines_of}, table(rows, lines_of)
+    )
+    plot(rows, args.out)
 
 
 if __name__ == "__main__":

@@ -34,8 +34,7 @@ def timed(argv: list[str], env: dict[str, str], cwd: Path) -> float:
 
 
 def measure(dialect: str, url: str, n: int, runs: int, work: Path) -> dict[str, object]:
-    ini = write_project(work / dialect, n)
-    ini.write_text(ini.read_text().replace("sqlalchemy.url = sqlite://", f"sqlalchemy.url = {url}"))
+    ini = write_project(work / dialect, n, url)
     (work / dialect / "slipway.yml").write_text(
         "defaults:\n  lint_fail_on: never\n  rehearse: never\n"
         f"  artifacts_dir: {work / dialect / 'artifacts'}\n"

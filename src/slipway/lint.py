@@ -212,15 +212,15 @@ def _default_severity(rule: str) -> str:
 _Raw = tuple[str, str, str, str, str, str, int | None]
 
 
-def _relevant(project: Project) -> Callable[[str], list[Statement]]:
+def _relevant(project: Project) -> Callable[[Rendered], list[Statement]]:
     """The statements of a revision's SQL without alembic's version-table bookkeeping and
     the transaction around it."""
     version_table = re.compile(rf"\b{re.escape(project.settings.options.version_table)}\b", re.I)
 
-    def relevant(sql: str) -> list[Statement]:
+    def relevant(rendered: Rendered) -> list[Statement]:
         return [
             s
-            for s in split(sql)
+            for s in split(rendered.sql, rendered.writes)
             if not version_table.search(s.text) and s.text.upper() not in ("BEGIN", "COMMIT")
         ]
 
@@ -255,7 +255,7 @@ def _raw_findings(
                 )
             )
             continue
-        statements[rev.id] = relevant(up.sql)
+        statements[rev.id] = relevant(up)
     rendered = [r for r in revisions if r.id in statements]
     if dialect == "postgresql":
         found = _squawk({r.id: ups[r.id].sql for r in rendered}, statements, server)
@@ -289,7 +289,9 @@ def _source_line(stmts: list[Statement], marks: list[tuple[int, int]], text: str
 
 
 def _reversibility(
-    down: Rendered, upgrade_does_something: bool, relevant: Callable[[str], list[Statement]]
+    down: Rendered,
+    upgrade_does_something: bool,
+    relevant: Callable[[Rendered], list[Statement]],
 ) -> list[_Raw]:
     def irreversible(why: str) -> list[_Raw]:
         hint = "write a downgrade that undoes the upgrade, so a failed release can roll back"
@@ -298,7 +300,7 @@ def _reversibility(
     if down.error is not None:
         err = down.error
         return irreversible(f"the downgrade raises {type(err).__name__}: {first_line(err)}")
-    if upgrade_does_something and not relevant(down.sql):
+    if upgrade_does_something and not relevant(down):
         return irreversible(
             "the downgrade is empty: a rollback would leave this revision's changes behind"
         )

@@ -117,6 +117,7 @@ class Rendered:
     sql: str
     marks: list[tuple[int, int]]
     error: BaseException | None = None
+    writes: tuple[int, ...] = ()  # where each of Alembic's writes began in ``sql``
 
 
 def _offline_guarded(
@@ -530,7 +531,7 @@ class Project:
         def each(heads: Any, ctx: MigrationContext) -> Iterable[Any]:
             for step in steps(heads, ctx):
                 script = step.revision
-                cuts.append((script.revision, len(buf.getvalue()), buf.lines))
+                cuts.append((script.revision, buf.size, buf.lines))
                 buf.source = _real(script.path)
                 step.migration_fn = _offline_guarded(step.migration_fn, script.revision, failed)
                 yield step
@@ -550,7 +551,8 @@ class Project:
             if i == 0:  # what env.py wrote before the first step goes with it
                 offset, line = 0, 0
             marks = [(at - line, src) for at, src in buf.marks if line <= at < end_line]
-            out[rev] = Rendered(sql[offset:end], marks, failed.get(rev))
+            writes = tuple(w - offset for w in buf.writes if offset <= w < end)
+            out[rev] = Rendered(sql[offset:end], marks, failed.get(rev), writes)
         for rev, raised in failed.items():
             out.setdefault(rev, Rendered("", [], raised))
         return out
@@ -632,9 +634,13 @@ class _TracedOutput(io.StringIO):
         super().__init__()
         self.source = ""
         self.lines = 0
+        self.size = 0
         self.marks: list[tuple[int, int]] = []
+        self.writes: list[int] = []
 
     def write(self, text: str) -> int:
+        self.writes.append(self.size)
+        self.size += len(text)
         frame = sys._getframe(1)
         while frame is not None:
             if _real(frame.f_code.co_filename) == self.source:

@@ -10,8 +10,9 @@ version it understands ``RENAME COLUMN``.
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -58,10 +59,51 @@ class ServerVersion:
         return cls(flavour, tuple(int(p) for p in match.group(2).split(".")))
 
 
-def split(sql: str) -> list[Statement]:
-    """The statements of a script, with the lines each spans in ``sql``. One lexer pass
-    (sqlparse's splitter, without its parser): a 1,000-row INSERT costs what lexing it
-    costs."""
+def split(sql: str, writes: Sequence[int] = ()) -> list[Statement]:
+    """The statements of a script, with the lines each spans in ``sql``. With ``writes``
+    (where each of Alembic's writes began: one statement each, or a comment) each write
+    is split on its own, and one holding a single statement that ends at its only ``;``
+    and has no comment is taken as it is: a 1,000-row bulk insert is not lexed row by
+    row. Otherwise sqlparse's splitter (one lexer pass, without its parser)."""
+    if not writes:
+        return _split(sql, 0)
+    out: list[Statement] = []
+    comment_line: int | None = None  # leading comments belong to the next statement
+    bounds = sorted({0, *writes, len(sql)})
+    for start, end in itertools.pairwise(bounds):
+        chunk = sql[start:end]
+        if _simple(chunk):
+            body = chunk.strip()
+            first = sql.count("\n", 0, start + chunk.index(body[0]))
+            last = first + body.count("\n")
+            text = " ".join(body.rstrip(";").split())
+            out.append(Statement(text, first if comment_line is None else comment_line, last))
+            comment_line = None
+            continue
+        found = _split(chunk, sql.count("\n", 0, start))
+        if not found:
+            if chunk.strip() and comment_line is None:
+                comment_line = sql.count("\n", 0, start + chunk.index(chunk.strip()[0]))
+            continue
+        if comment_line is not None:
+            head = found[0]
+            found[0] = Statement(head.text, min(comment_line, head.first_line), head.last_line)
+            comment_line = None
+        out.extend(found)
+    return out
+
+
+def _simple(chunk: str) -> bool:
+    """One statement, ended by its only semicolon, with no comment: nothing to lex."""
+    body = chunk.rstrip()
+    return (
+        body.endswith(";")
+        and body.count(";") == 1
+        and not any(mark in body for mark in ("--", "/*", "#"))
+    )
+
+
+def _split(sql: str, line0: int) -> list[Statement]:
     out: list[Statement] = []
     pos = 0
     stack = sqlparse.engine.FilterStack()  # type: ignore[no-untyped-call]
@@ -75,7 +117,8 @@ def split(sql: str) -> list[Statement]:
         # The leading comment lines belong to the statement for squawk's line numbers.
         start = here + len(raw) - len(raw.lstrip())
         end = here + len(raw.rstrip())
-        out.append(Statement(clean, sql.count("\n", 0, start), sql.count("\n", 0, end)))
+        first, last = sql.count("\n", 0, start), sql.count("\n", 0, end)
+        out.append(Statement(clean, line0 + first, line0 + last))
     return out
 
 
