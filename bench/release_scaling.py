@@ -114,8 +114,8 @@ def _revision(i: int) -> tuple[str, str, str]:
             'events = sa.table("events", sa.column("id", sa.Integer), '
             'sa.column("body", sa.String))\n'
             f'    op.bulk_insert(events, [{{"id": {first} + k, "body": f"e{{k}}"}} '
-            "for k in range(1000)])",
-            f'op.execute("DELETE FROM events WHERE id >= {first} AND id < {first + 1000}")',
+            "for k in range(100)])",
+            f'op.execute("DELETE FROM events WHERE id >= {first} AND id < {first + 100}")',
             "",
         )
     return (

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import gc
 import json
 import logging
 import os
@@ -669,6 +670,10 @@ def _stdout_to_devnull() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # The modules imported so far live as long as the process: the cyclic garbage
+    # collector need not walk them again, neither while revisions run nor at exit (where
+    # that walk cost about a fifth of a second).
+    gc.freeze()
     try:
         cli.main(
             args=list(argv) if argv is not None else None,

@@ -203,12 +203,12 @@ def restore(settings: Settings, backup_path: str, *, foreign: bool = False) -> R
     with Run(settings, "restore") as run:
         run.lock(remedy=True)
         ref = steps.trusted_backup(run, path, foreign=foreign)
-        before, _ = steps.read_current(run)
+        before, _ = steps.read_current(run, fingerprint=False)
         run.claim(before, None)
         run.report.from_revision, run.report.backup = before, ref
         with run.report.step("restore") as step:
             steps.restore_keeping_history(run, path)
-            current, _ = steps.read_current(run)
+            current, _ = steps.read_current(run, fingerprint=False)
             run.report.to_revision = current
             run.report.at(current)
             step.detail = f"restored {path}; database at {current or 'base'}"
@@ -266,7 +266,7 @@ def unlock(settings: Settings, run_id: str) -> Report:
                     check="claim",
                     hint="wait for it to finish",
                 )
-            current, _ = steps.read_current(run)
+            current, _ = steps.read_current(run, fingerprint=False)
             note = (
                 f"{row['outcome']}, unlocked by {run.report.who}; "
                 f"database found at {current or 'base'}"

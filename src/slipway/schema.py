@@ -15,26 +15,33 @@ from sqlalchemy import Connection, inspect
 
 def describe(conn: Connection, *, skip: tuple[str, ...] = ("alembic_version",)) -> dict[str, Any]:
     insp = inspect(conn)
+    names = [
+        t for t in sorted(insp.get_table_names()) if t not in skip and not t.startswith("slipway_")
+    ]
     tables: dict[str, Any] = {}
-    for table in sorted(insp.get_table_names()):
-        if table in skip or table.startswith("slipway_"):
-            continue
+    if names:
+        # One catalog query per kind for every table (SQLAlchemy's multi-table reflection).
+        columns = insp.get_multi_columns(filter_names=names)
+        indexes = insp.get_multi_indexes(filter_names=names)
+        uniques = insp.get_multi_unique_constraints(filter_names=names)
+        foreign = insp.get_multi_foreign_keys(filter_names=names)
+    for table in names:
+        key = (None, table)
         tables[table] = {
             "columns": [
                 [c["name"], str(c["type"]), bool(c["nullable"]), str(c.get("default"))]
-                for c in insp.get_columns(table)
+                for c in columns.get(key, [])
             ],
             "indexes": sorted(
                 [i["name"] or "", list(map(str, i["column_names"])), bool(i["unique"])]
-                for i in insp.get_indexes(table)
+                for i in indexes.get(key, [])
             ),
             "unique": sorted(
-                [u["name"] or "", list(u["column_names"])]
-                for u in insp.get_unique_constraints(table)
+                [u["name"] or "", list(u["column_names"])] for u in uniques.get(key, [])
             ),
             "foreign_keys": sorted(
                 [f["name"] or "", list(f["constrained_columns"]), f["referred_table"]]
-                for f in insp.get_foreign_keys(table)
+                for f in foreign.get(key, [])
             ),
         }
     described: dict[str, Any] = {
