@@ -17,14 +17,9 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from rich.console import Console, Group
-from rich.live import Live
-from rich.spinner import Spinner
-from rich.table import Table
-from rich.text import Text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -38,6 +33,10 @@ from slipway.logs import setup_console
 from slipway.outcomes import Outcome
 from slipway.report import Report, render_summary
 from slipway.run import who_am_i
+
+if TYPE_CHECKING:  # rich is imported where output is drawn: --json and --quiet skip it
+    from rich.console import Console, Group
+    from rich.text import Text
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -229,11 +228,17 @@ class LiveProgress(progress.Observer):
         self.text = text
 
     def end(self, step: str, status: str, seconds: float, detail: str) -> None:
+        from rich.text import Text
+
         mark = {"ok": "[green]✓[/]", "skipped": "[cyan]-[/]"}.get(status, "[red]✗[/]")
         self.done.append(Text.from_markup(f"{mark} {step:<10} {seconds:6.2f} s"))
         self.step = ""
 
     def __rich__(self) -> Group:
+        from rich.console import Group
+        from rich.spinner import Spinner
+        from rich.text import Text
+
         lines: list[Any] = list(self.done)
         if self.step:
             seconds = time.monotonic() - self.started
@@ -246,6 +251,9 @@ def _live_progress(ctx: Context) -> Iterator[None]:
     if ctx.quiet or not sys.stderr.isatty():
         yield
         return
+    from rich.console import Console
+    from rich.live import Live
+
     observer = LiveProgress()
     err = Console(stderr=True, highlight=False)
     live = Live(observer, console=err, transient=True, refresh_per_second=8)
@@ -282,6 +290,8 @@ def _fail_early(ctx: Context, err: BaseException, secrets: Sequence[str]) -> Non
 def console() -> Console:
     """Rich output for stdout: on a terminal, its width; elsewhere (CI logs, pipes) wide
     enough that ids and paths are never cut, and no control codes."""
+    from rich.console import Console
+
     if sys.stdout.isatty():
         return Console(highlight=False, soft_wrap=True)
     return Console(highlight=False, soft_wrap=True, width=200, no_color=True)
@@ -365,6 +375,8 @@ def status(ctx: Context, everywhere: bool) -> Report | None:
         if ctx.as_json:
             print(json.dumps({"environments": rows}, indent=2))
             return None
+        from rich.table import Table
+
         table = Table("env", "revision", "release", "last run", "command", "outcome", "when")
         table.box = None
         for r in rows:
@@ -488,6 +500,8 @@ def history(ctx: Context, limit: int, failed: bool) -> Report | None:
     report, rows = lib.history(ctx.settings(), limit, failed=failed)
     if ctx.as_json or ctx.quiet or report.exit_code != 0:
         return report
+    from rich.table import Table
+
     table = Table("run", "command", "env", "who", "from", "to", "outcome", "s", box=None)
     table.columns[0].no_wrap = True
     for r in rows:
@@ -634,6 +648,8 @@ def deploy_cmd(
 ) -> None:
     """Run a playbook (default: the guarded migration) through ansible-runner."""
     setup_console(debug=False)
+    from rich.console import Console
+
     console = Console(highlight=False, soft_wrap=True)
     pairs = dict(item.split("=", 1) for item in extra if "=" in item)
     if len(pairs) != len(extra):

@@ -14,10 +14,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
-
-from rich.console import Console
-from rich.table import Table
+from typing import TYPE_CHECKING, Any
 
 from slipway import progress
 from slipway.artifacts import write_json
@@ -25,6 +22,9 @@ from slipway.config import Settings
 from slipway.errors import Refused, SlipwayError, StepFailed, first_line
 from slipway.logs import redact
 from slipway.outcomes import Outcome, Phase
+
+if TYPE_CHECKING:  # rich is imported where a summary is drawn
+    from rich.console import Console
 
 # The revision of a database with none applied, as Alembic's command line names it.
 BASE = "base"
@@ -247,6 +247,8 @@ def render_summary(report: Report, console: Console) -> None:
         _render_failure(report, report.error, console)
         return
     if report.steps:
+        from rich.table import Table
+
         table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
         table.add_column("step")
         table.add_column("status")
@@ -333,6 +335,8 @@ def _render_revisions(report: Report, console: Console) -> None:
     revisions = report.data.get("revisions")
     if not revisions:
         return
+    from rich.table import Table
+
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
     for name in ("revision", "description", "state", "applied at", "by", "run", "s"):
         table.add_column(name, overflow="fold", justify="right" if name == "s" else "left")
@@ -362,6 +366,8 @@ def _render_findings(report: Report, console: Console) -> None:
     findings = (report.data.get("lint") or {}).get("findings") or []
     if not findings:
         return
+    from rich.table import Table
+
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
     for name in ("revision", "rule", "severity", "statement / fix"):
         table.add_column(name, overflow="fold")
