@@ -9,6 +9,7 @@ processes (Ansible tasks) holds its claim by a lease that each step renews.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -262,6 +263,40 @@ def recorded_checksums(conn: Connection) -> dict[str, tuple[str, str]]:
     return {r.revision: (r.sha256, r.path) for r in rows}
 
 
+@dataclass(frozen=True)
+class Checksum:
+    """One revision's recorded checksum: what :func:`record_checksums` writes."""
+
+    revision: str
+    path: str
+    sha256: str
+    how: str
+    duration_s: float | None = None
+
+
+def record_checksums(conn: Connection, run_id: str, rows: Sequence[Checksum]) -> None:
+    """Record (or replace) the checksums of ``rows``: one delete, one insert of them all."""
+    if not rows:
+        return
+    conn.execute(checksums.delete().where(checksums.c.revision.in_([r.revision for r in rows])))
+    at = now()
+    conn.execute(
+        insert(checksums),
+        [
+            {
+                "revision": r.revision,
+                "path": r.path,
+                "sha256": r.sha256,
+                "recorded_at": at,
+                "run_id": run_id,
+                "how": r.how,
+                "duration_s": r.duration_s,
+            }
+            for r in rows
+        ],
+    )
+
+
 def record_checksum(
     conn: Connection,
     revision: str,
@@ -271,18 +306,7 @@ def record_checksum(
     how: str,
     duration_s: float | None = None,
 ) -> None:
-    conn.execute(checksums.delete().where(checksums.c.revision == revision))
-    conn.execute(
-        insert(checksums).values(
-            revision=revision,
-            path=path,
-            sha256=sha256,
-            recorded_at=now(),
-            run_id=run_id,
-            how=how,
-            duration_s=duration_s,
-        )
-    )
+    record_checksums(conn, run_id, [Checksum(revision, path, sha256, how, duration_s)])
 
 
 def applied_revisions(conn: Connection) -> dict[str, dict[str, Any]]:

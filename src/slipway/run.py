@@ -436,11 +436,12 @@ class Run:
             ledger.ensure(conn)
             recorded = ledger.recorded_checksums(conn)
             known = current is not None and self.project.knows(current)
-            for rev in self.project.applied(current) if known else []:
-                if rev.id not in recorded:
-                    ledger.record_checksum(
-                        conn, rev.id, self.relpath(rev.path), rev.sha256, self.run_id, "baseline"
-                    )
+            baseline = [
+                ledger.Checksum(rev.id, self.relpath(rev.path), rev.sha256, "baseline")
+                for rev in (self.project.applied(current) if known else [])
+                if rev.id not in recorded
+            ]
+            ledger.record_checksums(conn, self.run_id, baseline)
             ledger.open_claim(
                 conn,
                 ledger.Claim(

@@ -443,17 +443,16 @@ class _Applying:
         if not self.took:
             return
         try:
-            with self.run.connect() as conn:
-                heads = self.run.project.current(conn)
-            applied = {r.id for r in self.run.project.applied(heads)}
             with self.run.connect() as conn, conn.begin():
-                for revision, took in self.took.items():
-                    rev = self.by_id[revision]
-                    if revision in applied:
-                        path = self.run.relpath(rev.path)
-                        ledger.record_checksum(
-                            conn, rev.id, path, rev.sha256, self.run.run_id, "applied", took
-                        )
+                applied = {r.id for r in self.run.project.applied(self.run.project.current(conn))}
+                rows = [
+                    ledger.Checksum(
+                        rev.id, self.run.relpath(rev.path), rev.sha256, "applied", self.took[rev.id]
+                    )
+                    for rev in self.by_id.values()
+                    if rev.id in self.took and rev.id in applied
+                ]
+                ledger.record_checksums(conn, self.run.run_id, rows)
         except Exception as err:  # noqa: BLE001 - the apply's own outcome comes first
             log.warning("checksums of applied revisions not recorded: %s", first_line(err))
         self.took.clear()
