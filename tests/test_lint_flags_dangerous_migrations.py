@@ -203,6 +203,39 @@ def test_each_dangerous_revision_is_flagged_with_its_rule(
     assert "versions/r02_drop_column.py" in result.stderr and "ban-drop-column" in result.stderr
 
 
+@pytest.mark.parametrize("kind", ["postgresql", "sqlite"])
+def test_a_revision_that_cannot_render_offline_hides_nothing_after_it(
+    kind: str, project: Project, tmp_path: Path
+) -> None:
+    """The range renders in one offline pass: a revision that reads the database in
+    Python raises there and is reported unrenderable, and the revisions after it are
+    still rendered and linted, each with its own findings and lines."""
+    project.add("r01", TABLE, 'op.drop_table("things")')
+    project.add(
+        "r02_reads_rows",
+        'count = op.get_bind().execute(sa.text("SELECT count(*) FROM things")).scalar()\n'
+        'op.execute(f"UPDATE things SET note = \'{count}\'")',
+        'op.execute("UPDATE things SET note = NULL")',
+    )
+    project.add(
+        "r03_drop_column",
+        'op.drop_column("things", "name")',
+        'op.add_column("things", sa.Column("name", sa.String(50), nullable=True))',
+    )
+
+    result = lint(project, kind, tmp_path)
+
+    found = errors_by_revision(result.report, "any")
+    assert "unrenderable" in found["r02_reads_rows"], found
+    assert "ban-drop-column" in found["r03_drop_column"], found
+    finding = next(
+        f for f in result.report["data"]["lint"]["findings"] if f["rule"] == "ban-drop-column"
+    )
+    source = (project.root / finding["path"]).read_text().splitlines()
+    assert "drop_column" in source[finding["line"] - 1], source[finding["line"] - 1]
+    assert result.code == 3 and "r03_drop_column" in result.stderr, result.stderr
+
+
 def test_rename_column_on_a_server_without_it_is_flagged(project: Project, tmp_path: Path) -> None:
     project.add("r01", TABLE, 'op.drop_table("things")')
     project.add(
