@@ -214,7 +214,7 @@ def test_a_revision_that_cannot_render_offline_hides_nothing_after_it(
     project.add(
         "r02_reads_rows",
         'count = op.get_bind().execute(sa.text("SELECT count(*) FROM things")).scalar()\n'
-        'op.execute(f"UPDATE things SET note = \'{count}\'")',
+        "op.execute(f\"UPDATE things SET note = '{count}'\")",
         'op.execute("UPDATE things SET note = NULL")',
     )
     project.add(
