@@ -90,37 +90,38 @@ def _revision(i: int) -> tuple[str, str, str]:
             "",
         )
     kind = (i - 2) % 5
+    table = f"aux{i - kind}"  # each cycle of five works on a table of its own
     if kind == 0:
         return (
-            f'op.add_column("t", sa.Column("c{i}", sa.Integer))',
-            f'op.drop_column("t", "c{i}")',
+            f'op.create_table("{table}", sa.Column("id", sa.Integer, primary_key=True))',
+            f'op.drop_table("{table}")',
             "",
         )
     if kind == 1:
         return (
-            f'op.create_index("ix_t_c{i - 1}", "t", ["c{i - 1}"])',
-            f'op.drop_index("ix_t_c{i - 1}", "t")',
-            ACCEPT,
+            f'op.add_column("{table}", sa.Column("c", sa.Integer))',
+            f'op.drop_column("{table}", "c")',
+            "",
         )
     if kind == 2:
         return (
-            f'op.execute("UPDATE t SET c{i - 2} = {i}")',
-            f'op.execute("UPDATE t SET c{i - 2} = NULL")',
-            "",
+            f'op.create_index("ix_{table}_c", "{table}", ["c"])',
+            f'op.drop_index("ix_{table}_c", "{table}")',
+            ACCEPT,
         )
     if kind == 3:
-        first = i * 1000
         return (
-            'events = sa.table("events", sa.column("id", sa.Integer), '
-            'sa.column("body", sa.String))\n'
-            f'    op.bulk_insert(events, [{{"id": {first} + k, "body": f"e{{k}}"}} '
-            "for k in range(100)])",
-            f'op.execute("DELETE FROM events WHERE id >= {first} AND id < {first + 100}")',
+            f'op.execute("UPDATE {table} SET c = {i}")',
+            f'op.execute("UPDATE {table} SET c = NULL")',
             "",
         )
+    first = i * 1000
     return (
-        f'op.create_table("aux{i}", sa.Column("id", sa.Integer, primary_key=True))',
-        f'op.drop_table("aux{i}")',
+        'events = sa.table("events", sa.column("id", sa.Integer), '
+        'sa.column("body", sa.String))\n'
+        f'    op.bulk_insert(events, [{{"id": {first} + k, "body": f"e{{k}}"}} '
+        "for k in range(100)])",
+        f'op.execute("DELETE FROM events WHERE id >= {first} AND id < {first + 100}")',
         "",
     )
 
