@@ -133,11 +133,20 @@ class Dialect:
     # The extra that brings what slipway's own connections need for this dialect.
     extra: ClassVar[str | None] = None
 
-    def create_engine(self) -> Engine:
+    # Whether slipway's own connections may be kept between its statements.
+    poolable: ClassVar[bool] = True
+
+    def create_engine(self, *, pooled: bool = False) -> Engine:
+        """An engine for slipway's own connections. Each is new (env.py, the session lock
+        and verification must not inherit a session), unless ``pooled``: the ledger's and
+        the schema reads' short statements then reuse one, as each new connection costs a
+        handshake (some 30 ms to a MariaDB that resolves client names), and one the
+        server has ended is dropped at checkout (pre-ping)."""
+        keep: dict[str, Any] = {"poolclass": pool.NullPool}
+        if pooled and self.poolable:
+            keep = {"pool_size": 1, "max_overflow": 8, "pool_pre_ping": True}
         try:
-            return create_engine(
-                self.sync_url, poolclass=pool.NullPool, connect_args=self.connect_args()
-            )
+            return create_engine(self.sync_url, connect_args=self.connect_args(), **keep)
         except ImportError as err:  # the driver is not installed
             hint = f"pip install 'slipway[{self.extra}]'" if self.extra else "install it"
             raise BadInput(
@@ -534,8 +543,8 @@ class MySQL(Dialect):
             "init_command": f"SET SESSION lock_wait_timeout = {max(1, int(self.lock_timeout_s))}",
         }
 
-    def create_engine(self) -> Engine:
-        engine = super().create_engine()
+    def create_engine(self, *, pooled: bool = False) -> Engine:
+        engine = super().create_engine(pooled=pooled)
         answer_within = self.statement_timeout_s + 30
 
         # Once connected, a statement may take up to the statement timeout (the server
@@ -816,6 +825,9 @@ class SQLite(Dialect):
     transactional_ddl = True
     backup_suffix = ".sqlite3"
     sync_driver = "pysqlite"
+    # A restore replaces the file: a kept connection would go on reading the old one.
+    # Opening a file costs nothing worth keeping.
+    poolable = False
 
     def identity(self, url: URL) -> tuple[str, ...]:
         return (self.name, str(Path(url.database or "").resolve()))
@@ -844,9 +856,9 @@ class SQLite(Dialect):
         self._check_path()
         return self.path.is_file()
 
-    def create_engine(self) -> Engine:
+    def create_engine(self, *, pooled: bool = False) -> Engine:
         self._check_path()
-        engine = super().create_engine()
+        engine = super().create_engine(pooled=pooled)
 
         # Let SQLAlchemy, not pysqlite, emit BEGIN, so that DDL is inside the transaction
         # too and a failed revision rolls back whole.

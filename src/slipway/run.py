@@ -129,6 +129,7 @@ class Run:
             lock_timeout_s=settings.options.own_lock_timeout_s,
         )
         self._engine: Engine | None = None
+        self._own_engine: Engine | None = None
         self._project: Project | None = None
         self._probed = False
         self._stack = contextlib.ExitStack()
@@ -147,16 +148,29 @@ class Run:
 
     @property
     def engine(self) -> Engine:
+        """New connections: handed to env.py, holding the session lock."""
         if self._engine is None:
             self._engine = self.dialect.create_engine()
         return self._engine
+
+    @property
+    def own_engine(self) -> Engine:
+        """slipway's own statements (ledger, schema reads): one connection, kept."""
+        if self._own_engine is None:
+            self._own_engine = self.dialect.create_engine(pooled=True)
+        return self._own_engine
+
+    def forget_connections(self) -> None:
+        """Close the kept connection (after a restore: sessions start afresh)."""
+        if self._own_engine is not None:
+            self._own_engine.dispose()
 
     def fresh_engine(self) -> Engine:
         """A new engine: verification must not trust a connection the run has used."""
         return self.dialect.create_engine()
 
     def connect(self) -> contextlib.AbstractContextManager[Connection]:
-        return self.engine.connect()
+        return self.own_engine.connect()
 
     # lifecycle --------------------------------------------------------------------
     def __enter__(self) -> Run:
@@ -238,6 +252,7 @@ class Run:
             log.info("run %s ended: %s", self.run_id, self.report.outcome.value)
         finally:
             self._stack.close()
+            self.forget_connections()
             if self._engine is not None:
                 self._engine.dispose()
         return swallow

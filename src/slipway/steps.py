@@ -713,6 +713,8 @@ def restore_keeping_history(run: Run, path: Path) -> None:
             run.dialect.restore(path, keep)
     except (ToolFailed, OSError, sqlite3.Error) as err:
         raise StepFailed("restore", redact(first_line(err), run.settings.secrets)) from err
+    finally:
+        run.forget_connections()
 
 
 def trusted_backup(run: Run, path: Path, *, foreign: bool) -> FileRef:
