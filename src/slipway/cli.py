@@ -24,9 +24,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from slipway import deploy as deploy_lib
-from slipway import gate, logs, progress, signals, staged
+from slipway import logs, progress, signals
 from slipway import release as lib
-from slipway import status as status_lib
 from slipway.config import Settings, load_settings, with_lint_policy
 from slipway.errors import Refused, SlipwayError
 from slipway.logs import setup_console
@@ -34,7 +33,9 @@ from slipway.outcomes import Outcome
 from slipway.report import Report, render_summary
 from slipway.run import who_am_i
 
-if TYPE_CHECKING:  # rich is imported where output is drawn: --json and --quiet skip it
+# rich is imported where output is drawn (--json and --quiet skip it); the gate (lint,
+# stairway, check), the staged steps and status by their own commands.
+if TYPE_CHECKING:
     from rich.console import Console, Group
     from rich.text import Text
 
@@ -371,6 +372,8 @@ def status(ctx: Context, everywhere: bool) -> Report | None:
     Reads the ledger and the revision graph only: no revision runs, nothing is linted,
     nothing is kept."""
     if everywhere:
+        from slipway import status as status_lib
+
         rows = status_lib.overview(ctx.config)
         if ctx.as_json:
             print(json.dumps({"environments": rows}, indent=2))
@@ -387,6 +390,8 @@ def status(ctx: Context, everywhere: bool) -> Report | None:
             table.add_row(r["env"], *[str(r[c] or "-") for c in cells])
         console().print(table)
         return None
+    from slipway import status as status_lib
+
     return status_lib.status(ctx.settings())
 
 
@@ -402,6 +407,8 @@ def preflight(ctx: Context) -> Report:
 @option("--run-id", help="Continue the run begun by 'slipway db preflight'.")
 def claim(ctx: Context, run_id: str | None) -> Report:
     """Take the release lock and open a run's claim (a lease later steps renew)."""
+    from slipway import staged
+
     return staged.claim(ctx.settings(), run_id)
 
 
@@ -411,6 +418,8 @@ def claim(ctx: Context, run_id: str | None) -> Report:
 def backup(ctx: Context, run_id: str | None) -> Report:
     """Back up the database (validated, 0600, sha256 recorded, old ones pruned)."""
     if run_id:
+        from slipway import staged
+
         return staged.backup(ctx.settings(), run_id)
     return lib.backup(ctx.settings())
 
@@ -428,6 +437,8 @@ def render(ctx: Context, run_id: str | None, from_revision: str | None) -> Repor
     if run_id:
         if from_revision:
             raise click.UsageError("--from and --run-id exclude each other")
+        from slipway import staged
+
         return staged.render(ctx.settings(), run_id)
     return lib.render(ctx.settings(), from_revision)
 
@@ -438,6 +449,8 @@ def render(ctx: Context, run_id: str | None, from_revision: str | None) -> Repor
 def apply(ctx: Context, run_id: str | None) -> Report:
     """upgrade head, one transaction per revision (no backup, no automatic rollback)."""
     if run_id:
+        from slipway import staged
+
         return staged.apply(ctx.settings(), run_id)
     return lib.apply(ctx.settings())
 
@@ -449,6 +462,8 @@ def apply(ctx: Context, run_id: str | None) -> Report:
 def verify(ctx: Context, revision: str | None, run_id: str | None) -> Report:
     """Check with a fresh connection that the database is at the expected revision."""
     if run_id:
+        from slipway import staged
+
         return staged.verify(ctx.settings(), run_id)
     return lib.verify(ctx.settings(), revision)
 
@@ -464,6 +479,8 @@ def rollback(ctx: Context, to: str | None, run_id: str | None) -> Report:
     if run_id:
         if to:
             raise click.UsageError("--to and --run-id exclude each other")
+        from slipway import staged
+
         return staged.rollback(ctx.settings(), run_id)
     return lib.rollback(ctx.settings(), to)
 
@@ -550,6 +567,8 @@ def lint_cmd(
     """Lint the SQL each revision renders (squawk on PostgreSQL, own rules elsewhere)."""
     if pending and from_revision:
         raise click.UsageError("--pending and --from exclude each other")
+    from slipway import gate
+
     return gate.lint(
         ctx.settings(),
         pending=pending,
@@ -564,6 +583,8 @@ def lint_cmd(
 @common
 def stairway(ctx: Context) -> Report:
     """Upgrade, downgrade, upgrade every revision on a throwaway database; then to base."""
+    from slipway import gate
+
     return gate.stairway(ctx.settings())
 
 
@@ -571,6 +592,8 @@ def stairway(ctx: Context) -> Report:
 @common
 def check(ctx: Context) -> Report:
     """Compare the models with a throwaway database upgraded to head (alembic check)."""
+    from slipway import gate
+
     return gate.check(ctx.settings())
 
 
