@@ -59,7 +59,11 @@ def _port() -> int:
     return worker_port(2200)
 
 
-def start_sshd(folder: Path) -> Iterator[SshHosts]:
+def start_sshd(
+    folder: Path, *, port: int | None = None, addresses: tuple[str, ...] = ADDRESSES
+) -> Iterator[SshHosts]:
+    """sshd on ``addresses`` (this worker's port unless ``port``), until the generator
+    is closed."""
     sshd = shutil.which("sshd") or "/usr/sbin/sshd"
     folder.mkdir(parents=True, exist_ok=True)
     host_key, client_key = folder / "host_ed25519", folder / "client_ed25519"
@@ -69,11 +73,11 @@ def start_sshd(folder: Path) -> Iterator[SshHosts]:
     authorized = reachable_dir("ssh-") / "authorized_keys"
     authorized.write_text((folder / "client_ed25519.pub").read_text())
     authorized.chmod(0o644)
-    port = _port()
+    port = port or _port()
     config = folder / "sshd_config"
     config.write_text(
         "\n".join(
-            [f"ListenAddress {a}:{port}" for a in ADDRESSES]
+            [f"ListenAddress {a}:{port}" for a in addresses]
             + [
                 f"HostKey {host_key}",
                 f"AuthorizedKeysFile {authorized}",
@@ -95,9 +99,9 @@ def start_sshd(folder: Path) -> Iterator[SshHosts]:
     proc = subprocess.Popen([sshd, "-D", "-f", str(config), "-E", str(log)])
     pub = (folder / "host_ed25519.pub").read_text().split()
     known = folder / "known_hosts"
-    known.write_text("".join(f"[{a}]:{port} {pub[0]} {pub[1]}\n" for a in ADDRESSES))
+    known.write_text("".join(f"[{a}]:{port} {pub[0]} {pub[1]}\n" for a in addresses))
     deadline = time.monotonic() + 10
-    for address in ADDRESSES:
+    for address in addresses:
         while True:
             try:
                 socket.create_connection((address, port), timeout=1).close()
@@ -108,7 +112,7 @@ def start_sshd(folder: Path) -> Iterator[SshHosts]:
                     raise RuntimeError(f"sshd did not start: {log.read_text()}") from None
                 time.sleep(0.1)
     try:
-        yield SshHosts(port, client_key, known, ADDRESSES, log)
+        yield SshHosts(port, client_key, known, addresses, log)
     finally:
         proc.terminate()
         proc.wait(10)

@@ -15,18 +15,23 @@ from conftest import ROOT
 @pytest.mark.parametrize(
     ("script", "args", "name"),
     [
-        ("release_scaling.py", ["--sizes", "3", "6"], "release_scaling"),
+        ("release_scaling.py", ["--sizes", "3", "6", "9", "--runs", "1"], "release_scaling"),
         ("status_speed.py", ["--revisions", "3", "--runs", "1"], "status_speed"),
         ("backup_cost.py", ["--size-mb", "2", "--runs", "1"], "backup_cost"),
         ("lock_latency.py", ["--hold-s", "2"], "lock_latency"),
+        ("rolling_deploy.py", ["--hosts", "1", "--releases", "1"], "rolling_deploy"),
     ],
 )
-def test_benchmark_runs_small(tmp_path: Path, script: str, args: list[str], name: str) -> None:
+def test_benchmark_runs_small(
+    tmp_path: Path, request: pytest.FixtureRequest, script: str, args: list[str], name: str
+) -> None:
+    if script == "rolling_deploy.py":  # the bundle the Ansible tests of this worker use
+        args = [*args, "--bundle", str(request.getfixturevalue("bundle"))]
     result = subprocess.run(
         [sys.executable, str(ROOT / "bench" / script), *args, "--out", str(tmp_path)],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,
         check=False,
     )
 
