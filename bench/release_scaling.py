@@ -18,8 +18,8 @@ Each slipway step's seconds come from the run's report; what is left of the wall
 
 Results: ``release_scaling.json``, ``release_scaling.md`` and, where matplotlib is
 installed, ``release_scaling.png`` (steps stacked, as a ratio of bare alembic) and
-``release_curve.png`` (seconds against revisions, and the straight line through the
-two smallest sizes).
+``release_curve.png`` (seconds against revisions); the Markdown table also gives each
+size against the least-squares line through all of them.
 """
 
 from __future__ import annotations
@@ -223,8 +223,8 @@ def measure(dialect: str, n: int, runs: int, full: bool, work: Path) -> dict[str
 
 
 def linearity(rows: list[dict[str, object]]) -> dict[str, dict[str, float]]:
-    """Per dialect: each size's guarded release against the straight line through the two
-    smallest sizes (1.0 is exactly linear)."""
+    """Per dialect: each size's guarded release against the least-squares line
+    ``a + b * revisions`` through every size (1.0 is on the line)."""
     out: dict[str, dict[str, float]] = {}
     for dialect in sorted({str(r["dialect"]) for r in rows}):
         pts = sorted(
@@ -234,9 +234,14 @@ def linearity(rows: list[dict[str, object]]) -> dict[str, dict[str, float]]:
         )
         if len(pts) < 3:
             continue
-        (n0, t0), (n1, t1) = pts[0], pts[1]
-        slope = (t1 - t0) / (n1 - n0)
-        out[dialect] = {str(n): round(t / (t0 + slope * (n - n0)), 2) for n, t in pts[2:]}
+        mean_n = statistics.fmean(n for n, _ in pts)
+        mean_t = statistics.fmean(t for _, t in pts)
+        slope = sum((n - mean_n) * (t - mean_t) for n, t in pts) / sum(
+            (n - mean_n) ** 2 for n, _ in pts
+        )
+        out[dialect] = {str(n): round(t / (mean_t + slope * (n - mean_n)), 2) for n, t in pts} | {
+            "ms_per_revision": round(1000 * slope, 2)
+        }
     return out
 
 
@@ -259,10 +264,13 @@ def table(rows: list[dict[str, object]], lines_of: dict[str, dict[str, float]]) 
     if lines_of:
         lines += [
             "",
-            "Linearity (guarded release against the line through the two smallest sizes):",
+            "Linearity (guarded release against the least-squares line through every size; "
+            "1.0 is on the line) and the cost of one more revision:",
             "",
             *(
-                f"- {d}: " + ", ".join(f"{n} revisions {x}x" for n, x in xs.items())
+                f"- {d}: "
+                + ", ".join(f"{n} revisions {x}x" for n, x in xs.items() if n.isdigit())
+                + f"; {xs['ms_per_revision']} ms per revision"
                 for d, xs in lines_of.items()
             ),
         ]
