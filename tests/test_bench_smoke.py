@@ -19,14 +19,9 @@ from conftest import ROOT
         ("status_speed.py", ["--revisions", "3", "--runs", "1"], "status_speed"),
         ("backup_cost.py", ["--size-mb", "2", "--runs", "1"], "backup_cost"),
         ("lock_latency.py", ["--hold-s", "2"], "lock_latency"),
-        ("rolling_deploy.py", ["--hosts", "1", "--releases", "1"], "rolling_deploy"),
     ],
 )
-def test_benchmark_runs_small(
-    tmp_path: Path, request: pytest.FixtureRequest, script: str, args: list[str], name: str
-) -> None:
-    if script == "rolling_deploy.py":  # the bundle the Ansible tests of this worker use
-        args = [*args, "--bundle", str(request.getfixturevalue("bundle"))]
+def test_benchmark_runs_small(tmp_path: Path, script: str, args: list[str], name: str) -> None:
     result = subprocess.run(
         [sys.executable, str(ROOT / "bench" / script), *args, "--out", str(tmp_path)],
         capture_output=True,

@@ -415,17 +415,18 @@ class _Applying:
         self.by_id = {r.id: r for r in state.pending}
         self.number = {r.id: n for n, r in enumerate(state.pending, start=1)}
         self.took: dict[str, float] = {}
+        self.done: set[str] = set()  # committed by this command's earlier tries
         self.attempt, self.timeout = 1, 0.0
         self._began = 0.0
 
     def on_step(self, revision: str, done: bool) -> None:
         if done:
             self.took[revision] = round(time.monotonic() - self._began, 3)
+            self.done.add(revision)
             self.run.report.at(revision)
             return
         rev = self.by_id.get(revision)
         path = self.run.relpath(rev.path) if rev else revision
-        log.info("applying %s (lock_timeout %ss)", revision, self.timeout)
         progress.current().note(self.doing(revision))
         self.recording.begin(
             f"revision {revision} ({path}), attempt {self.attempt}, lock_timeout {self.timeout}s"
@@ -443,16 +444,18 @@ class _Applying:
         if not self.took:
             return
         try:
+            # What committed: a rollback forgets the checksums of what it undoes.
+            rows = [
+                ledger.Checksum(
+                    rev.id, self.run.relpath(rev.path), rev.sha256, "applied", self.took[rev.id]
+                )
+                for rev in self.by_id.values()
+                if rev.id in self.took
+            ]
             with self.run.connect() as conn, conn.begin():
-                applied = {r.id for r in self.run.project.applied(self.run.project.current(conn))}
-                rows = [
-                    ledger.Checksum(
-                        rev.id, self.run.relpath(rev.path), rev.sha256, "applied", self.took[rev.id]
-                    )
-                    for rev in self.by_id.values()
-                    if rev.id in self.took and rev.id in applied
-                ]
                 ledger.record_checksums(conn, self.run.run_id, rows)
+            for row in rows:
+                log.info("applied %s in %s s", row.revision, row.duration_s)
         except Exception as err:  # noqa: BLE001 - the apply's own outcome comes first
             log.warning("checksums of applied revisions not recorded: %s", first_line(err))
         self.took.clear()
@@ -474,6 +477,12 @@ def _apply_all(
     while True:
         applying.timeout = timeout = ladder[min(applying.attempt, len(ladder)) - 1]
         guard = run.guard(timeouts=(timeout, options.statement_timeout_s), recording=recording)
+        # env.py may silence slipway's loggers while it runs (fileConfig): said before it
+        log.info(
+            "applying %s (lock_timeout %ss)",
+            ", ".join(r for r in applying.by_id if r not in applying.done),
+            timeout,
+        )
         try:
             with progress.ticking(
                 lambda: (
