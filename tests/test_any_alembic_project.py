@@ -116,5 +116,5 @@ def test_stock_project_is_released_and_fully_logged(lite: ThrowawayDB, tmp_path:
     assert lite.revision() == "b2"
     assert lite.tables() == ["a", "alembic_version", "b", "slipway_checksum", "slipway_history"]
     run_log = (work / "artifacts" / result.report["run_id"] / "run.log").read_text()
-    assert "applying a1, b2" in run_log and "applied b2 in" in run_log
+    assert "one run of env.py for a1, b2" in run_log and "applied b2 in" in run_log
     assert "ended: applied" in run_log

@@ -427,6 +427,7 @@ class _Applying:
             return
         rev = self.by_id.get(revision)
         path = self.run.relpath(rev.path) if rev else revision
+        log.info("applying %s (lock_timeout %ss)", revision, self.timeout)
         progress.current().note(self.doing(revision))
         self.recording.begin(
             f"revision {revision} ({path}), attempt {self.attempt}, lock_timeout {self.timeout}s"
@@ -438,19 +439,25 @@ class _Applying:
             return "applying"
         return f"revision {revision} ({self.number.get(revision, '?')}/{len(self.by_id)})"
 
-    def record(self) -> None:
+    def record(self, *, ended: bool) -> None:
         """The checksums of the revisions this run committed, in one ledger transaction
-        (where the database can be reached: a missing checksum is only not checked)."""
+        (where the database can be reached: a missing checksum is only not checked).
+        When the run did not end, what committed is read from the database: an env.py
+        transaction of its own takes every revision back with it."""
         if not self.took:
             return
         try:
-            # What committed: a rollback forgets the checksums of what it undoes.
+            applied = set(self.took)
+            if not ended:
+                with self.run.connect() as conn:
+                    heads = self.run.project.current(conn)
+                applied = {r.id for r in self.run.project.applied(heads)}
             rows = [
                 ledger.Checksum(
                     rev.id, self.run.relpath(rev.path), rev.sha256, "applied", self.took[rev.id]
                 )
                 for rev in self.by_id.values()
-                if rev.id in self.took
+                if rev.id in self.took and rev.id in applied
             ]
             with self.run.connect() as conn, conn.begin():
                 ledger.record_checksums(conn, self.run.run_id, rows)
@@ -479,7 +486,7 @@ def _apply_all(
         guard = run.guard(timeouts=(timeout, options.statement_timeout_s), recording=recording)
         # env.py may silence slipway's loggers while it runs (fileConfig): said before it
         log.info(
-            "applying %s (lock_timeout %ss)",
+            "one run of env.py for %s (lock_timeout %ss)",
             ", ".join(r for r in applying.by_id if r not in applying.done),
             timeout,
         )
@@ -499,8 +506,10 @@ def _apply_all(
                         url=run.settings.url,
                         on_step=applying.on_step,
                     )
-                finally:
-                    applying.record()
+                except BaseException:
+                    applying.record(ended=False)
+                    raise
+                applying.record(ended=True)
             return retries
         except KeyboardInterrupt as err:  # signals.Interrupted: the release rolls back
             rev_id = run.project.running or "?"
