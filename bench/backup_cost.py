@@ -17,7 +17,6 @@ Results: ``backup_cost.json``, ``backup_cost.md`` and, where matplotlib is insta
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import subprocess
@@ -29,7 +28,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).parent))
-from benchlib import pyplot, scratch_database, write_results
+from benchlib import command_env, pyplot, scratch_database, write_results
 from release_scaling import write_project
 
 BIN = Path(sys.executable).parent
@@ -99,14 +98,13 @@ def measure(url: str, size_mb: int, runs: int, work: Path) -> dict[str, object]:
     ini = write_project(work / "project", 1, url)
     size = fill(url, size_mb)
     u = sa.engine.make_url(url)
-    env = {
-        **os.environ,
-        "BENCH_DB_URL": url,
-        "PGHOST": u.host or "",
-        "PGPORT": str(u.port or 5432),
-        "PGUSER": u.username or "",
-        "PGDATABASE": u.database or "",
-    }
+    env = command_env(
+        BENCH_DB_URL=url,
+        PGHOST=u.host or "",
+        PGPORT=str(u.port or 5432),
+        PGUSER=u.username or "",
+        PGDATABASE=u.database or "",
+    )
     for jobs in (1, 2):
         (work / f"slipway-{jobs}.yml").write_text(
             "defaults:\n  lint_fail_on: never\n  rehearse: never\n"

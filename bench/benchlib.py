@@ -34,6 +34,21 @@ def scratch_database(dialect: str = "postgresql") -> Iterator[str]:
         admin.dispose()
 
 
+def command_env(**extra: str) -> dict[str, str]:
+    """The environment of a measured command: this one, with Python's default of caching
+    bytecode (a shell that sets PYTHONDONTWRITEBYTECODE would have every run compile
+    slipway, alembic's revision files and the benchmark's env.py anew, where an install
+    by pip and a project in use have theirs compiled), and ``extra``. slipway's own
+    modules are compiled first, as pip does when it installs a wheel."""
+    import compileall
+
+    import slipway
+
+    compileall.compile_dir(str(Path(slipway.__file__).parent), quiet=1)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    return {**env, **extra}
+
+
 def write_results(out: Path, name: str, data: object, lines: list[str]) -> None:
     """``name``.json and ``name``.md (the table, also printed) in ``out``."""
     out.mkdir(parents=True, exist_ok=True)

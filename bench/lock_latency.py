@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import random
 import subprocess
 import sys
@@ -38,7 +37,7 @@ from typing import Any
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).parent))
-from benchlib import pyplot, scratch_database, write_results
+from benchlib import command_env, pyplot, scratch_database, write_results
 
 BIN = Path(sys.executable).parent
 THREADS = 8
@@ -153,7 +152,7 @@ def scenario(name: str, url: str, work: Path, hold_s: float) -> dict[str, Any]:
             "--config",
             str(config),
         ]
-    env = {**os.environ, "BENCH_DB_URL": url}
+    env = command_env(BENCH_DB_URL=url)
     t0 = time.perf_counter()
     blocker = engine.connect()
     with Traffic(engine, t0) as traffic:

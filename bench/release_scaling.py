@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -38,7 +37,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from benchlib import pyplot, scratch_database, write_results
+from benchlib import command_env, pyplot, scratch_database, write_results
 
 BIN = Path(sys.executable).parent
 STEPS = ("preflight", "lock", "backup", "render", "rehearse", "apply", "verify")
@@ -188,7 +187,7 @@ def measure(dialect: str, n: int, runs: int, full: bool, work: Path) -> dict[str
         with empty_database(dialect, work) as url:
             ini.write_text(f"[alembic]\nscript_location = %(here)s\nsqlalchemy.url = {url}\n")
             seconds, _ = _timed(
-                [str(BIN / "alembic"), "-c", str(ini), "upgrade", "head"], dict(os.environ), root
+                [str(BIN / "alembic"), "-c", str(ini), "upgrade", "head"], command_env(), root
             )
             bare.append(seconds)
         for mode in modes:
@@ -197,7 +196,7 @@ def measure(dialect: str, n: int, runs: int, full: bool, work: Path) -> dict[str
                     *(str(BIN / "slipway"), "db", "release", "--env", "bench", "--json"),
                     *("--config", str(configs[mode])),
                 ]
-                seconds, out = _timed(argv, {**os.environ, "BENCH_DB_URL": url}, root)
+                seconds, out = _timed(argv, command_env(BENCH_DB_URL=url), root)
             report = json.loads(out)
             assert report["outcome"] == "applied", report
             took = {s["name"]: float(s["duration_s"]) for s in report["steps"]}

@@ -12,7 +12,6 @@ Results: ``status_speed.json`` and ``status_speed.md``.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
@@ -21,7 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from benchlib import pyplot, scratch_database, write_results
+from benchlib import command_env, pyplot, scratch_database, write_results
 from release_scaling import write_project
 
 BIN = Path(sys.executable).parent
@@ -42,7 +41,7 @@ def measure(dialect: str, url: str, n: int, runs: int, work: Path) -> dict[str, 
         "environments:\n  bench:\n    database_url_env: BENCH_DB_URL\n"
         f"    alembic_ini: {ini}\n"
     )
-    env = {**os.environ, "BENCH_DB_URL": url}
+    env = command_env(BENCH_DB_URL=url)
     cwd = work / dialect
     release = [str(BIN / "slipway"), "db", "release", "--env", "bench", "--quiet"]
     subprocess.run(release, env=env, cwd=cwd, check=True)

@@ -597,6 +597,24 @@ def check(ctx: Context) -> Report:
     return gate.check(ctx.settings())
 
 
+@db.command()
+@common
+@option(
+    "--repair",
+    is_flag=True,
+    help="Set each one past its column's maximum (one transaction, under the release lock).",
+)
+def sequences(ctx: Context, repair: bool) -> Report:
+    """Key counters (sequences, AUTO_INCREMENT) behind their column's maximum.
+
+    After a bulk import with explicit keys, inserts that take their key from such a
+    counter fail on a duplicate key. Exits 0 whether or not any is behind; the report's
+    data.sequences lists them."""
+    from slipway import sequences as sequences_lib
+
+    return sequences_lib.sequences(ctx.settings(), repair=repair)
+
+
 @db.group()
 def ledger() -> None:
     """slipway's checksum ledger of applied revisions."""

@@ -8,6 +8,7 @@ option file (MySQL), never through argv.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import fcntl
 import hashlib
@@ -22,6 +23,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, ClassVar
 
@@ -93,6 +95,28 @@ def _require_tool(*names: str) -> str:
         check="tools",
         hint="install the database client package (postgresql-client / mariadb-client)",
     )
+
+
+@dataclass(frozen=True)
+class Counter:
+    """What hands out a table's next key (a sequence, or AUTO_INCREMENT) that is behind
+    the keys already in the table: its next value is at or below the column's maximum,
+    so an insert without a key fails on a duplicate once the counter reaches them."""
+
+    table: str  # schema-qualified where the server has schemas
+    column: str
+    counter: str  # the sequence's name, or "AUTO_INCREMENT"
+    next_value: int
+    max_value: int
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "table": self.table,
+            "column": self.column,
+            "counter": self.counter,
+            "next_value": self.next_value,
+            "max_value": self.max_value,
+        }
 
 
 class Dialect:
@@ -193,6 +217,20 @@ class Dialect:
     def terminate(self, pid: int) -> bool:
         """End session ``pid`` (its transaction rolls back); False if the server says no."""
         return False
+
+    # key counters ----------------------------------------------------------------
+    def counters_behind(self, conn: Connection, *, unsure: bool = False) -> list[Counter]:
+        """The counters of this database whose next value is at or below the maximum of
+        the column they fill (after a bulk import with explicit keys, or a copy). None
+        where the server keeps its counters ahead by itself (SQLite). With ``unsure``,
+        also those the server cannot show exactly (values cached in memory) and that may
+        be behind: for a repair, which never moves a counter back."""
+        return []
+
+    def repair_counter(self, conn: Connection, counter: Counter) -> int | None:
+        """Set ``counter`` past its column's maximum as it is now, never backwards; the
+        next value it will hand out, or None if it was no longer behind."""
+        return None
 
     # backups -------------------------------------------------------------------
     def size_bytes(self, conn: Connection) -> int:  # pragma: no cover
@@ -389,6 +427,62 @@ class PostgreSQL(Dialect):
             return False
         finally:
             engine.dispose()
+
+    # Sequences owned by an integer column (serial, or an identity), in every schema of
+    # the database but the system's: with their increment (only rising ones lag).
+    _OWNED_SEQUENCES = (
+        "SELECT n.nspname, t.relname, a.attname, sn.nspname, s.relname, q.seqincrement "
+        "FROM pg_depend d "
+        "JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S' "
+        "JOIN pg_sequence q ON q.seqrelid = s.oid "
+        "JOIN pg_namespace sn ON sn.oid = s.relnamespace "
+        "JOIN pg_class t ON t.oid = d.refobjid "
+        "JOIN pg_namespace n ON n.oid = t.relnamespace "
+        "JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = d.refobjsubid "
+        "WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass "
+        "AND d.deptype IN ('a', 'i') AND q.seqincrement > 0 "
+        "AND a.atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype) "
+        "AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+        "ORDER BY 1, 2, 3"
+    )
+
+    def counters_behind(self, conn: Connection, *, unsure: bool = False) -> list[Counter]:
+        owned = conn.execute(text(self._OWNED_SEQUENCES)).all()
+        if not owned:
+            return []
+        q = conn.dialect.identifier_preparer.quote
+        # one round trip: each column's maximum beside its sequence's next value
+        parts = [
+            f"SELECT {i} AS i, (SELECT max({q(col)}) FROM {q(schema)}.{q(table)}) AS top, "
+            f"CASE WHEN is_called THEN last_value + {int(inc)} ELSE last_value END AS next "
+            f"FROM {q(seq_schema)}.{q(seq)}"
+            for i, (schema, table, col, seq_schema, seq, inc) in enumerate(owned)
+        ]
+        found = []
+        for i, top, nxt in conn.execute(text(" UNION ALL ".join(parts))):
+            schema, table, col, seq_schema, seq, _ = owned[i]
+            if top is not None and nxt <= top:
+                found.append(Counter(f"{schema}.{table}", col, f"{seq_schema}.{seq}", nxt, top))
+        return found
+
+    def repair_counter(self, conn: Connection, counter: Counter) -> int | None:
+        q = conn.dialect.identifier_preparer.quote
+        schema, table = counter.table.split(".", 1)
+        seq_schema, seq = counter.counter.split(".", 1)
+        sequence = f"{q(seq_schema)}.{q(seq)}"
+        # The maximum read in the same statement, and only ever forward: a sequence that
+        # sessions have moved past it meanwhile stays where it is.
+        row = conn.execute(
+            text(
+                f"SELECT setval(CAST(:seq AS regclass), top) + q.seqincrement "
+                f"FROM (SELECT max({q(counter.column)}) AS top "
+                f"FROM {q(schema)}.{q(table)}) AS m, pg_sequence q, {sequence} s "
+                "WHERE q.seqrelid = CAST(:seq AS regclass) AND top >= "
+                "CASE WHEN s.is_called THEN s.last_value + q.seqincrement ELSE s.last_value END"
+            ),
+            {"seq": sequence},
+        ).first()
+        return None if row is None else int(row[0])
 
     def size_bytes(self, conn: Connection) -> int:
         return int(conn.execute(text("SELECT pg_database_size(current_database())")).scalar_one())
@@ -624,6 +718,71 @@ class MySQL(Dialect):
             )
         ).scalar_one()
         return int(value)
+
+    # AUTO_INCREMENT columns, and (MariaDB 10.3+) columns whose default takes the next
+    # value of a sequence: nextval(`db`.`seq`).
+    _COUNTED_COLUMNS = (
+        "SELECT c.TABLE_NAME, c.COLUMN_NAME, c.EXTRA, c.COLUMN_DEFAULT, t.AUTO_INCREMENT "
+        "FROM information_schema.COLUMNS c JOIN information_schema.TABLES t "
+        "ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME "
+        "WHERE c.TABLE_SCHEMA = DATABASE() AND t.TABLE_TYPE = 'BASE TABLE' "
+        "AND (c.EXTRA LIKE '%auto_increment%' OR c.COLUMN_DEFAULT LIKE 'nextval(%') "
+        "ORDER BY 1, 2"
+    )
+    _NEXTVAL = re.compile(r"nextval\((?:`((?:[^`]|``)+)`\.)?`((?:[^`]|``)+)`\)", re.IGNORECASE)
+
+    def counters_behind(self, conn: Connection, *, unsure: bool = False) -> list[Counter]:
+        if not getattr(conn.dialect, "is_mariadb", False):
+            # MySQL 8 caches information_schema's AUTO_INCREMENT for a day by default
+            with contextlib.suppress(DBAPIError):
+                conn.exec_driver_sql("SET SESSION information_schema_stats_expiry = 0")
+        q = conn.dialect.identifier_preparer.quote
+        found = []
+        for table, col, extra, default, auto in conn.execute(text(self._COUNTED_COLUMNS)):
+            top = conn.execute(text(f"SELECT max({q(col)}) FROM {q(table)}")).scalar()
+            if top is None:
+                continue
+            if "auto_increment" in (extra or "").lower():
+                if auto is not None and int(auto) <= top:
+                    found.append(Counter(table, col, "AUTO_INCREMENT", int(auto), int(top)))
+                continue
+            named = self._NEXTVAL.search(default or "")
+            if named is None:
+                continue
+            seq = named.group(2).replace("``", "`")
+            nxt, cache, step = conn.execute(
+                text(f"SELECT next_not_cached_value, cache_size, increment FROM {q(seq)}")
+            ).one()
+            # Values the server has cached are handed out first and not shown: the next
+            # one is known to be behind only when even the first not cached is.
+            if int(nxt) <= top or (unsure and int(nxt) - int(cache) * int(step) <= top):
+                found.append(Counter(table, col, seq, int(nxt), int(top)))
+        return found
+
+    def repair_counter(self, conn: Connection, counter: Counter) -> int | None:
+        q = conn.dialect.identifier_preparer.quote
+        top = conn.execute(
+            text(f"SELECT max({q(counter.column)}) FROM {q(counter.table)}")
+        ).scalar()
+        if top is None:
+            return None
+        if counter.counter == "AUTO_INCREMENT":
+            # the server keeps it at least one past the maximum; never lowered
+            conn.exec_driver_sql(f"ALTER TABLE {q(counter.table)} AUTO_INCREMENT = {int(top) + 1}")
+            return int(top) + 1
+        # SETVAL never moves a sequence back, cached values included, and says NULL when
+        # it did not move; its last value handed out may equal the maximum, so first ask
+        # for one below it: NULL there means the sequence is ahead.
+        seq = q(counter.counter)
+        lowest = conn.execute(text(f"SELECT minimum_value, increment FROM {seq}")).one()
+        below = int(top) - 1
+        if (
+            below >= int(lowest[0])
+            and conn.execute(text(f"SELECT SETVAL({seq}, {below})")).scalar() is None
+        ):
+            return None
+        conn.execute(text(f"SELECT SETVAL({seq}, {int(top)})"))
+        return int(top) + int(lowest[1])
 
     def _dump_tool(self) -> str:
         return _require_tool("mariadb-dump", "mysqldump")

@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.engine import URL
 from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from slipway.dialects import dialect_for
 from slipway.errors import BadInput
@@ -159,23 +160,38 @@ def render_statement(
     params: dict[str, Any] | Any,
 ) -> list[str]:
     """The SQL of one execute call, a statement per parameter set, values as literals
-    where SQLAlchemy can render them (else the parameters follow as a comment)."""
+    where SQLAlchemy can render them (else the parameters follow as a comment). The
+    statement is compiled once, each parameter set only renders its values: a bulk
+    insert of many rows costs one compilation."""
     sets: list[Any] = list(multiparams) if multiparams else [params or {}]
+    if isinstance(statement, str):
+        return [statement + _parameters(values) for values in sets]
+    if not isinstance(statement, ClauseElement):
+        return [str(statement) for _ in sets]
+    keys: dict[str, Any] = (
+        {"column_keys": list(sets[0])} if isinstance(sets[0], dict) and sets[0] else {}
+    )
+    try:
+        # every value is rendered when the statement is expanded for its parameters
+        literal = statement.compile(
+            dialect=conn.dialect, compile_kwargs={"literal_execute": True}, **keys
+        )
+    except Exception:  # noqa: BLE001 - shown without literals below
+        literal = None
+    if literal is not None and not isinstance(literal, SQLCompiler):
+        return [str(literal) for _ in sets]  # DDL: no parameters
     out = []
+    plain = None
     for values in sets:
-        out.append(_one(conn, statement, values))
+        try:
+            if literal is None:
+                raise LookupError
+            out.append(literal.construct_expanded_state(values or None).statement)
+        except Exception:  # noqa: BLE001 - a value without a literal form: show it beside
+            plain = plain or statement.compile(dialect=conn.dialect, **keys)
+            out.append(str(plain) + _parameters(values))
     return out
 
 
-def _one(conn: Connection, statement: Any, values: Any) -> str:
-    if isinstance(statement, str):
-        return statement + (f"  -- parameters: {values!r}" if values else "")
-    if not isinstance(statement, ClauseElement):
-        return str(statement)
-    try:
-        bound = statement.params(values) if values else statement
-        compiled = bound.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
-        return str(compiled)
-    except Exception:  # noqa: BLE001 - a value without a literal form: show it beside
-        compiled = statement.compile(dialect=conn.dialect)
-        return str(compiled) + (f"  -- parameters: {values!r}" if values else "")
+def _parameters(values: Any) -> str:
+    return f"  -- parameters: {values!r}" if values else ""

@@ -20,6 +20,7 @@ import logging
 import os
 import sys
 import types
+from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -545,13 +546,17 @@ class Project:
             ran = {rev for rev, _, _ in cuts}
             failed.update({r.id: err for r in revisions if r.id not in ran})
         sql = buf.getvalue()
+        mark_lines = [at for at, _ in buf.marks]
         out: dict[str, Rendered] = {}
         for i, (rev, offset, line) in enumerate(cuts):
             end, end_line = cuts[i + 1][1:] if i + 1 < len(cuts) else (len(sql), buf.lines + 1)
             if i == 0:  # what env.py wrote before the first step goes with it
                 offset, line = 0, 0
-            marks = [(at - line, src) for at, src in buf.marks if line <= at < end_line]
-            writes = tuple(w - offset for w in buf.writes if offset <= w < end)
+            # marks and writes are in order: take each revision's slice, not a scan
+            first, past = bisect_left(mark_lines, line), bisect_left(mark_lines, end_line)
+            marks = [(at - line, src) for at, src in buf.marks[first:past]]
+            first, past = bisect_left(buf.writes, offset), bisect_left(buf.writes, end)
+            writes = tuple(w - offset for w in buf.writes[first:past])
             out[rev] = Rendered(sql[offset:end], marks, failed.get(rev), writes)
         for rev, raised in failed.items():
             out.setdefault(rev, Rendered("", [], raised))

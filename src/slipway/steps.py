@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy.exc import DBAPIError
 
-from slipway import ledger, lint, progress, schema
+from slipway import ledger, lint, progress, schema, sequences
 from slipway.artifacts import checksum, make_private, private_dir, remove, write_atomic
 from slipway.dialects import Dialect, ToolFailed, dialect_for
 from slipway.errors import BadInput, Refused, StepFailed, first_line
@@ -73,8 +73,35 @@ def preflight(run: Run, *, gate: bool = True) -> State:
                     server = lint.server_version(conn)
         if gate and state.pending and run.settings.options.lint_fail_on != "never":
             notes.append(lint_gate(run, state, server).summary())
+        if gate and state.exists and state.pending:
+            notes.extend(_counters_behind(run, state))
         step.detail = "; ".join(notes)
     return state
+
+
+def _counters_behind(run: Run, state: State) -> list[str]:
+    """A warning for each key counter behind its column's maximum whose table a pending
+    revision inserts into (its inserts without a key would fail on a duplicate)."""
+    rendered = run.project.rendered(state.current, state.pending, up=True)
+    sql = "\n".join(r.sql for r in rendered.values())
+    try:
+        with run.connect() as conn:
+            behind = sequences.behind_and_inserted(conn, run, sql)
+    except DBAPIError as err:
+        log.warning("key counters not checked: %s", first_line(err))
+        return []
+    if not behind:
+        return []
+    run.report.data["sequences_behind"] = [c.as_dict() for c in behind]
+    fix = run.settings.command("sequences", "--repair")
+    said = []
+    for c in behind:
+        said.append(
+            f"warning: {c.table}.{c.column}: {c.counter} hands out {c.next_value}, the column "
+            f"holds up to {c.max_value}, and a pending revision inserts into it"
+        )
+        log.warning("%s; run: %s", said[-1], fix)
+    return said
 
 
 def lint_dialect(run: Run) -> str:
