@@ -38,6 +38,7 @@ from slipway.ledger import Kept
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_S = 10
+_CLIENT_SSL = 2048  # the MySQL protocol's capability flag: the server offers TLS
 
 
 class ToolFailed(SlipwayError):
@@ -626,6 +627,8 @@ class MySQL(Dialect):
     backup_suffix = ".sql"
     default_port = 3306
     sync_driver = "pymysql"
+    # Learned from the first connection: the server offers no TLS (see create_engine).
+    _offers_no_tls = False
 
     def connect_args(self) -> dict[str, object]:
         # A server that accepts the connection but never answers: the handshake is
@@ -648,6 +651,18 @@ class MySQL(Dialect):
             if hasattr(dbapi_conn, "_read_timeout"):  # PyMySQL's own per-read timeout
                 dbapi_conn._read_timeout = answer_within
                 dbapi_conn._write_timeout = answer_within
+            capabilities = getattr(dbapi_conn, "server_capabilities", None)
+            if capabilities is not None and not capabilities & _CLIENT_SSL:
+                self._offers_no_tls = True
+
+        # PyMySQL prefers TLS when no TLS option is given: it builds a TLS context (the
+        # system's CA certificates read anew, ~20 ms) for every connection, used only if
+        # the server offers TLS. Once this server has said it offers none, the next
+        # connections skip building it: they go without TLS as they would anyway.
+        @event.listens_for(engine, "do_connect")
+        def _connecting(dialect: Any, record: Any, cargs: Any, cparams: dict[str, Any]) -> None:
+            if self._offers_no_tls and not any(k.startswith("ssl") for k in cparams):
+                cparams["ssl_disabled"] = True
 
         return engine
 

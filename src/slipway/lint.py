@@ -174,8 +174,14 @@ def check(
     pass each way; the result says which findings block."""
     result = LintResult(dialect, str(server) if server else None, fail_on, list(revisions))
     ups = project.rendered(start, revisions, up=True)
-    downs = project.rendered(start, revisions, up=False)
-    raw = _raw_findings(project, revisions, ups, downs, dialect, server)
+    raw = _raw_findings(
+        project,
+        revisions,
+        ups,
+        lambda: project.rendered(start, revisions, up=False),
+        dialect,
+        server,
+    )
     for rev in revisions:
         path = relpath(rev.path)
         result.paths[rev.id] = path
@@ -231,10 +237,12 @@ def _raw_findings(
     project: Project,
     revisions: list[Revision],
     ups: Mapping[str, Rendered],
-    downs: Mapping[str, Rendered],
+    render_downs: Callable[[], Mapping[str, Rendered]],
     dialect: str,
     server: ServerVersion | None,
 ) -> dict[str, list[_Raw]]:
+    """Each revision's findings; the downgrades are rendered (``render_downs``) while
+    squawk reads the upgrades."""
     relevant = _relevant(project)
     out: dict[str, list[_Raw]] = {rev.id: [] for rev in revisions}
     statements: dict[str, list[Statement]] = {}
@@ -257,9 +265,17 @@ def _raw_findings(
             continue
         statements[rev.id] = relevant(up)
     rendered = [r for r in revisions if r.id in statements]
+    squawk = None
     if dialect == "postgresql":
-        found = _squawk({r.id: ups[r.id].sql for r in rendered}, statements, server)
-    elif dialect in RULES:
+        squawk = _Squawk({r.id: ups[r.id].sql for r in rendered}, server)
+    try:
+        downs = render_downs()
+    except BaseException:
+        if squawk is not None:
+            squawk.abandon()
+        raise
+    found = squawk.findings(statements) if squawk is not None else {}
+    if dialect in RULES:
         rules = RULES[dialect]()
         found = {
             r.id: [
@@ -268,8 +284,6 @@ def _raw_findings(
             ]
             for r in rendered
         }
-    else:
-        found = {}
     for rev in rendered:
         stmts = statements[rev.id]
         out[rev.id].extend(
@@ -319,57 +333,78 @@ def squawk_binary() -> str:
     return found
 
 
-def _squawk(
-    sql: Mapping[str, str],
-    statements: Mapping[str, list[Statement]],
-    server: ServerVersion | None,
-) -> dict[str, list[_Raw]]:
-    """One squawk run over every revision's SQL, a file each; findings by revision."""
-    if not sql:
-        return {}
-    with tempfile.TemporaryDirectory(prefix="slipway-squawk-") as tmp:
-        files = {}
+class _Squawk:
+    """One squawk run over every revision's SQL, a file each, started at once: its
+    findings by revision are read once wanted."""
+
+    def __init__(self, sql: Mapping[str, str], server: ServerVersion | None) -> None:
+        self.revisions = list(sql)
+        self.files: dict[str, str] = {}
+        self.proc: subprocess.Popen[str] | None = None
+        if not sql:
+            return
+        self.tmp = tempfile.TemporaryDirectory(prefix="slipway-squawk-")
         for number, (rev, text) in enumerate(sql.items()):
             name = f"{number:05d}.sql"
-            Path(tmp, name).write_text(text, encoding="utf-8")
-            files[name] = rev
+            Path(self.tmp.name, name).write_text(text, encoding="utf-8")
+            self.files[name] = rev
         argv = [squawk_binary(), "--reporter", "json"]
         if server and server.version:
             argv += ["--pg-version", ".".join(map(str, server.version[:2]))]
-        proc = subprocess.run([*argv, *files], cwd=tmp, capture_output=True, text=True, check=False)
-    try:
-        violations = json.loads(proc.stdout or "[]")
-    except json.JSONDecodeError as err:
-        raise Refused(
-            f"squawk failed: {proc.stderr.strip()[:200]}",
-            check="tools",
-            hint="run squawk on the rendered SQL (upgrade.sql) by hand to see why",
-        ) from err
-    out: dict[str, list[_Raw]] = {rev: [] for rev in sql}
-    for v in violations:
-        found = files.get(Path(str(v.get("file", ""))).name)
-        stmt = next(
-            (
-                s
-                for s in statements.get(found or "", [])
-                if s.first_line <= int(v.get("line", -1)) <= s.last_line
-            ),
-            None,
+        self.proc = subprocess.Popen(
+            [*argv, *self.files],
+            cwd=self.tmp.name,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
-        if found is None or stmt is None:  # alembic's version-table statements, BEGIN/COMMIT
-            continue
-        out[found].append(
-            (
-                str(v["rule_name"]),
-                stmt.text,
-                str(v.get("message") or ""),
-                str(v.get("help") or "see squawk's documentation of the rule"),
-                "squawk",
-                "upgrade",
+
+    def abandon(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.communicate()
+            self.tmp.cleanup()
+
+    def findings(self, statements: Mapping[str, list[Statement]]) -> dict[str, list[_Raw]]:
+        if self.proc is None:
+            return {}
+        try:
+            stdout, stderr = self.proc.communicate()
+        finally:
+            self.tmp.cleanup()
+        try:
+            violations = json.loads(stdout or "[]")
+        except json.JSONDecodeError as err:
+            raise Refused(
+                f"squawk failed: {stderr.strip()[:200]}",
+                check="tools",
+                hint="run squawk on the rendered SQL (upgrade.sql) by hand to see why",
+            ) from err
+        out: dict[str, list[_Raw]] = {rev: [] for rev in self.revisions}
+        for v in violations:
+            found = self.files.get(Path(str(v.get("file", ""))).name)
+            stmt = next(
+                (
+                    s
+                    for s in statements.get(found or "", [])
+                    if s.first_line <= int(v.get("line", -1)) <= s.last_line
+                ),
                 None,
             )
-        )
-    return out
+            if found is None or stmt is None:  # alembic's version-table statements
+                continue
+            out[found].append(
+                (
+                    str(v["rule_name"]),
+                    stmt.text,
+                    str(v.get("message") or ""),
+                    str(v.get("help") or "see squawk's documentation of the rule"),
+                    "squawk",
+                    "upgrade",
+                    None,
+                )
+            )
+        return out
 
 
 def _def_lines(path: Path) -> dict[str, int]:

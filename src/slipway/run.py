@@ -535,8 +535,12 @@ class Run:
             fields["upgrade_sql_sha256"] = r.sql["upgrade"].sha256
         if "downgrade" in r.sql:
             fields["downgrade_sql_sha256"] = r.sql["downgrade"].sha256
+        # A run that ended as planned closes its claim on its own connection; after a
+        # failure (a signal may have cut a statement short) on a new one.
+        ended_well = r.outcome in (Outcome.APPLIED, Outcome.NOOP, Outcome.RUNNING)
+        engine = self.own_engine if ended_well and r.error is None else self.fresh_engine()
         try:
-            with self.fresh_engine().connect() as conn, conn.begin():
+            with engine.connect() as conn, conn.begin():
                 if r.outcome is Outcome.RUNNING:
                     ledger.update_claim(conn, self.run_id, lease_until=self._lease_end(), **fields)
                 else:
