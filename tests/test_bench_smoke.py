@@ -35,3 +35,25 @@ def test_benchmark_runs_small(tmp_path: Path, script: str, args: list[str], name
     assert data, data
     table = (tmp_path / f"{name}.md").read_text()
     assert table.count("|") > 8, table
+
+
+def test_rolling_deploy_benchmark_runs_on_one_host(tmp_path: Path, bundle: Path) -> None:
+    """The rolling-deploy benchmark at its smallest: one host, the first install only,
+    from the bundle the Ansible tests build."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "rolling_deploy.py"),
+            *("--hosts", "1", "--releases", "1", "--bundle", str(bundle)),
+            *("--out", str(tmp_path)),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    (row,) = json.loads((tmp_path / "rolling_deploy.json").read_text())
+    assert row["hosts"] == 1 and float(row["install_s"]) > 0
+    assert "| 1 |" in (tmp_path / "rolling_deploy.md").read_text()
