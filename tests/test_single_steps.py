@@ -7,7 +7,14 @@ import stat
 from pathlib import Path
 
 import pytest
-from conftest import Project, Release, ThrowawayDB, alembic_upgrade, standard_history
+from conftest import (
+    Project,
+    Release,
+    ThrowawayDB,
+    alembic_upgrade,
+    standard_history,
+    things_table,
+)
 
 
 def test_steps_one_by_one_reach_head_and_back(
@@ -134,3 +141,30 @@ def test_history_reads_the_ledger_only(db: ThrowawayDB, project: Project, releas
 
     assert shown.code == 0, shown.stderr
     assert [r["outcome"] for r in shown.report["data"]["runs"]] == ["applied"]
+
+
+def test_applied_sql_shows_every_row_of_a_bulk_insert_with_its_values(
+    db: ThrowawayDB, project: Project, release: Release
+) -> None:
+    """One executemany call: each parameter set is a statement of its own in applied.sql,
+    its values rendered as literals (or shown beside it when they cannot be)."""
+    things_table(project, rows=2)
+    project.add(
+        "r2",
+        """
+        things = sa.table("things", sa.column("id", sa.Integer), sa.column("name", sa.String))
+        op.bulk_insert(things, [{"id": 10, "name": "it's ten"}, {"id": 11, "name": "eleven"}])
+        op.get_bind().execute(
+            sa.text("UPDATE things SET name = :n WHERE id = :i"), [{"n": "one", "i": 1}]
+        )
+        """,
+    )
+
+    result = release()
+
+    assert result.code == 0, result.stderr
+    applied = Path(result.report["sql"]["applied"]["path"]).read_text()
+    assert "INSERT INTO things (id, name) VALUES (10, 'it''s ten')" in applied
+    assert "INSERT INTO things (id, name) VALUES (11, 'eleven')" in applied
+    assert "-- parameters: {'n': 'one', 'i': 1}" in applied
+    assert db.scalar("SELECT name FROM things WHERE id = 1") == "one"
