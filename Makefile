@@ -15,7 +15,7 @@ GCL    := node_modules/.bin/gitlab-ci-local
 $(STAMP): pyproject.toml examples/storefront/pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip==26.3
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[postgresql,mysql,async,deploy,dev]' \
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[postgresql,mysql,async,deploy,image,dev]' \
 	  -e examples/storefront
 	touch $(STAMP)
 

@@ -24,6 +24,12 @@ command -v sudo >/dev/null || need+=(sudo)  # the roles' become, as the deploy u
 command -v git >/dev/null || need+=(git)
 command -v npm >/dev/null || need+=(npm)  # installs gitlab-ci-local (make test)
 /usr/bin/python3 -c 'import ensurepip' 2>/dev/null || need+=(python3-venv)
+# Container images (tests/test_image.py): podman builds them and serves the Docker API the
+# docker SDK talks to, docker-registry takes the pushes, debootstrap makes the base image.
+command -v podman >/dev/null || need+=(podman)
+command -v docker-registry >/dev/null || need+=(docker-registry)
+command -v debootstrap >/dev/null || need+=(debootstrap)
+command -v curl >/dev/null || need+=(curl)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -47,6 +53,8 @@ if [ -d /root/.pyenv/versions ]; then chmod o+x /root; fi
 # The test hosts' deploy roots: reachable by the deploy user, the service's user and
 # nginx's workers (pytest's own temporary folders are root's alone).
 install -d -m 0755 /srv/slipway-tests
+
+scripts/image-services.sh
 
 if [ -n "$external" ]; then
   exit 0

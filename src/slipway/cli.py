@@ -659,6 +659,85 @@ def _stream(console: Console) -> Callable[[dict[str, Any]], None]:
     return show
 
 
+@cli.group()
+def image() -> None:
+    """The release's container image."""
+
+
+@image.command("build")
+@option(
+    "--bundle",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="The release bundle (make bundle) the image is built from.",
+)
+@option(
+    "--registry",
+    envvar="CI_REGISTRY_IMAGE",
+    help="Repository to push to, REGISTRY/PATH (GitLab: CI_REGISTRY_IMAGE).",
+)
+@option(
+    "--dockerfile",
+    type=click.Path(path_type=Path),
+    default="Dockerfile",
+    show_default=True,
+    help="The Dockerfile; its context is the unpacked bundle.",
+)
+@option("--base", help="The base image (the Dockerfile's BASE build argument).")
+@option("--isolation", help="Build isolation the engine should use (podman: chroot).")
+@option("--no-push", "no_push", is_flag=True, help="Build and tag only.")
+@option(
+    "--dotenv",
+    type=click.Path(path_type=Path),
+    help="Write SLIPWAY_IMAGE, _TAG, _RELEASE and _DIGEST here (a dotenv report).",
+)
+@option("--json", "as_json", is_flag=True, help="The result as JSON on stdout.")
+def image_build(
+    bundle: Path,
+    registry: str | None,
+    dockerfile: Path,
+    base: str | None,
+    isolation: str | None,
+    no_push: bool,
+    dotenv: Path | None,
+    as_json: bool,
+) -> None:
+    """Build the release's image from its bundle, label it (release, commit, Alembic
+    head), tag it with the release id and push it; a failure pushes nothing.
+
+    Registry credentials come from CI_REGISTRY_USER and CI_REGISTRY_PASSWORD when set."""
+    setup_console(debug=False)
+    from slipway import image as image_lib
+
+    user, password = os.environ.get("CI_REGISTRY_USER"), os.environ.get("CI_REGISTRY_PASSWORD")
+    show = None if as_json else (lambda line: click.echo(line, err=True))
+    try:
+        result = image_lib.build(
+            bundle,
+            registry,
+            dockerfile=dockerfile,
+            base=base,
+            isolation=isolation,
+            push=not no_push,
+            credentials=(user, password) if user and password else None,
+            on_line=show,
+        )
+    except SlipwayError as err:
+        line = str(err)
+        if password:
+            line = line.replace(password, "********")
+        click.echo(f"slipway: error: {line}", err=True)
+        sys.exit(err.outcome.exit_code)
+    if dotenv is not None:
+        dotenv.write_text(result.dotenv(), encoding="utf-8")
+    if as_json:
+        print(json.dumps(result.as_dict(), indent=2))
+    else:
+        click.echo(f"built {result.reference} ({result.cached}/{result.steps} steps cached)")
+        if result.digest:
+            click.echo(f"pushed {result.digest}")
+
+
 @cli.command("deploy")
 @option("--env", "env", required=True, envvar="SLIPWAY_ENV", help="inventories/ENV.")
 @option(
