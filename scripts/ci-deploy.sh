@@ -36,6 +36,12 @@ export SLIPWAY_KNOWN_HOSTS="$secrets/known_hosts"
 
 rm -rf release && mkdir -p release/runs
 echo "deploying $(cat dist/CURRENT) to $env_name ($playbook) with $inventory"
+# build:image's dotenv report, when the project ships an image: the one of this release.
+if [ -n "${SLIPWAY_IMAGE_DIGEST:-}" ]; then
+  [ "${SLIPWAY_IMAGE_RELEASE:-}" = "$(basename "$(cat dist/CURRENT)" .tar.gz)" ] || {
+    echo "build:image built ${SLIPWAY_IMAGE_RELEASE:-?}, not $(cat dist/CURRENT)" >&2; exit 2; }
+  echo "image of this release: $SLIPWAY_IMAGE_DIGEST"
+fi
 set +e
 "$venv/bin/slipway" deploy --env "$env_name" --playbook "$playbook" --inventory "$inventory" \
   --vault-password-file "$secrets/vault-pass" \

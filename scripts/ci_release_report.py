@@ -1,7 +1,8 @@
 """After a deploy job: the newest slipway run in release/runs/ as the job's reports.
 
 - release/deploy.env (a GitLab dotenv report): RELEASE_ID, SLIPWAY_RUN_ID,
-  SLIPWAY_OUTCOME, SLIPWAY_REVISION and BACKUP_PATH, for later jobs and the environment;
+  SLIPWAY_OUTCOME, SLIPWAY_REVISION, BACKUP_PATH and, when build:image ran, the
+  IMAGE_DIGEST released beside the bundle, for later jobs and the environment;
 - release/junit.xml: one test case per step of the run, failed where the step failed,
   and one for the whole playbook, failed when the job's deploy failed (after an applied
   migration that is the service rollout: deploy.yml then put hosts and database back).
@@ -12,6 +13,7 @@ Usage: python scripts/ci_release_report.py RELEASE_DIR EXIT_CODE
 from __future__ import annotations
 
 import json
+import os
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -29,6 +31,8 @@ def main(folder: Path, exit_code: int) -> None:
         "SLIPWAY_REVISION": report.get("current_revision") or "",
         "BACKUP_PATH": (report.get("backup") or {}).get("path", ""),
     }
+    if os.environ.get("SLIPWAY_IMAGE_DIGEST"):  # build:image's dotenv report
+        env["IMAGE_DIGEST"] = os.environ["SLIPWAY_IMAGE_DIGEST"]
     (folder / "deploy.env").write_text("".join(f"{k}={v}\n" for k, v in env.items()))
 
     suite = ET.Element("testsuite", name=f"slipway release {report.get('env', '')}")

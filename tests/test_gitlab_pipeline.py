@@ -21,6 +21,7 @@ import yaml
 from ansible_env import Inventory, SshHosts, worker_port, write_inventory
 from conftest import RELEASE_STEPS, ROOT, ThrowawayDB, alembic_upgrade, protected_database
 from test_ansible_migrate import FAILING_REVISION
+from test_image import BASE, ENGINE, REGISTRY, registry_digest
 from test_release_from_old_revision import STOREFRONT_INI, seed_storefront
 
 GCL = ROOT / "node_modules" / ".bin" / "gitlab-ci-local"
@@ -144,8 +145,12 @@ def test_what_gitlab_ci_local_does_not_enforce_is_in_the_yaml() -> None:
     assert prod["resource_group"] == back["resource_group"] == "production"
     # Production only after stage of the same pipeline succeeded (or in a hotfix pipeline,
     # which has no stage job); each environment on runners of its own tag.
-    assert prod["needs"] == ["build", {"job": "deploy:stage", "optional": True}]
-    assert stage["needs"] == back["needs"] == ["build"]
+    # The image, when the project ships one, comes with the bundle it was built from.
+    image = {"job": "build:image", "optional": True}
+    assert prod["needs"] == ["build", image, {"job": "deploy:stage", "optional": True}]
+    assert stage["needs"] == back["needs"] == ["build", image]
+    assert job("build:image")["needs"] == ["build"]
+    assert job("build:image")["artifacts"]["reports"]["dotenv"] == "image.env"
     assert stage["tags"] == ["slipway-stage"]
     assert prod["tags"] == back["tags"] == ["slipway-prod"]
     for deploy in (stage, prod, back):
@@ -237,6 +242,12 @@ def environments(tmp_path: Path, ssh_hosts: SshHosts) -> Iterator[Environments]:
             "BUNDLE_PYTHONS": f"{sys.version_info.major}.{sys.version_info.minor}",
             "STAGE_VAULT_PASSWORD": vault_passwords["stage"],
             "PROD_VAULT_PASSWORD": vault_passwords["prod"],
+            # The project ships an image: build:image pushes it to the test registry.
+            "SLIPWAY_IMAGE": "true",
+            "CI_REGISTRY_IMAGE": f"{REGISTRY}/pipeline-{os.urandom(4).hex()}",
+            "SLIPWAY_IMAGE_BASE": BASE,
+            "SLIPWAY_IMAGE_ISOLATION": "chroot",
+            "DOCKER_HOST": ENGINE,
             # Folders, so type variable (a path value would make a File variable).
             "SLIPWAY_VENV": {"type": "variable", "values": {"*": str(ROOT / ".venv")}},
             "SLIPWAY_INVENTORY": {
@@ -295,9 +306,17 @@ def test_stage_deploys_on_push_and_prod_waits_for_its_manual_start(
     env = environments
     repo = pipeline_repo(tmp_path / "repo", env)
 
-    # The jobs a push to master runs, from the bundle on (lint and test are this suite).
+    # The jobs a push to master runs, from the bundle on (lint and test are this suite):
+    # the image too, as the project ships one (built with podman here, pushed to the
+    # test registry: tests/test_image.py).
     built = run_jobs(repo, "build")
     assert built.returncode == 0, built.stdout + built.stderr
+    imaged = run_jobs(repo, "build:image")
+    assert imaged.returncode == 0, imaged.stdout + imaged.stderr
+    image = dict(
+        line.split("=", 1)
+        for line in (artifacts(repo, "build:image") / "image.env").read_text().splitlines()
+    )
     pushed = run_jobs(repo, "deploy:stage")
 
     assert pushed.returncode == 0, pushed.stdout + pushed.stderr
@@ -310,6 +329,14 @@ def test_stage_deploys_on_push_and_prod_waits_for_its_manual_start(
     assert dotenv["SLIPWAY_OUTCOME"] == "applied" and dotenv["SLIPWAY_REVISION"] == "0006"
     release_id = dotenv["RELEASE_ID"]
     assert release_id.startswith("storefront-")
+    # The deploy job read the image build:image pushed for this very release.
+    assert image["SLIPWAY_IMAGE_RELEASE"] == release_id
+    assert image["SLIPWAY_IMAGE_TAG"] == release_id
+    repository, digest = image["SLIPWAY_IMAGE_DIGEST"].split("@")
+    assert repository == env.variables["CI_REGISTRY_IMAGE"]
+    assert registry_digest(repository, release_id) == digest
+    assert dotenv["IMAGE_DIGEST"] == image["SLIPWAY_IMAGE_DIGEST"]
+    assert f"image of this release: {image['SLIPWAY_IMAGE_DIGEST']}" in pushed.stdout
     # Stage serves the new release, through nginx on each of its hosts; prod nothing yet.
     assert env.inventories["stage"].serving() == {"web1": release_id, "web2": release_id}
     assert set(env.inventories["prod"].serving().values()) == {None}

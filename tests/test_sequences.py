@@ -86,15 +86,11 @@ def test_counters_behind_a_bulk_import_are_reported_and_repaired(
         assert {r["table"].split(".")[-1] for r in repaired.report["data"]["repaired"]} == {
             t for t, _ in behind
         }
-        row = (
-            db.engine()
-            .connect()
-            .execute(
+        with db.engine().connect() as conn:
+            row = conn.execute(
                 sa.text("SELECT command, outcome FROM slipway_history WHERE run_id = :r"),
                 {"r": repaired.report["run_id"]},
-            )
-            .one()
-        )
+            ).one()
         assert tuple(row) == ("sequences-repair", "applied")
     for table in names:
         assert insert_without_id(db, table) == 301

@@ -735,12 +735,15 @@ class MySQL(Dialect):
         return int(value)
 
     # AUTO_INCREMENT columns, and (MariaDB 10.3+) columns whose default takes the next
-    # value of a sequence: nextval(`db`.`seq`).
+    # value of a sequence: nextval(`db`.`seq`). Each information_schema table is limited
+    # to this database by a constant: otherwise the server opens every table of every
+    # database to read its AUTO_INCREMENT, and waits behind DDL elsewhere.
     _COUNTED_COLUMNS = (
         "SELECT c.TABLE_NAME, c.COLUMN_NAME, c.EXTRA, c.COLUMN_DEFAULT, t.AUTO_INCREMENT "
         "FROM information_schema.COLUMNS c JOIN information_schema.TABLES t "
-        "ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME "
-        "WHERE c.TABLE_SCHEMA = DATABASE() AND t.TABLE_TYPE = 'BASE TABLE' "
+        "ON t.TABLE_NAME = c.TABLE_NAME "
+        "WHERE c.TABLE_SCHEMA = DATABASE() AND t.TABLE_SCHEMA = DATABASE() "
+        "AND t.TABLE_TYPE = 'BASE TABLE' "
         "AND (c.EXTRA LIKE '%auto_increment%' OR c.COLUMN_DEFAULT LIKE 'nextval(%') "
         "ORDER BY 1, 2"
     )
