@@ -41,13 +41,16 @@ if [ -n "${SLIPWAY_IMAGE_DIGEST:-}" ]; then
   [ "${SLIPWAY_IMAGE_RELEASE:-}" = "$(basename "$(cat dist/CURRENT)" .tar.gz)" ] || {
     echo "build:image built ${SLIPWAY_IMAGE_RELEASE:-?}, not $(cat dist/CURRENT)" >&2; exit 2; }
   echo "image of this release: $SLIPWAY_IMAGE_DIGEST"
+  image_var=(-e "slipway_app_image=$SLIPWAY_IMAGE_DIGEST")  # used where slipway_app_from: image
+else
+  image_var=()
 fi
 set +e
 "$venv/bin/slipway" deploy --env "$env_name" --playbook "$playbook" --inventory "$inventory" \
   --vault-password-file "$secrets/vault-pass" \
   -e "ansible_ssh_private_key_file=$secrets/deploy_key" \
   -e "slipway_db_bundle=$PWD/dist/$(cat dist/CURRENT)" \
-  -e "slipway_db_fetch_dir=$PWD/release/runs"
+  -e "slipway_db_fetch_dir=$PWD/release/runs" "${image_var[@]}"
 rc=$?
 set -e
 "$venv/bin/python" scripts/ci_release_report.py release "$rc"
