@@ -111,7 +111,7 @@ def build(
         release = manifest["release_id"]
         labels = {
             LABEL_RELEASE: release,
-            LABEL_REVISION: manifest.get("commit", "").split()[0],
+            LABEL_REVISION: (manifest.get("commit") or "unknown").split()[0],
             LABEL_HEAD: _alembic_head(context / "migrations"),
             LABEL_CREATED_BY: "slipway",
         }
