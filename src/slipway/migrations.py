@@ -522,6 +522,15 @@ class Project:
             self._rendered[key] = self._render_each(steps, begin, end, revisions)
         return self._rendered[key]
 
+    def rendered_already(
+        self, start: str | None, revisions: list[Revision], *, up: bool
+    ) -> dict[str, Rendered] | None:
+        """What :meth:`rendered` gave for these revisions earlier in this command, or None:
+        never runs env.py."""
+        if not revisions:
+            return {}
+        return self._rendered.get((start, revisions[-1].id, up))
+
     def _render_each(
         self, steps: _StepsFn, start: Any, destination: str, revisions: list[Revision]
     ) -> dict[str, Rendered]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import re
 
-from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
 from slipway.config import Settings
@@ -91,13 +90,6 @@ def inserted_into(sql: str) -> set[str]:
     return {m.group(1).replace('"', "").replace("`", "") for m in _INSERT_INTO.finditer(sql)}
 
 
-def behind_and_inserted(conn: Connection, run: Run, sql: str) -> list[Counter]:
-    """The counters behind whose table an INSERT of ``sql`` (pending revisions) names."""
-    tables = inserted_into(sql)
-    if not tables:
-        return []
-    return [
-        c
-        for c in run.dialect.counters_behind(conn)
-        if c.table in tables or c.table.split(".", 1)[-1] in tables
-    ]
+def named_in(counter: Counter, tables: set[str]) -> bool:
+    """Whether ``tables`` (as INSERT statements name them) hold the counter's table."""
+    return counter.table in tables or counter.table.split(".", 1)[-1] in tables
