@@ -63,13 +63,8 @@ def registry_digest(repository: str, tag: str) -> str | None:
     return str(response.headers["Docker-Content-Digest"])
 
 
-def files_of(image: docker.models.images.Image, into: Path) -> set[str]:
-    """Every path in every layer of the image (as `docker save` writes it)."""
-    archive = into / "image.tar"
-    with archive.open("wb") as out:
-        for chunk in image.save():
-            out.write(chunk)
-    names: set[str] = set()
+def layers(archive: Path) -> Iterator[tarfile.TarFile]:
+    """Each layer of an image archive (as `docker save` writes it), opened."""
     with tarfile.open(archive) as outer:
         for member in outer.getmembers():
             if not member.isfile() or not member.name.endswith(".tar"):
@@ -77,7 +72,18 @@ def files_of(image: docker.models.images.Image, into: Path) -> set[str]:
             layer = outer.extractfile(member)
             assert layer is not None
             with tarfile.open(fileobj=io.BytesIO(layer.read())) as inner:
-                names.update(n.lstrip("./") for n in inner.getnames())
+                yield inner
+
+
+def files_of(image: docker.models.images.Image, into: Path) -> set[str]:
+    """Every path in every layer of the image."""
+    archive = into / "image.tar"
+    with archive.open("wb") as out:
+        for chunk in image.save():
+            out.write(chunk)
+    names: set[str] = set()
+    for layer in layers(archive):
+        names.update(n.lstrip("./") for n in layer.getnames())
     return names
 
 
@@ -149,20 +155,13 @@ def test_the_image_carries_what_it_claims_and_a_rebuild_reuses_the_cache(
 
 def _uid_of(image: docker.models.images.Image, user: str, tmp_path: Path) -> int | None:
     """The uid /etc/passwd of the image's last layer that has one gives ``user``."""
-    archive = tmp_path / "image.tar"
     passwd = None
-    with tarfile.open(archive) as outer:
-        for member in outer.getmembers():
-            if not member.isfile() or not member.name.endswith(".tar"):
-                continue
-            layer = outer.extractfile(member)
-            assert layer is not None
-            with tarfile.open(fileobj=io.BytesIO(layer.read())) as inner:
-                for entry in inner.getmembers():
-                    if entry.name.lstrip("./") == "etc/passwd" and entry.isfile():
-                        data = inner.extractfile(entry)
-                        assert data is not None
-                        passwd = data.read().decode()
+    for layer in layers(tmp_path / "image.tar"):
+        for entry in layer.getmembers():
+            if entry.name.lstrip("./") == "etc/passwd" and entry.isfile():
+                data = layer.extractfile(entry)
+                assert data is not None
+                passwd = data.read().decode()
     for line in (passwd or "").splitlines():
         fields = line.split(":")
         if fields[0] == user:

@@ -219,11 +219,10 @@ def _build(
         )
     said: list[str] = []
     for chunk in chunks:
-        if "error" in chunk or "errorDetail" in chunk:
-            detail = chunk.get("errorDetail") or {}
-            message = str(detail.get("message") or chunk.get("error") or "").strip()
+        message = _failure(chunk)
+        if message is not None:
             raise Refused(
-                f"the image build failed: {message.splitlines()[0] if message else 'no reason'}",
+                f"the image build failed: {message}",
                 check="image_build",
                 hint="fix the Dockerfile or the bundle; nothing was pushed",
             )
@@ -293,6 +292,15 @@ def _podman_build(
     return _json_lines(response.iter_lines())
 
 
+def _failure(chunk: dict[str, Any]) -> str | None:
+    """The first line of the error an engine's progress object reports, or None."""
+    if "error" not in chunk and "errorDetail" not in chunk:
+        return None
+    detail = chunk.get("errorDetail") or {}
+    message = str(detail.get("message") or chunk.get("error") or "").strip()
+    return message.splitlines()[0] if message else "no reason given"
+
+
 def _json_lines(lines: Iterable[bytes]) -> Iterator[dict[str, Any]]:
     for line in lines:
         if line.strip():
@@ -311,11 +319,10 @@ def _push(
     for chunk in client.images.push(
         repository, tag=tag, auth_config=auth, stream=True, decode=True
     ):
-        if "error" in chunk or "errorDetail" in chunk:
-            detail = chunk.get("errorDetail") or {}
-            message = str(detail.get("message") or chunk.get("error") or "").strip()
+        message = _failure(chunk)
+        if message is not None:
             raise Refused(
-                f"the push to {repository} failed: {message.splitlines()[0] if message else '?'}",
+                f"the push to {repository} failed: {message}",
                 check="image_push",
                 hint="check the registry's address and credentials (CI_REGISTRY_USER)",
             )
