@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import (
@@ -284,3 +285,26 @@ def test_revision_file_that_is_not_utf8(
     result = release(tmp_path, "--alembic-ini", str(project.ini), url=seeded.url_str)
     assert_bad_input(result, "latin.py")
     assert state(seeded) == before
+
+
+@pytest.mark.parametrize("where", ["config", "flag"])
+def test_an_unknown_lint_rule_name_is_bad_input(where: str, tmp_path: Path) -> None:
+    """A misspelt rule would otherwise stay on (or off) without a word."""
+    extra: dict[str, Any] = (
+        {"lint_rules": {"ban-drop-colum": "warning"}} if where == "config" else {}
+    )
+    config = write_config(tmp_path, extra)
+    flag = ["--lint-rule", "ban-drop-colum=warning"] if where == "flag" else []
+    result = slipway(
+        "db",
+        "lint",
+        "--env",
+        "test",
+        "--config",
+        str(config),
+        "--alembic-ini",
+        str(ROOT / "alembic.ini"),
+        *flag,
+        env={"TEST_DB_URL": "sqlite:////nonexistent/never.db"},
+    )
+    assert_bad_input(result, "ban-drop-colum")

@@ -5,10 +5,12 @@ install then releases a stock ``alembic init`` project on SQLite with the instal
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -35,6 +37,22 @@ def upgrade():
 
 def downgrade():
     op.drop_table("users")
+"""
+# Syntax whose ast.dump differs between Pythons: a class, keyword arguments, None.
+SECOND_REVISION = """
+class Labels:
+    \"\"\"Labels of users.\"\"\"
+
+    default = None
+
+
+def upgrade(*, engine_name: str = "") -> None:
+    op.add_column("users", sa.Column("label", sa.String(20), nullable=True, default=None))
+
+
+def downgrade(*, engine_name: str = "") -> None:
+    with op.batch_alter_table("users") as batch:
+        batch.drop_column("label")
 """
 
 
@@ -109,9 +127,26 @@ def test_installs_beside_old_pins_and_brings_nothing_extra(wheel: Path, tmp_path
     smoke(bin_dir, bin_dir / "alembic", tmp_path)
 
 
+@pytest.fixture(scope="module")
+def on_python(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """The bin folder of a venv of Python ``version`` with the wheel installed, made once
+    per version for this module."""
+    made: dict[str, Path] = {}
+
+    def get(version: str) -> Path:
+        if version not in made:
+            folder = tmp_path_factory.mktemp(f"venv-{version}")
+            made[version] = venv(folder / "venv", python(version), str(wheel))
+        return made[version]
+
+    return get
+
+
 @pytest.mark.parametrize("version", ["3.10", "3.12"])
-def test_smoke_on_other_pythons(version: str, wheel: Path, tmp_path: Path) -> None:
-    bin_dir = venv(tmp_path / "venv", python(version), str(wheel))
+def test_smoke_on_other_pythons(
+    version: str, on_python: Callable[[str], Path], tmp_path: Path
+) -> None:
+    bin_dir = on_python(version)
     smoke(bin_dir, bin_dir / "alembic", tmp_path)
 
 
@@ -133,3 +168,36 @@ def test_pipx_install_on_python_3_13(wheel: Path, tmp_path: Path) -> None:
     alembic = next((home / "venvs" / "slipway" / "bin").glob("alembic"))
     smoke(bin_dir, alembic, tmp_path)
     assert shutil.which("slipway", path=str(bin_dir))
+
+
+def test_a_release_applied_on_python_3_10_is_a_noop_on_3_13(
+    on_python: Callable[[str], Path], tmp_path: Path
+) -> None:
+    """Upgrading the host's Python does not make applied revisions look edited: the
+    checksums 3.10 recorded match what 3.13 computes."""
+    old, new = on_python("3.10"), on_python("3.13")
+    env = {**os.environ, "PATH": f"{old}:{os.environ['PATH']}"}
+    env.pop("SLIPWAY_CONFIG", None)
+    project = tmp_path / "service"
+    project.mkdir()
+    run = {"cwd": project, "capture_output": True, "text": True, "check": False, "env": env}
+    assert subprocess.run([str(old / "alembic"), "init", "migrations"], **run).returncode == 0
+    for n, name in enumerate(("first", "second")):
+        made = subprocess.run([str(old / "alembic"), "revision", "-m", name], **run)
+        assert made.returncode == 0, made.stderr
+        (path,) = (project / "migrations" / "versions").glob(f"*{name}.py")
+        head = path.read_text().split("def upgrade()")[0]
+        body = FIRST_REVISION if n == 0 else SECOND_REVISION
+        path.write_text(head + body)
+    (project / "slipway.yml").write_text(
+        "environments:\n  local:\n"
+        "    database_url: sqlite:///app.db\n    alembic_ini: alembic.ini\n"
+    )
+
+    applied = subprocess.run([str(old / "slipway"), "db", "release", "--json"], **run)
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert json.loads(applied.stdout)["outcome"] == "applied"
+
+    again = subprocess.run([str(new / "slipway"), "db", "release", "--json"], **run)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert json.loads(again.stdout)["outcome"] == "noop"

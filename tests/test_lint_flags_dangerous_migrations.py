@@ -106,6 +106,17 @@ def dangerous_history(project: Project) -> None:
         'op.rename_table("things", "items")',
         'op.rename_table("items", "things")',
     )
+    project.add(
+        "r13_backfill",
+        "op.execute(\"UPDATE items SET colour = 'blue' WHERE colour IS NULL\")",
+        "pass",
+    )
+    project.add(
+        "r14_down_reads_rows",
+        'op.add_column("items", sa.Column("shade", sa.String(10), nullable=True))',
+        'n = op.get_bind().execute(sa.text("SELECT count(*) FROM items")).scalar()\n'
+        'op.drop_column("items", "shade")',
+    )
 
 
 # revision -> the rule it must raise, per dialect (None: no error finding expected)
@@ -136,6 +147,13 @@ EXPECTED: dict[str, dict[str, str | None]] = {
         "sqlite": None,
     },
     "r12_rename_table": dict.fromkeys(("postgresql", "mariadb", "sqlite"), "renaming-table"),
+}
+# revision -> the rule it raises as a warning only, on every dialect: a data migration
+# without a downgrade loses no structure; a downgrade that needs a live connection is
+# judged by the rehearsal.
+WARNED = {
+    "r13_backfill": "irreversible-data-migration",
+    "r14_down_reads_rows": "unrenderable-downgrade",
 }
 
 
@@ -187,6 +205,9 @@ def test_each_dangerous_revision_is_flagged_with_its_rule(
         else:
             assert rule in found.get(revision, set()), f"{revision} on {kind}: {found}"
     assert "r01" not in errors  # creating a new table is safe
+    for revision, rule in WARNED.items():
+        assert revision not in errors, f"{revision} on {kind}: {errors.get(revision)}"
+        assert rule in errors_by_revision(result.report, "warning")[revision], revision
     finding = next(
         f
         for f in result.report["data"]["lint"]["findings"]

@@ -353,9 +353,12 @@ def db() -> None:
 
 @db.command()
 @common
-def release(ctx: Context) -> Report:
+@option("--to", "to", help="Release up to this revision only (default: the head).")
+def release(ctx: Context, to: str | None) -> Report:
     """The guarded release: preflight, lock, backup, render, apply, verify, rollback."""
-    return lib.release(ctx.settings())
+    if to is not None and not to.strip():
+        raise click.UsageError("--to is empty: name a revision, or leave it out")
+    return lib.release(ctx.settings(), to=to)
 
 
 @db.command()
@@ -470,7 +473,11 @@ def verify(ctx: Context, revision: str | None, run_id: str | None) -> Report:
 
 @db.command()
 @common
-@option("--to", "to", help="Target revision, or 'base' (default: start of the last run).")
+@option(
+    "--to",
+    "to",
+    help="Target revision, 'base', or -N (N revisions down); default: the start of the last run.",
+)
 @join_run
 def rollback(ctx: Context, to: str | None, run_id: str | None) -> Report:
     """Downgrade to a revision and verify it; with --run-id, end that run where it began."""

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from slipway import rulenames
 from slipway.errors import BadInput
 
 if sys.version_info >= (3, 11):
@@ -98,6 +99,14 @@ class Options(BaseModel):
         # YAML reads a bare off as false.
         if isinstance(value, dict):
             return {k: "off" if v is False else v for k, v in value.items()}
+        return value
+
+    @field_validator("lint_rules")
+    @classmethod
+    def _known_rules(cls, value: dict[str, str]) -> dict[str, str]:
+        wrong = rulenames.unknown(value)
+        if wrong:
+            raise ValueError(f"no lint rule is named {', '.join(map(repr, wrong))}")
         return value
 
     @property
@@ -380,6 +389,12 @@ def with_lint_policy(
             raise BadInput(
                 f"--lint-rule '{item}' is not RULE=LEVEL",
                 hint=f"for example --lint-rule ban-drop-column=warning ({', '.join(RULE_LEVELS)})",
+            )
+        if rulenames.unknown([rule.strip()]):
+            raise BadInput(
+                f"--lint-rule '{item}': no lint rule is named '{rule.strip()}'",
+                hint="'slipway db lint' names each finding's rule; squawk's and slipway's "
+                "rules are listed in docs/contract.md",
             )
         merged[rule.strip()] = level.strip()
     policy = {"lint_fail_on": fail_on or settings.options.lint_fail_on, "lint_rules": merged}

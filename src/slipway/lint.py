@@ -289,7 +289,7 @@ def _raw_findings(
         out[rev.id].extend(
             (*f[:6], _source_line(stmts, ups[rev.id].marks, f[1])) for f in found.get(rev.id, [])
         )
-        out[rev.id].extend(_reversibility(downs[rev.id], bool(stmts), relevant))
+        out[rev.id].extend(_reversibility(downs[rev.id], stmts, relevant))
     return out
 
 
@@ -302,21 +302,46 @@ def _source_line(stmts: list[Statement], marks: list[tuple[int, int]], text: str
     return before[-1] if before else None
 
 
+# Statements that change rows, not the schema: a revision of only these that cannot be
+# undone loses no structure, and its rows are in the release's backup.
+_ROW_CHANGES = re.compile(r"^\s*(INSERT|UPDATE|DELETE|MERGE|REPLACE)\b", re.I)
+
+
 def _reversibility(
     down: Rendered,
-    upgrade_does_something: bool,
+    upgrade: list[Statement],
     relevant: Callable[[Rendered], list[Statement]],
 ) -> list[_Raw]:
-    def irreversible(why: str) -> list[_Raw]:
-        hint = "write a downgrade that undoes the upgrade, so a failed release can roll back"
-        return [("irreversible-downgrade", "", why, hint, "slipway", "downgrade", None)]
+    def finding(rule: str, why: str, hint: str) -> list[_Raw]:
+        return [(rule, "", why, hint, "slipway", "downgrade", None)]
 
+    undo = "write a downgrade that undoes the upgrade, so a failed release can roll back"
     if down.error is not None:
         err = down.error
-        return irreversible(f"the downgrade raises {type(err).__name__}: {first_line(err)}")
-    if upgrade_does_something and not relevant(down):
-        return irreversible(
-            "the downgrade is empty: a rollback would leave this revision's changes behind"
+        why = f"{type(err).__name__}: {first_line(err)}"
+        if isinstance(err, NotImplementedError):
+            return finding("irreversible-downgrade", f"the downgrade raises {why}", undo)
+        # It may need a live connection (it reads rows, or SQLite's batch mode reflects):
+        # the rehearsal runs it; where it fails, the release rolls back by restore.
+        return finding(
+            "unrenderable-downgrade",
+            f"the downgrade cannot be rendered as SQL: {why}",
+            "the rehearsal runs it on a scratch copy; a release whose downgrade fails "
+            "there rolls back by restoring its backup",
+        )
+    if upgrade and not relevant(down):
+        if all(_ROW_CHANGES.match(s.text) for s in upgrade):
+            return finding(
+                "irreversible-data-migration",
+                "the downgrade is empty: a rollback would leave this revision's row "
+                "changes in place (no schema change)",
+                "undo the row changes in downgrade() if they matter; the release's backup "
+                "holds the rows as they were",
+            )
+        return finding(
+            "irreversible-downgrade",
+            "the downgrade is empty: a rollback would leave this revision's changes behind",
+            undo,
         )
     return []
 

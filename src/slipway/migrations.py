@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import ast
 import functools
-import hashlib
 import io
 import logging
 import os
@@ -38,7 +37,7 @@ from alembic.util.exc import CommandError
 from sqlalchemy import Connection, Engine, inspect
 from sqlalchemy.engine import URL
 
-from slipway import logs
+from slipway import checksums, logs
 from slipway.config import Settings
 from slipway.errors import BadInput, Refused, SlipwayError
 from slipway.guard import Guard
@@ -46,31 +45,14 @@ from slipway.guard import Guard
 log = logging.getLogger(__name__)
 
 
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+@functools.lru_cache(maxsize=8192)
+def _checksum(path: Path, _stamp: tuple[int, int]) -> str:
+    return checksums.code_sha256(path)
 
 
-_DOCUMENTED = (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-
-
-def code_sha256(path: Path) -> str:
-    """sha256 of what a revision file does: its syntax tree without docstrings. Comments,
-    blank lines, quoting and layout leave it as it is, so a reformatter (ruff format,
-    black) does not edit an applied revision; any change to its code does. A file that
-    does not parse is hashed as bytes."""
-    data = path.read_bytes()
-    try:
-        tree = ast.parse(data, filename=str(path))
-    except (SyntaxError, ValueError):
-        return hashlib.sha256(data).hexdigest()
-    for node in ast.walk(tree):
-        if not isinstance(node, _DOCUMENTED) or not node.body:
-            continue
-        first = node.body[0]
-        value = first.value if isinstance(first, ast.Expr) else None
-        if isinstance(value, ast.Constant) and isinstance(value.value, str):  # a docstring
-            node.body = node.body[1:] or [ast.Pass()]
-    return hashlib.sha256(ast.dump(tree).encode()).hexdigest()
+def _stamp(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_mtime_ns, st.st_size
 
 
 ACCEPT_ATTRIBUTE = "slipway_accept"
@@ -94,14 +76,14 @@ class Revision:
 
     @property
     def sha256(self) -> str:
-        """The checksum recorded when the revision is applied: of its code (see
-        :func:`code_sha256`)."""
-        return code_sha256(self.path)
+        """The checksum recorded when the revision is applied: of its code, the same on
+        every Python (see :mod:`slipway.checksums`); computed once per file state."""
+        return _checksum(self.path, _stamp(self.path))
 
     def matches(self, recorded: str) -> bool:
-        """The file does what it did when ``recorded`` was taken (by this slipway, of its
-        code; by an older one, of its bytes)."""
-        return recorded == self.sha256 or recorded == file_sha256(self.path)
+        """The file does what it did when ``recorded`` was taken (by this slipway; by an
+        older one, of its bytes or of ``ast.dump`` on another Python)."""
+        return recorded == self.sha256 or recorded in checksums.legacy_sha256s(self.path)
 
     @property
     def below(self) -> tuple[str, ...]:

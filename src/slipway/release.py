@@ -23,10 +23,11 @@ from slipway.run import Run, State, claim_alive
 log = logging.getLogger(__name__)
 
 
-def release(settings: Settings, *, run_id: str | None = None) -> Report:
+def release(settings: Settings, *, run_id: str | None = None, to: str | None = None) -> Report:
     """preflight, lock, then the plan (backup, render and rehearse, apply, verify); on a
-    failure once changes began, rollback, then restore."""
-    with Run(settings, "release", run_id=run_id) as run:
+    failure once changes began, rollback, then restore. ``to``: up to that revision
+    only, not the head."""
+    with Run(settings, "release", run_id=run_id, target=to) as run:
         state = steps.preflight(run)
         state = steps.lock(run)
         if not state.pending:
@@ -158,32 +159,19 @@ def verify(settings: Settings, expected: str | None = None) -> Report:
 
 
 def rollback(settings: Settings, to: str | None) -> Report:
-    """Downgrade to ``to`` (a revision, or ``base``), or to where the last run started."""
+    """Downgrade to ``to`` (a revision, ``base``, or ``-N``: N revisions down, as
+    Alembic's relative steps), or to where the last run started. A target the database
+    is not above is bad input, refused before the lock: nothing is recorded."""
     with Run(settings, "rollback") as run:
-        if to not in (None, "base") and not run.project.knows(str(to)):
+        if to is not None and to != "base" and not _relative(to) and not run.project.knows(to):
             raise BadInput(f"revision {to} is not in the migration graph")
         state = steps.preflight(run, gate=False)
-        steps.lock(run, remedy=True)
-        target = to
-        if target is None:
-            with run.connect() as conn:
-                previous = [
-                    r
-                    for r in ledger.runs(conn, 50)
-                    if r["command"] in ("release", "apply")
-                    and r["outcome"] == Outcome.APPLIED.value
-                ]
-            if not previous:
-                raise BadInput("no applied run in the history to roll back", hint="pass --to REV")
-            target = previous[0]["from_revision"]
-        elif target == "base":
-            target = None
-        elif not run.project.knows(target):
-            raise BadInput(f"revision {target} is not in the migration graph")
+        target = _rollback_target(run, state, to)
         run.report.from_revision, run.report.to_revision = state.current, target
         if target == state.current:
             run.report.finish(Outcome.NOOP)
             return run.report
+        steps.lock(run, remedy=True)
         try:
             steps.rollback(run, target, None)
         except StepFailed as failure:
@@ -192,6 +180,53 @@ def rollback(settings: Settings, to: str | None) -> Report:
             return run.report
         run.report.finish(Outcome.APPLIED)
     return run.report
+
+
+def _relative(to: str) -> int | None:
+    """N of ``-N``, else None."""
+    return int(to[1:]) if to.startswith("-") and to[1:].isdigit() and int(to[1:]) > 0 else None
+
+
+def _rollback_target(run: Run, state: State, to: str | None) -> str | None:
+    """The revision a rollback goes down to (None: base), checked against where the
+    database is: it must be at or above it."""
+    at = state.current or "base"
+    steps_down = _relative(to) if to is not None else None
+    if to is None:
+        with run.connect() as conn:
+            previous = [
+                r
+                for r in ledger.runs(conn, 50)
+                if r["command"] in ("release", "apply") and r["outcome"] == Outcome.APPLIED.value
+            ]
+        if not previous:
+            raise BadInput("no applied run in the history to roll back", hint="pass --to REV")
+        target: str | None = previous[0]["from_revision"]
+    elif steps_down is not None:
+        target = state.current
+        for taken in range(steps_down):
+            if target is None:
+                raise BadInput(
+                    f"--to {to}: the database is at {at}, {taken} revision(s) above base",
+                    hint=f"pass --to -{taken}" if taken else "there is nothing to roll back",
+                )
+            rev = run.project.revision(target)
+            if len(rev.parents) > 1:
+                raise BadInput(
+                    f"--to {to}: {rev.id} is a merge of {', '.join(rev.parents)}",
+                    hint="name the revision to go down to: --to REV",
+                )
+            target = rev.down_revision
+    else:
+        target = None if to == "base" else to
+    below = {r.id for r in run.project.applied(state.current)}
+    if target is not None and target not in below:
+        raise BadInput(
+            f"--to {target}: the database is at {at}, which is not above {target}",
+            hint="name a revision below the current one (slipway db history shows them), "
+            "or release to go up",
+        )
+    return target
 
 
 def restore(settings: Settings, backup_path: str, *, foreign: bool = False) -> Report:

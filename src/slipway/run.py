@@ -105,8 +105,11 @@ class Run:
         run_id: str | None = None,
         join: bool = False,
         read_only: bool = False,
+        target: str | None = None,
     ) -> None:
         self.settings = settings
+        # The revision a release goes up to (--to): the single head unless given.
+        self.target = None if target in (None, "head") else target
         # A read-only command (status, history) keeps no artifacts and runs no revision.
         self.read_only = read_only
         self.run_id = run_id or new_run_id()
@@ -287,6 +290,13 @@ class Run:
     def state(self) -> State:
         """Read the database's revision; refuse a position the code does not know."""
         head = self.project.single_head()
+        if self.target is not None:
+            if not self.project.knows(self.target):
+                raise BadInput(
+                    f"--to {self.target}: no such revision in the migration graph",
+                    hint="name a revision 'slipway db status' lists, or leave --to out",
+                )
+            head = self.target
         if not self.dialect.database_exists():
             return State(
                 current=None, head=head, pending=self.project.pending(None, head), exists=False
@@ -305,6 +315,15 @@ class Run:
                 "it is ahead of the code or from another branch",
                 check="current_known",
                 hint="deploy the code that has this revision, or check out the right branch",
+            )
+        if (
+            current is not None
+            and current != head
+            and current not in {r.id for r in self.project.applied(head)}
+        ):
+            raise BadInput(
+                f"--to {head}: the database is at {current}, which is not below {head}",
+                hint=f"to go down, run: {self.settings.command('rollback', '--to', head)}",
             )
         return State(
             current=current, head=head, pending=self.project.pending(current, head), exists=True
@@ -444,18 +463,25 @@ class Run:
         return where, self.settings.command("rollback", "--to", claim.from_revision or "base")
 
     def claim(self, current: str | None, target: str | None, *, lease: bool = False) -> None:
-        """Write this run's claim (a ``running`` history row) and baseline the checksums
-        of revisions applied before slipway recorded any. With ``lease``, the claim
+        """Write this run's claim (a ``running`` history row), baseline the checksums
+        of revisions applied before slipway recorded any, and re-record those an earlier
+        slipway recorded in another form. With ``lease``, the claim
         outlives this process: later steps join the run and renew it."""
         with self.connect() as conn, conn.begin():
             ledger.ensure(conn)
             recorded = ledger.recorded_checksums(conn)
             known = current is not None and self.project.knows(current)
-            baseline = [
-                ledger.Checksum(rev.id, self.relpath(rev.path), rev.sha256, "baseline")
-                for rev in (self.project.applied(current) if known else [])
-                if rev.id not in recorded
-            ]
+            baseline = []
+            for rev in self.project.applied(current) if known else []:
+                if rev.id not in recorded:
+                    how = "baseline"
+                elif recorded[rev.id][0] != rev.sha256:
+                    # recorded by an earlier slipway (preflight found the file unchanged):
+                    # in today's form from now on, the same on every Python
+                    how = "rerecorded"
+                else:
+                    continue
+                baseline.append(ledger.Checksum(rev.id, self.relpath(rev.path), rev.sha256, how))
             ledger.record_checksums(conn, self.run_id, baseline)
             ledger.open_claim(
                 conn,

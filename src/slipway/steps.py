@@ -687,7 +687,9 @@ def rollback(run: Run, start: str | None, start_fingerprint: str | None) -> None
         below = {r.id for r in run.project.applied(start)}
         undo = [r for r in run.project.applied(heads) if r.id not in below]
         if start is not None and not set(below) <= {r.id for r in run.project.applied(heads)}:
-            raise StepFailed("rollback", f"database is at {current}, which is not above {start}")
+            raise StepFailed(
+                "rollback", f"database is at {current or 'base'}, which is not above {start}"
+            )
         if undo:
             recording = Recording()
             timeout = run.settings.options.own_lock_timeout_s  # recovery may wait longer
