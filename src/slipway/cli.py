@@ -400,6 +400,23 @@ def status(ctx: Context, everywhere: bool) -> Report | None:
 
 @db.command()
 @common
+@option(
+    "--revision",
+    help="The revision a database with tables but no Alembic version table is at "
+    "(proven against the code before it is written).",
+)
+def adopt(ctx: Context, revision: str | None) -> Report:
+    """Mark the history as it stands as released (slipway-baseline.yml): its lint
+    findings never gate; against a database, record and prove what is applied."""
+    if revision is not None and not revision.strip():
+        raise click.UsageError("--revision is empty: name a revision")
+    from slipway import adopt as adopt_lib
+
+    return adopt_lib.adopt(ctx.settings(), revision=revision)
+
+
+@db.command()
+@common
 def preflight(ctx: Context) -> Report:
     """Every check of the release, without changing anything."""
     return lib.preflight(ctx.settings())

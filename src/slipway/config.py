@@ -77,7 +77,10 @@ class Options(BaseModel):
     terminate_blockers_after_s: float | None = Field(None, gt=0)
     statement_timeout_s: Seconds = 900.0
     claim_lease_s: Seconds = 900.0
-    restore_on_failed_rollback: bool = False
+    # When a downgrade fails (in a rollback, or already in the rehearsal): restore the
+    # release's backup. false: a rollback whose downgrade fails stops with the restore
+    # command, and a rehearsal whose downgrade fails refuses the release.
+    restore_on_failed_rollback: bool = True
     development: bool = False
     version_table: str = Field("alembic_version", min_length=1)
     # The lint gate of preflight: refuse pending revisions with unaccepted findings of

@@ -195,6 +195,28 @@ class Dialect:
         """False only where connecting would create the database (a SQLite file)."""
         return True
 
+    # where a connection is, as its server says ------------------------------------
+    _where_sql: ClassVar[str]
+
+    def location(self, url: URL) -> str:
+        """What :meth:`where` answers on a connection to ``url``'s database."""
+        return url.database or ""
+
+    def where(self, dbapi_conn: Any) -> str:
+        """The database a driver connection is on, asked of the server (not read from
+        the URL that opened it). Leaves no transaction open."""
+        cursor = dbapi_conn.cursor()
+        try:
+            cursor.execute(self._where_sql)
+            answer = self._answer(list(cursor.fetchall()))
+        finally:
+            cursor.close()
+        dbapi_conn.rollback()
+        return answer
+
+    def _answer(self, rows: list[Any]) -> str:
+        return str(rows[0][0] or "") if rows else ""
+
     # locking and timeouts --------------------------------------------------
     @contextmanager
     def lock(self, engine: Engine, name: str) -> Iterator[None]:  # pragma: no cover
@@ -331,6 +353,8 @@ class PostgreSQL(Dialect):
     backup_suffix = ".dump"
     default_port = 5432
     sync_driver = "psycopg"
+
+    _where_sql = "SELECT current_database()"
 
     def _drop_database_sql(self, quoted: str) -> str:
         return f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"
@@ -629,6 +653,7 @@ class MySQL(Dialect):
     sync_driver = "pymysql"
     # Learned from the first connection: the server offers no TLS (see create_engine).
     _offers_no_tls = False
+    _where_sql = "SELECT DATABASE()"
 
     def connect_args(self) -> dict[str, object]:
         # A server that accepts the connection but never answers: the handshake is
@@ -1008,6 +1033,16 @@ class SQLite(Dialect):
 
     def identity(self, url: URL) -> tuple[str, ...]:
         return (self.name, str(Path(url.database or "").resolve()))
+
+    _where_sql = "PRAGMA database_list"
+
+    def location(self, url: URL) -> str:
+        return os.path.realpath(url.database or "")
+
+    def _answer(self, rows: list[Any]) -> str:
+        # (seq, name, file): the file of "main", empty for an in-memory database
+        main = [row[2] for row in rows if row[1] == "main"]
+        return os.path.realpath(main[0]) if main and main[0] else ""
 
     @property
     def path(self) -> Path:

@@ -87,6 +87,8 @@ class Finding:
     hint: str
     source: str  # squawk | slipway
     accepted: str | None = None  # the reason written in the revision
+    # The revision is in the adoption baseline (slipway-baseline.yml): reported only.
+    baseline: bool = False
 
     @property
     def fingerprint(self) -> str:
@@ -104,7 +106,7 @@ class LintResult:
     findings: list[Finding] = field(default_factory=list)
 
     def blocks(self, finding: Finding) -> bool:
-        if finding.accepted is not None or self.fail_on == "never":
+        if finding.accepted is not None or finding.baseline or self.fail_on == "never":
             return False
         return SEVERITY_ORDER[finding.severity] >= SEVERITY_ORDER[self.fail_on]
 
@@ -113,10 +115,13 @@ class LintResult:
 
     def summary(self) -> str:
         accepted = sum(1 for f in self.findings if f.accepted is not None)
+        baseline = sum(1 for f in self.findings if f.baseline and f.accepted is None)
         blocking = len(self.blocking())
+        adopted = f", {baseline} in the adoption baseline" if baseline else ""
         return (
             f"{len(self.revisions)} revision(s) on {self.dialect}: {len(self.findings)} "
-            f"finding(s), {accepted} accepted, {blocking} blocking (fail on {self.fail_on})"
+            f"finding(s), {accepted} accepted{adopted}, {blocking} blocking "
+            f"(fail on {self.fail_on})"
         )
 
     def refusal(self) -> Refused | None:
@@ -186,6 +191,7 @@ def check(
         path = relpath(rev.path)
         result.paths[rev.id] = path
         accepted = project.acceptances(rev.id)
+        adopted = project.in_baseline(rev)
         def_lines = _def_lines(rev.path)
         for rule, statement, message, hint, source, func, line in raw[rev.id]:
             severity = rules.get(rule) or _default_severity(rule)
@@ -203,6 +209,7 @@ def check(
                     hint=hint,
                     source=source,
                     accepted=accepted.get(rule),
+                    baseline=adopted,
                 )
             )
     return result

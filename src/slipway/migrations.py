@@ -21,7 +21,7 @@ import sys
 import types
 from bisect import bisect_left
 from collections.abc import Callable, Iterable
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,7 +39,7 @@ from sqlalchemy.engine import URL
 
 from slipway import checksums, logs
 from slipway.config import Settings
-from slipway.errors import BadInput, Refused, SlipwayError
+from slipway.errors import BadInput, Refused, SlipwayError, first_line
 from slipway.guard import Guard
 
 log = logging.getLogger(__name__)
@@ -57,6 +57,9 @@ def _stamp(path: Path) -> tuple[int, int]:
 
 ACCEPT_ATTRIBUTE = "slipway_accept"
 ACCEPTED_FILE = "slipway-accepted.yml"
+# Beside the Alembic ini, written by `slipway db adopt`: the revisions released before
+# slipway watched the project, each with its checksum.
+BASELINE_FILE = "slipway-baseline.yml"
 _ACCEPT_KEYS = ("revision", "rule", "reason")
 # Options of env.py's context.configure() that say where the revision is recorded.
 _VERSION_OPTIONS = ("version_table", "version_table_schema")
@@ -216,6 +219,8 @@ class Project:
         self.running: str | None = None
         self._accepted: dict[str, dict[str, str]] | None = None
         self._rendered: dict[tuple[str | None, str, bool], dict[str, Rendered]] = {}
+        self._flask_app: Any = None
+        self._baseline: dict[str, str] | None = None
         try:
             self.script = ScriptDirectory.from_config(self._config())
             if not run_revisions:
@@ -336,6 +341,39 @@ class Project:
             out.setdefault(rev, {})[rule] = reason
         return out
 
+    @property
+    def baseline_path(self) -> Path:
+        return self.ini.parent / BASELINE_FILE
+
+    def baseline(self) -> dict[str, str]:
+        """revision -> checksum, of ``slipway-baseline.yml`` (``slipway db adopt``): the
+        history as it stood when the team adopted slipway. Empty without the file."""
+        if self._baseline is None:
+            self._baseline = self._read_baseline()
+        return self._baseline
+
+    def _read_baseline(self) -> dict[str, str]:
+        path = self.baseline_path
+        if not path.is_file():
+            return {}
+        hint = "write it again with 'slipway db adopt', or restore it from the repository"
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+            raise BadInput(f"{path} cannot be read as YAML", hint=hint) from err
+        revisions = data.get("revisions") if isinstance(data, dict) else None
+        if not isinstance(revisions, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in revisions.items()
+        ):
+            raise BadInput(f"{path} has no 'revisions' mapping of revision to sha256", hint=hint)
+        return dict(revisions)
+
+    def in_baseline(self, rev: Revision) -> bool:
+        """The revision was released before slipway was adopted, and is unchanged since:
+        its lint findings are reported, never gating."""
+        recorded = self.baseline().get(rev.id)
+        return recorded is not None and rev.matches(recorded)
+
     def acceptances(self, revision: str) -> dict[str, str]:
         """The lint findings a revision accepts: ``slipway_accept = {rule: reason}`` in
         its file, or entries of ``slipway-accepted.yml`` (the file's own entry wins)."""
@@ -429,11 +467,33 @@ class Project:
             extra=extra or {},
             seen=result.seen,
         )
-        with logs.preserved(), guard.active() if guard else nullcontext(), env:
+        guarded = guard.active() if guard else nullcontext()
+        with logs.preserved(), self._app_context(), guarded, env:
             self.script.run_env()
         if not as_sql:
             self.version_options.update(result.seen)
         return result
+
+    def _app_context(self) -> AbstractContextManager[Any]:
+        """An env.py written for Flask-Migrate reads ``current_app``: as ``flask db``
+        does, slipway runs it inside an application context of the app ``FLASK_APP``
+        names (loaded once per command). Nothing when FLASK_APP is not set."""
+        name = os.environ.get("FLASK_APP")
+        if not name:
+            return nullcontext()
+        if self._flask_app is None:
+            try:
+                from flask.cli import ScriptInfo
+            except ImportError:
+                return nullcontext()
+            try:
+                self._flask_app = ScriptInfo(app_import_path=name).load_app()
+            except Exception as err:
+                raise BadInput(
+                    f"FLASK_APP={name} cannot be loaded: {type(err).__name__}: {first_line(err)}",
+                    hint="run slipway where 'flask db current' works, or unset FLASK_APP",
+                ) from err
+        return self._flask_app.app_context()  # type: ignore[no-any-return]
 
     def _upgrade_steps(self, destination: str) -> _StepsFn:
         return lambda heads, _ctx: self.script._upgrade_revs(destination, heads)

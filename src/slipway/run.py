@@ -338,14 +338,17 @@ class Run:
         how_to_fix: str = "let env.py use the connection slipway hands over "
         "(config.attributes['connection']) or sqlalchemy.url, or pass the database "
         "env.py uses as --db-url",
+        redirect: bool = False,
     ) -> Guard:
-        """The connection guard for env.py runs of this command (see :mod:`slipway.guard`)."""
+        """The connection guard for env.py runs of this command (see :mod:`slipway.guard`);
+        with ``redirect``, what env.py opens to the target goes to ``url`` instead."""
         return Guard(
             url or self.settings.url,
             secrets=self.settings.secrets,
             how_to_fix=how_to_fix,
             timeouts=timeouts,
             recording=recording,
+            redirect_from=self.settings.url if redirect else None,
         )
 
     def heads(self) -> tuple[str, ...]:

@@ -13,6 +13,15 @@ from typing import Any
 from sqlalchemy import Connection, inspect
 
 
+def user_tables(conn: Connection, version_table: str) -> list[str]:
+    """The tables of the database that are neither slipway's nor the version table."""
+    return [
+        t
+        for t in sorted(inspect(conn).get_table_names())
+        if t != version_table and not t.startswith("slipway_")
+    ]
+
+
 def describe(conn: Connection, *, skip: tuple[str, ...] = ("alembic_version",)) -> dict[str, Any]:
     insp = inspect(conn)
     names = [
@@ -80,12 +89,19 @@ def fingerprint(conn: Connection) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def diff(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
-    """What ``after`` has that ``before`` had not, and the other way round, in words."""
+def diff(
+    before: dict[str, Any],
+    after: dict[str, Any],
+    *,
+    more: str = "left behind",
+    less: str = "is gone",
+) -> list[str]:
+    """What ``after`` has that ``before`` had not (``more``), and the other way round
+    (``less``), in words."""
     out: list[str] = []
     old_tables, new_tables = before.get("tables", {}), after.get("tables", {})
-    out += [f"table {t} left behind" for t in sorted(set(new_tables) - set(old_tables))]
-    out += [f"table {t} is gone" for t in sorted(set(old_tables) - set(new_tables))]
+    out += [f"table {t} {more}" for t in sorted(set(new_tables) - set(old_tables))]
+    out += [f"table {t} {less}" for t in sorted(set(old_tables) - set(new_tables))]
     for table in sorted(set(old_tables) & set(new_tables)):
         for part, label in (
             ("columns", "column"),
@@ -95,8 +111,9 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
         ):
             was = {json.dumps(x, default=str) for x in old_tables[table][part]}
             now = {json.dumps(x, default=str) for x in new_tables[table][part]}
-            out += [f"{table}: {label} {x} left behind or changed" for x in sorted(now - was)]
-            out += [f"{table}: {label} {x} is gone" for x in sorted(was - now)]
+            changed = "left behind or changed" if more == "left behind" else more
+            out += [f"{table}: {label} {x} {changed}" for x in sorted(now - was)]
+            out += [f"{table}: {label} {x} {less}" for x in sorted(was - now)]
     for kind, label in (
         ("enums", "enum type"),
         ("sequences", "sequence"),
@@ -105,6 +122,6 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     ):
         was = {json.dumps(x) for x in before.get(kind, [])}
         now = {json.dumps(x) for x in after.get(kind, [])}
-        out += [f"{label} {x} left behind" for x in sorted(now - was)]
-        out += [f"{label} {x} is gone" for x in sorted(was - now)]
+        out += [f"{label} {x} {more}" for x in sorted(now - was)]
+        out += [f"{label} {x} {less}" for x in sorted(was - now)]
     return out

@@ -7,7 +7,8 @@
   (Alembic's autogenerate comparison, as ``alembic check``).
 
 The target database itself is never touched: the throwaway one is created on the same
-server with the same credentials and dropped afterwards.
+server with the same credentials and dropped afterwards, and whatever env.py connects to
+the target is pointed at the throwaway one, proven there before a statement runs.
 """
 
 from __future__ import annotations
@@ -40,17 +41,19 @@ class Scratch:
     engine: Engine
 
     def guard(self) -> Guard:
+        """env.py may touch the throwaway database only; what it opens to the target is
+        pointed there (see :mod:`slipway.guard`)."""
         return Guard(
             self.url,
             secrets=self.project.settings.secrets,
-            how_to_fix="env.py must use the connection slipway hands over "
-            "(config.attributes['connection']) or sqlalchemy.url, so checks run on a "
-            "throwaway database",
+            how_to_fix="let env.py connect to the database slipway is pointed at (or use "
+            "config.attributes['connection']): checks run on a throwaway copy of it",
+            redirect_from=self.project.settings.url,
         )
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self, skip: tuple[str, ...] = ("alembic_version",)) -> dict[str, Any]:
         with self.engine.connect() as conn:
-            return schema.describe(conn)
+            return schema.describe(conn, skip=skip)
 
     def upgrade(self, revision: str) -> None:
         self.project.migrate(self.engine, self.guard(), up=True, destination=revision, url=self.url)

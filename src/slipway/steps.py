@@ -24,7 +24,7 @@ from sqlalchemy.exc import DBAPIError
 from slipway import ledger, lint, progress, schema, sequences
 from slipway.artifacts import checksum, make_private, private_dir, remove, write_atomic
 from slipway.dialects import Dialect, ToolFailed, dialect_for
-from slipway.errors import BadInput, Refused, StepFailed, first_line
+from slipway.errors import BadInput, Refused, SlipwayError, StepFailed, first_line
 from slipway.guard import Recording
 from slipway.logs import redact
 from slipway.migrations import Revision, env_error
@@ -46,6 +46,8 @@ def preflight(run: Run, *, gate: bool = True) -> State:
         run.report.pending = [r.id for r in state.pending]
         notes = [f"at {state.current or 'base'}, head {state.head}, {len(state.pending)} pending"]
         server = lint.local_server(lint_dialect(run))
+        if state.exists and state.current is None:
+            _refuse_unversioned_tables(run)
         if state.exists:
             with run.connect() as conn:
                 recorded = ledger.recorded_checksums(conn)
@@ -73,10 +75,30 @@ def preflight(run: Run, *, gate: bool = True) -> State:
                     server = lint.server_version(conn)
         if gate and state.pending and run.settings.options.lint_fail_on != "never":
             notes.append(lint_gate(run, state, server).summary())
+            skipped = run.report.data.get("lint_baseline_skipped")
+            if skipped:
+                notes.append(f"{skipped} revision(s) of the adoption baseline not linted again")
         if gate and state.exists and state.pending:
             notes.extend(_counters_behind(run, state))
         step.detail = "; ".join(notes)
     return state
+
+
+def _refuse_unversioned_tables(run: Run) -> None:
+    """A database with tables but no Alembic version: applying the history from base
+    would collide with them, and slipway cannot tell which revision made them."""
+    version_table = str(run.project.version_options["version_table"])
+    with run.connect() as conn:
+        tables = schema.user_tables(conn, version_table)
+    if tables:
+        shown = ", ".join(tables[:3]) + (", ..." if len(tables) > 3 else "")
+        raise Refused(
+            f"the database has {len(tables)} table(s) ({shown}) but no Alembic version "
+            f"table {version_table}: slipway cannot tell which revision made them",
+            check="adopt",
+            hint="if revision REV of this history made them, adopt the database at it: "
+            + run.settings.command("adopt", "--revision", "REV"),
+        )
 
 
 def _counters_behind(run: Run, state: State) -> list[str]:
@@ -135,8 +157,17 @@ def lint_revisions(
 
 
 def lint_gate(run: Run, state: State, server: ServerVersion | None) -> lint.LintResult:
-    """Lint the pending revisions for this server; refuse unaccepted blocking findings."""
-    result = lint_revisions(run, state.current, state.pending, server)
+    """Lint the pending revisions for this server; refuse unaccepted blocking findings.
+    Those the adoption baseline covers (a new environment's first release applies the
+    whole history) are not linted again: only from the first revision it does not."""
+    start, pending = state.current, state.pending
+    covered = 0
+    while covered < len(pending) and run.project.in_baseline(pending[covered]):
+        covered += 1
+    if covered:
+        start, pending = pending[covered - 1].id, pending[covered:]
+        run.report.data["lint_baseline_skipped"] = covered
+    result = lint_revisions(run, start, pending, server)
     refusal = result.refusal()
     if refusal is not None:
         raise refusal
@@ -226,40 +257,56 @@ def _prune(folder: Path, pattern: str, keep: int) -> list[Path]:
 
 def render(run: Run, state: State) -> dict[str, FileRef]:
     """Write ``upgrade.sql`` and ``downgrade.sql`` of the pending revisions, one section
-    per revision. A revision that cannot render offline (it reads the database in
-    Python) is marked as live-only, not refused: its statements are captured when it
-    runs (``rehearsal.sql``, ``applied.sql``)."""
+    per revision. A revision whose upgrade cannot render offline (it reads the database
+    in Python) is marked as live-only, not refused: its statements are captured when it
+    runs (``rehearsal.sql``, ``applied.sql``). A downgrade that cannot render offline is
+    marked in ``downgrade.sql`` only: its upgrade is rendered as any other."""
     with run.report.step("render") as step:
         ups: list[str] = []
         downs: list[str] = []
         live: list[str] = []
+        live_down: list[str] = []
         rendered_up = run.project.rendered(state.current, state.pending, up=True)
         rendered_down = run.project.rendered(state.current, state.pending, up=False)
         for rev in state.pending:
             title = f"-- revision {rev.id} ({run.relpath(rev.path)}): {rev.message}".rstrip(": ")
             up, down = rendered_up[rev.id], rendered_down[rev.id]
-            err = up.error or down.error
-            if err is not None:
+            if up.error is not None:
                 live.append(rev.id)
-                why = f"{type(err).__name__}: {first_line(err)}"
                 mark = (
-                    f"{title}\n-- {LIVE_ONLY}: it cannot render offline ({why}).\n"
+                    f"{title}\n-- {LIVE_ONLY}: it cannot render offline ({_why(up.error)}).\n"
                     "-- Its statements are recorded when it runs: rehearsal.sql, applied.sql.\n"
                 )
                 ups.append(mark)
                 downs.insert(0, mark)
                 continue
             ups.append(f"{title}\n{up.sql}")
+            if down.error is not None:
+                live_down.append(rev.id)
+                downs.insert(
+                    0,
+                    f"{title}\n-- {LIVE_ONLY}: its downgrade cannot render offline "
+                    f"({_why(down.error)}).\n-- It runs live if the release rolls back; "
+                    "where it fails, the release restores its backup.\n",
+                )
+                continue
             downs.insert(0, f"{title}\n{down.sql}")
         refs = {
             "upgrade": write_sql(run, "upgrade", "\n".join(ups)),
             "downgrade": write_sql(run, "downgrade", "\n".join(downs)),
         }
         run.report.data["live_only"] = live
+        run.report.data["downgrade_live_only"] = live_down
         step.detail = f"{len(state.pending)} revision(s), {refs['upgrade'].bytes} bytes up" + (
             f"; {len(live)} need a live connection: {', '.join(live)}" if live else ""
         )
+        if live_down:
+            step.detail += f"; downgrade live-only: {', '.join(live_down)}"
     return refs
+
+
+def _why(err: BaseException) -> str:
+    return f"{type(err).__name__}: {first_line(err)}"
 
 
 LIVE_ONLY = "live-only: needs a live connection"
@@ -268,7 +315,9 @@ LIVE_ONLY = "live-only: needs a live connection"
 def rehearse(run: Run, state: State, backup: FileRef | None) -> None:
     """Run the pending revisions up, down to the start and up again on a scratch copy
     made from this run's backup, recording every statement in ``rehearsal.sql``. A
-    failure refuses the release: the target has not been touched."""
+    failed upgrade refuses the release: the target has not been touched. A failed
+    downgrade does not, where the run may restore its backup: the release goes on, and
+    its report and log say that it rolls back by restore; where it may not, it refuses."""
     mode = run.settings.options.rehearse
     live = run.report.data.get("live_only") or []
     if mode == "never" or (mode == "live" and not live):
@@ -313,26 +362,42 @@ def rehearse(run: Run, state: State, backup: FileRef | None) -> None:
             guard = run.guard(
                 url=url,
                 recording=recording,
-                how_to_fix="env.py must use the connection slipway hands over "
-                "(config.attributes['connection']) or sqlalchemy.url to be rehearsed on a "
-                "scratch copy; or set rehearse: never for this environment",
+                how_to_fix="let env.py connect to the database slipway is pointed at (or "
+                "use config.attributes['connection']): the rehearsal runs on a copy of it",
+                redirect=True,
             )
-            moves = [
-                (f"upgrade to {state.head}", True, state.head),
-                (f"downgrade to {state.current or 'base'}", False, state.current),
-                (f"upgrade to {state.head} again", True, state.head),
-            ]
-            try:
-                for title, up, target in moves:
-                    recording.begin(f"rehearsal ({copy} copy): {title}")
+
+            doing = ""
+
+            def move(title: str, up: bool, target: str | None) -> None:
+                nonlocal doing
+                doing = title
+                recording.begin(f"rehearsal ({copy} copy): {title}")
+                try:
                     project.migrate(engine, guard, up=up, destination=target, url=url)
+                except Exception as err:
+                    found = env_error(err)
+                    if found is not None:
+                        raise found from err
+                    recording.note(f"failed: {redact(first_line(err), run.settings.secrets)}")
+                    raise
+
+            by_restore = None
+            try:
+                move(f"upgrade to {state.head}", True, state.head)
+                try:
+                    move(f"downgrade to {state.current or 'base'}", False, state.current)
+                except SlipwayError:
+                    raise
+                except Exception as err:  # noqa: BLE001 - the downgrade's own failure
+                    by_restore = _downgrade_fails(run, project.running, err)
+                if by_restore is None:
+                    move(f"upgrade to {state.head} again", True, state.head)
+            except SlipwayError:
+                raise
             except Exception as err:
-                found = env_error(err)
-                if found is not None:
-                    raise found from err
-                recording.note(f"failed: {redact(first_line(err), run.settings.secrets)}")
                 raise Refused(
-                    f"the rehearsal failed in revision {project.running} ({title}): "
+                    f"the rehearsal failed in revision {project.running} ({doing}): "
                     f"{redact(first_line(err), run.settings.secrets)}",
                     check="rehearsal",
                     hint="fix the revision; the target database was not touched",
@@ -342,6 +407,35 @@ def rehearse(run: Run, state: State, backup: FileRef | None) -> None:
                 write_sql(run, "rehearsal", recording.text())
         run.report.data["rehearsal"] = {"copy": copy, "revisions": [r.id for r in state.pending]}
         step.detail = f"{len(state.pending)} revision(s) up, down, up on a {copy} copy"
+        if by_restore is not None:
+            run.report.data["rehearsal"]["rolls_back_by_restore"] = by_restore
+            step.detail = (
+                f"{len(state.pending)} revision(s) up on a {copy} copy; the downgrade of "
+                f"{by_restore['revision']} failed: the release rolls back by restoring "
+                "its backup"
+            )
+
+
+def _downgrade_fails(run: Run, revision: str | None, err: Exception) -> dict[str, str]:
+    """A downgrade failed in the rehearsal: where the run may restore its backup, the
+    release goes on and rolls back by restore; else it is refused."""
+    why = redact(first_line(err), run.settings.secrets)
+    if not run.settings.options.restore_on_failed_rollback:
+        raise Refused(
+            f"the rehearsal's downgrade of revision {revision} failed ({why}), and "
+            f"restore_on_failed_rollback is false for {run.settings.env}: a failed release "
+            "could not be undone",
+            check="rehearsal",
+            hint="fix the downgrade, or set restore_on_failed_rollback: true for this "
+            "environment; the target database was not touched",
+        ) from err
+    log.warning(
+        "the rehearsal's downgrade of %s failed (%s): if this release fails, it rolls back "
+        "by restoring its backup",
+        revision,
+        why,
+    )
+    return {"revision": str(revision), "error": why}
 
 
 def apply(run: Run, state: State) -> None:
