@@ -265,7 +265,33 @@ class Project:
         cfg = Config(str(self.ini), output_buffer=output)
         # Keep slipway's logging: env.py files that honour this skip fileConfig().
         cfg.attributes["configure_logger"] = False
+        self._from_the_ini_folder(cfg)
         return cfg
+
+    def _from_the_ini_folder(self, cfg: Config) -> None:
+        """Paths in the ini are meant from the project's folder, as Alembic is run there:
+        slipway, run from anywhere inside the project, reads them from the ini's folder.
+        Flask-Migrate keeps alembic.ini beside env.py without a ``script_location`` (it
+        sets one itself): that folder is the script location."""
+        here = self.ini.parent
+        location = cfg.get_main_option("script_location")
+        if location is None:
+            if (here / "env.py").is_file():
+                cfg.set_main_option("script_location", str(here).replace("%", "%%"))
+            return
+        if Path.cwd().resolve() == here.resolve():
+            return
+        if (
+            not os.path.isabs(location)
+            and not Path(location).is_dir()
+            and (here / location).is_dir()
+        ):
+            cfg.set_main_option("script_location", str(here / location).replace("%", "%%"))
+        listed = getattr(cfg, "get_prepend_sys_paths_list", None)  # alembic 1.16 and newer
+        for entry in (listed() or []) if listed else []:
+            full = str(here / entry)
+            if not os.path.isabs(entry) and full not in sys.path:
+                sys.path.insert(0, full)
 
     # the graph -------------------------------------------------------------------
     def heads(self) -> tuple[str, ...]:
@@ -670,7 +696,7 @@ class Project:
         with guard.active(), engine.connect() as conn:
             cfg = self._env_config(url, _outside_transaction(conn))
             cfg.stdout = io.StringIO()  # alembic prints its verdict; slipway reports it
-            with logs.preserved():
+            with logs.preserved(), self._app_context():
                 command.check(cfg)
             if conn.in_transaction():
                 conn.rollback()

@@ -368,10 +368,13 @@ class Run:
             found = env_error(err)
             if found is not None:
                 raise found from err
+            hint = "run 'alembic current' with the same settings to see why"
+            if "application context" in str(err):  # Flask-Migrate's env.py reads current_app
+                hint = "set FLASK_APP to the application, as for 'flask db'"
             raise BadInput(
                 f"env.py of {self.settings.alembic_ini.parent} failed before any migration "
                 f"ran: {type(err).__name__}: {redact(first_line(err), self.settings.secrets)}",
-                hint="run 'alembic current' with the same settings to see why",
+                hint=hint,
             ) from err
 
     def unreachable(self, err: DBAPIError) -> BadInput:
