@@ -57,6 +57,7 @@ test: setup services $(GCL)
 bench: setup
 	$(BIN)/pip install --quiet -c constraints.txt matplotlib
 	$(BIN)/python bench/release_scaling.py --out bench/results
+	$(BIN)/python bench/adopted_history.py --out bench/results
 	$(BIN)/python bench/status_speed.py --out bench/results
 	$(BIN)/python bench/backup_cost.py --out bench/results
 	$(BIN)/python bench/lock_latency.py --out bench/results

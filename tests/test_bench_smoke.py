@@ -19,6 +19,14 @@ from conftest import ROOT
         ("status_speed.py", ["--revisions", "3", "--runs", "1"], "status_speed"),
         ("backup_cost.py", ["--size-mb", "2", "--runs", "1"], "backup_cost"),
         ("lock_latency.py", ["--hold-s", "2"], "lock_latency"),
+        (
+            "adopted_history.py",
+            [
+                *("--histories", "warehouse", "synthetic", "--dialects", "sqlite", "postgresql"),
+                *("--size", "6", "--linear", "3", "6", "--runs", "1"),
+            ],
+            "adopted_history",
+        ),
     ],
 )
 def test_benchmark_runs_small(tmp_path: Path, script: str, args: list[str], name: str) -> None:

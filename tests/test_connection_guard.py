@@ -7,25 +7,62 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from conftest import ThrowawayDB, create_database, drop_database
-from corpus_env import CorpusRelease
+from corpus_env import CorpusRelease, url_for
 
 
 def snapshot(db: ThrowawayDB) -> tuple[object, ...]:
     return db.revision(), db.schema(), db.contents(skip_ledger=False)
 
 
-def test_stairway_and_check_run_on_scratch_whatever_url_env_py_reads(
-    db: ThrowawayDB, tmp_path: Path
+def _aimed_at_target(shape: str, release: CorpusRelease) -> dict[str, str]:
+    """Point this env.py shape at the target the way its deployment would: the
+    environment variable its settings read, or its own ini key."""
+    if shape == "custom_key":
+        ini = release.ini.read_text().replace(
+            "sqlite:///set-by-the-deployment.db", release.db.url_str.replace("%", "%%")
+        )
+        release.ini.write_text(ini)
+        return {}
+    if shape == "async_env":
+        return {"DATABASE_URL": url_for(release.db, use_async=True)}
+    return {"DATABASE_URL": release.db.url_str}
+
+
+@pytest.mark.parametrize("shape", ["settings_env", "async_env", "custom_key"])
+def test_env_py_reading_its_own_url_is_stairwayed_and_rehearsed_on_scratch(
+    shape: str, db: ThrowawayDB, tmp_path: Path
 ) -> None:
+    """stairway and the rehearsal run this env.py as it is: its connections to the
+    target go to the scratch copy; the target is unchanged byte for byte until the
+    release itself applies."""
+    release = CorpusRelease.make(tmp_path, shape, db, rehearse="always")
+    release.to_middle_with_rows("c03")
+    env = _aimed_at_target(shape, release)
+    before = snapshot(db)
+
+    stairway = release("stairway", env=env)
+
+    assert stairway.code == 0, stairway.stderr
+    assert snapshot(db) == before
+
+    result = release("release", env=env)
+
+    assert result.code == 0, result.stderr
+    assert [s["status"] for s in result.report["steps"] if s["name"] == "rehearse"] == ["ok"]
+    rehearsal = Path(result.report["sql"]["rehearsal"]["path"]).read_text()
+    assert "UPDATE users SET display_name" in rehearsal  # c04 ran on the copy first
+    assert db.revision() == "c31"
+
+
+def test_check_runs_on_scratch_whatever_url_env_py_reads(db: ThrowawayDB, tmp_path: Path) -> None:
     release = CorpusRelease.make(tmp_path, "settings_env", db)
     release.to_middle_with_rows("c03")
     before = snapshot(db)
 
-    stairway = release("stairway", env={"DATABASE_URL": db.url_str})
     check = release("check", env={"DATABASE_URL": db.url_str})
 
-    assert stairway.code == 0, stairway.stderr
     # check upgraded the scratch copy through this env.py; it has no models to compare
     assert check.code == 2 and "target_metadata" in check.stderr, check.stderr
     assert snapshot(db) == before
@@ -102,3 +139,28 @@ def test_env_py_reading_its_own_url_is_rehearsed_on_the_scratch_copy(
     assert result.code == 0, result.stderr
     assert [s["status"] for s in result.report["steps"] if s["name"] == "rehearse"] == ["ok"]
     assert db.revision() == "c31"
+
+
+SHAPES = ["handed_over", "own_engine", "settings_env", "async_env", "env_placed", "custom_key"]
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_every_corpus_env_py_is_stairwayed_on_scratch_with_the_target_unchanged(
+    shape: str, lite: ThrowawayDB, tmp_path: Path
+) -> None:
+    """Each env.py shape of tests/corpus, aimed at the target as its deployment aims it:
+    the stairway runs on its scratch copy; the target keeps its schema and rows, byte
+    for byte."""
+    release = CorpusRelease.make(tmp_path, shape, lite, use_async=shape == "async_env")
+    release.to_middle_with_rows("c03")
+    env = _aimed_at_target(shape, release) if shape in ("settings_env", "custom_key") else {}
+    before = snapshot(lite)
+    database = Path(str(lite.url.database))
+    files = sorted(p.name for p in database.parent.glob(database.name + "*"))
+
+    stairway = release("stairway", env=env)
+
+    assert stairway.code == 0, stairway.stderr
+    assert snapshot(lite) == before
+    # no journal or copy of the target left beside it
+    assert sorted(p.name for p in database.parent.glob(database.name + "*")) == files

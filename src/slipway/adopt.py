@@ -55,6 +55,8 @@ def adopt(settings: Settings, *, revision: str | None = None) -> Report:
                     "adopted_at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
                     "heads": list(project.heads()),
                     "revisions": {r.id: r.sha256 for r in revisions},
+                    # the files' bytes then: unchanged bytes need no parsing to check
+                    "files": {r.id: r.file_sha256 for r in revisions},
                 },
                 sort_keys=False,
             )

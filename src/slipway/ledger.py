@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     BigInteger,
@@ -82,6 +82,9 @@ checksums = Table(
     Column("how", String(20), nullable=False),
     # How long its upgrade took (none for a baseline of what slipway did not apply).
     Column("duration_s", Float),
+    # sha256 of the file's bytes as it was: while they are the same, the checksum of its
+    # code is known without parsing it again.
+    Column("file_sha256", String(64)),
 )
 
 
@@ -255,12 +258,23 @@ def set_outcome(conn: Connection, run_id: str, outcome: Outcome, detail: str) ->
     )
 
 
-def recorded_checksums(conn: Connection) -> dict[str, tuple[str, str]]:
-    """revision -> (sha256, path) as recorded when it was applied."""
+class Recorded(NamedTuple):
+    sha256: str
+    path: str
+    file_sha256: str | None
+
+
+def recorded_checksums(conn: Connection) -> dict[str, Recorded]:
+    """revision -> (sha256, path, file_sha256) as recorded when it was applied (no
+    file_sha256 where an older slipway recorded it)."""
     if not exists(conn):
         return {}
-    rows = conn.execute(select(checksums.c.revision, checksums.c.sha256, checksums.c.path))
-    return {r.revision: (r.sha256, r.path) for r in rows}
+    present = {c.name for c in _present(conn, checksums)}
+    cols = [checksums.c.revision, checksums.c.sha256, checksums.c.path]
+    if "file_sha256" in present:
+        cols.append(checksums.c.file_sha256)
+    rows = conn.execute(select(*cols))
+    return {r.revision: Recorded(r.sha256, r.path, getattr(r, "file_sha256", None)) for r in rows}
 
 
 @dataclass(frozen=True)
@@ -272,6 +286,7 @@ class Checksum:
     sha256: str
     how: str
     duration_s: float | None = None
+    file_sha256: str | None = None
 
 
 def record_checksums(conn: Connection, run_id: str, rows: Sequence[Checksum]) -> None:
@@ -291,6 +306,7 @@ def record_checksums(conn: Connection, run_id: str, rows: Sequence[Checksum]) ->
                 "run_id": run_id,
                 "how": r.how,
                 "duration_s": r.duration_s,
+                "file_sha256": r.file_sha256,
             }
             for r in rows
         ],
@@ -305,8 +321,9 @@ def record_checksum(
     run_id: str,
     how: str,
     duration_s: float | None = None,
+    file_sha256: str | None = None,
 ) -> None:
-    record_checksums(conn, run_id, [Checksum(revision, path, sha256, how, duration_s)])
+    record_checksums(conn, run_id, [Checksum(revision, path, sha256, how, duration_s, file_sha256)])
 
 
 def applied_revisions(conn: Connection) -> dict[str, dict[str, Any]]:

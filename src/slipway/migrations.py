@@ -50,6 +50,27 @@ def _checksum(path: Path, _stamp: tuple[int, int]) -> str:
     return checksums.code_sha256(path)
 
 
+@functools.lru_cache(maxsize=8192)
+def _file_checksum(path: Path, _stamp: tuple[int, int]) -> str:
+    return checksums.file_sha256(path)
+
+
+# libyaml's safe loader where PyYAML was built with it: the baseline of a long history
+# is read in a hundredth of the time.
+_SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+# sha256 of a file's bytes -> the checksum of its code, as the ledger and the adoption
+# baseline recorded them: the code checksum is a function of the bytes, so a file whose
+# bytes are unchanged is not parsed again (a history of hundreds of revisions is checked
+# in milliseconds).
+_KNOWN_CODE: dict[str, str] = {}
+
+
+def remember(file_sha256: str | None, code_sha256: str) -> None:
+    if file_sha256:
+        _KNOWN_CODE[file_sha256] = code_sha256
+
+
 def _stamp(path: Path) -> tuple[int, int]:
     st = path.stat()
     return st.st_mtime_ns, st.st_size
@@ -81,11 +102,22 @@ class Revision:
     def sha256(self) -> str:
         """The checksum recorded when the revision is applied: of its code, the same on
         every Python (see :mod:`slipway.checksums`); computed once per file state."""
-        return _checksum(self.path, _stamp(self.path))
+        stamp = _stamp(self.path)
+        known = _KNOWN_CODE.get(_file_checksum(self.path, stamp))
+        return known or _checksum(self.path, stamp)
 
-    def matches(self, recorded: str) -> bool:
+    @property
+    def file_sha256(self) -> str:
+        """sha256 of the file's bytes, recorded beside :attr:`sha256`."""
+        return _file_checksum(self.path, _stamp(self.path))
+
+    def matches(self, recorded: str, recorded_file: str | None = None) -> bool:
         """The file does what it did when ``recorded`` was taken (by this slipway; by an
-        older one, of its bytes or of ``ast.dump`` on another Python)."""
+        older one, of its bytes or of ``ast.dump`` on another Python). ``recorded_file``:
+        the sha256 of its bytes then; the same bytes need no parsing."""
+        if recorded_file is not None and recorded_file == self.file_sha256:
+            remember(recorded_file, recorded)
+            return True
         return recorded == self.sha256 or recorded in checksums.legacy_sha256s(self.path)
 
     @property
@@ -221,6 +253,7 @@ class Project:
         self._rendered: dict[tuple[str | None, str, bool], dict[str, Rendered]] = {}
         self._flask_app: Any = None
         self._baseline: dict[str, str] | None = None
+        self._baseline_files: dict[str, str] = {}
         try:
             self.script = ScriptDirectory.from_config(self._config())
             if not run_revisions:
@@ -384,21 +417,25 @@ class Project:
             return {}
         hint = "write it again with 'slipway db adopt', or restore it from the repository"
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            data = yaml.load(path.read_text(encoding="utf-8"), Loader=_SafeLoader)  # noqa: S506
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
             raise BadInput(f"{path} cannot be read as YAML", hint=hint) from err
         revisions = data.get("revisions") if isinstance(data, dict) else None
-        if not isinstance(revisions, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in revisions.items()
+        files = (data.get("files") if isinstance(data, dict) else None) or {}
+        if (
+            not isinstance(revisions, dict)
+            or not isinstance(files, dict)
+            or not all(isinstance(k, str) and isinstance(v, str) for k, v in revisions.items())
         ):
             raise BadInput(f"{path} has no 'revisions' mapping of revision to sha256", hint=hint)
+        self._baseline_files = {str(k): str(v) for k, v in files.items()}
         return dict(revisions)
 
     def in_baseline(self, rev: Revision) -> bool:
         """The revision was released before slipway was adopted, and is unchanged since:
         its lint findings are reported, never gating."""
         recorded = self.baseline().get(rev.id)
-        return recorded is not None and rev.matches(recorded)
+        return recorded is not None and rev.matches(recorded, self._baseline_files.get(rev.id))
 
     def acceptances(self, revision: str) -> dict[str, str]:
         """The lint findings a revision accepts: ``slipway_accept = {rule: reason}`` in

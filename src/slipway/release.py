@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import socket
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -35,16 +36,23 @@ def release(settings: Settings, *, run_id: str | None = None, to: str | None = N
                 run.report.skip(name, "nothing pending")
             run.report.finish(Outcome.NOOP)
             return run.report
-        start_fp = steps.fingerprint_now(run)
-        run.record(start_fingerprint=start_fp)
-        try:
-            for step in plan.PLAN:
-                plan.advance(run, step.name, state)
-        except plan.ChangesFailed:
-            log.info("rolling back to %s", state.current or "base")
-            with signals.shielded(f"rolling back to {state.current or 'base'}"):
-                recover(run, state.current, start_fp, run.report.backup)
-            return run.report
+        # The schema as it is before anything changes, read while the backup and the
+        # render run (the dump is another process, the reads wait on the server): ready
+        # before the first step that changes the database.
+        with ThreadPoolExecutor(1, thread_name_prefix="fingerprint") as reader:
+            reading: Future[str | None] | None = reader.submit(steps.fingerprint_now, run)
+            start_fp = None
+            try:
+                for step in plan.PLAN:
+                    if step.changes and reading is not None:
+                        start_fp, reading = reading.result(), None
+                        run.record(start_fingerprint=start_fp)
+                    plan.advance(run, step.name, state)
+            except plan.ChangesFailed:
+                log.info("rolling back to %s", state.current or "base")
+                with signals.shielded(f"rolling back to {state.current or 'base'}"):
+                    recover(run, state.current, start_fp, run.report.backup)
+                return run.report
         run.report.finish(Outcome.APPLIED)
     return run.report
 
@@ -341,7 +349,13 @@ def repair_checksum(settings: Settings, revision: str, reason: str) -> Report:
             run.claim(state.current, state.current)
             with run.connect() as conn, conn.begin():
                 ledger.record_checksum(
-                    conn, rev.id, run.relpath(rev.path), rev.sha256, run.run_id, "repaired"
+                    conn,
+                    rev.id,
+                    run.relpath(rev.path),
+                    rev.sha256,
+                    run.run_id,
+                    "repaired",
+                    file_sha256=rev.file_sha256,
                 )
             was = recorded[0][:12] if recorded else "none"
             step.detail = f"{revision} ({run.relpath(rev.path)}): {was} -> {rev.sha256[:12]}"

@@ -481,13 +481,19 @@ class Run:
             for rev in self.project.applied(current) if known else []:
                 if rev.id not in recorded:
                     how = "baseline"
-                elif recorded[rev.id][0] != rev.sha256:
+                elif recorded[rev.id].file_sha256 != rev.file_sha256 or (
+                    recorded[rev.id].sha256 != rev.sha256
+                ):
                     # recorded by an earlier slipway (preflight found the file unchanged):
                     # in today's form from now on, the same on every Python
                     how = "rerecorded"
                 else:
                     continue
-                baseline.append(ledger.Checksum(rev.id, self.relpath(rev.path), rev.sha256, how))
+                baseline.append(
+                    ledger.Checksum(
+                        rev.id, self.relpath(rev.path), rev.sha256, how, None, rev.file_sha256
+                    )
+                )
             ledger.record_checksums(conn, self.run_id, baseline)
             ledger.open_claim(
                 conn,

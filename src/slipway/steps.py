@@ -27,7 +27,7 @@ from slipway.dialects import Dialect, ToolFailed, dialect_for
 from slipway.errors import BadInput, Refused, SlipwayError, StepFailed, first_line
 from slipway.guard import Recording
 from slipway.logs import redact
-from slipway.migrations import Revision, env_error
+from slipway.migrations import BASELINE_FILE, Revision, env_error
 from slipway.report import FileRef, Step
 from slipway.run import Run, State
 from slipway.sqlrules import ServerVersion
@@ -52,7 +52,8 @@ def preflight(run: Run, *, gate: bool = True) -> State:
             with run.connect() as conn:
                 recorded = ledger.recorded_checksums(conn)
                 for rev in run.project.applied(state.current):
-                    if rev.id in recorded and not rev.matches(recorded[rev.id][0]):
+                    was = recorded.get(rev.id)
+                    if was is not None and not rev.matches(was.sha256, was.file_sha256):
                         raise Refused(
                             f"revision {rev.id} ({run.relpath(rev.path)}) was edited after it was "
                             "applied: its sha256 differs from the one recorded",
@@ -160,18 +161,25 @@ def lint_gate(run: Run, state: State, server: ServerVersion | None) -> lint.Lint
     """Lint the pending revisions for this server; refuse unaccepted blocking findings.
     Those the adoption baseline covers (a new environment's first release applies the
     whole history) are not linted again: only from the first revision it does not."""
-    start, pending = state.current, state.pending
-    covered = 0
-    while covered < len(pending) and run.project.in_baseline(pending[covered]):
-        covered += 1
+    start, covered, pending = beyond_baseline(run, state)
     if covered:
-        start, pending = pending[covered - 1].id, pending[covered:]
-        run.report.data["lint_baseline_skipped"] = covered
+        run.report.data["lint_baseline_skipped"] = len(covered)
     result = lint_revisions(run, start, pending, server)
     refusal = result.refusal()
     if refusal is not None:
         raise refusal
     return result
+
+
+def beyond_baseline(run: Run, state: State) -> tuple[str | None, list[Revision], list[Revision]]:
+    """The pending revisions split where the adoption baseline ends: the first ones it
+    covers (a new environment's first release applies the whole history), and the rest
+    with the revision they start from. Lint and render take the rest only."""
+    covered = 0
+    while covered < len(state.pending) and run.project.in_baseline(state.pending[covered]):
+        covered += 1
+    start = state.pending[covered - 1].id if covered else state.current
+    return start, state.pending[:covered], state.pending[covered:]
 
 
 def _check_room(run: Run, size: int) -> None:
@@ -266,9 +274,18 @@ def render(run: Run, state: State) -> dict[str, FileRef]:
         downs: list[str] = []
         live: list[str] = []
         live_down: list[str] = []
-        rendered_up = run.project.rendered(state.current, state.pending, up=True)
-        rendered_down = run.project.rendered(state.current, state.pending, up=False)
-        for rev in state.pending:
+        start, covered, pending = beyond_baseline(run, state)
+        if covered:
+            mark = (
+                f"-- revisions {covered[0].id} to {covered[-1].id} ({len(covered)}): in the "
+                f"adoption baseline ({BASELINE_FILE}), released before; not rendered again.\n"
+                "-- Their statements are recorded as they run: applied.sql.\n"
+            )
+            ups.append(mark)
+            downs.append(mark)
+        rendered_up = run.project.rendered(start, pending, up=True)
+        rendered_down = run.project.rendered(start, pending, up=False)
+        for rev in pending:
             title = f"-- revision {rev.id} ({run.relpath(rev.path)}): {rev.message}".rstrip(": ")
             up, down = rendered_up[rev.id], rendered_down[rev.id]
             if up.error is not None:
@@ -297,9 +314,11 @@ def render(run: Run, state: State) -> dict[str, FileRef]:
         }
         run.report.data["live_only"] = live
         run.report.data["downgrade_live_only"] = live_down
-        step.detail = f"{len(state.pending)} revision(s), {refs['upgrade'].bytes} bytes up" + (
+        step.detail = f"{len(pending)} revision(s), {refs['upgrade'].bytes} bytes up" + (
             f"; {len(live)} need a live connection: {', '.join(live)}" if live else ""
         )
+        if covered:
+            step.detail += f"; {len(covered)} of the adoption baseline not rendered again"
         if live_down:
             step.detail += f"; downgrade live-only: {', '.join(live_down)}"
     return refs
@@ -582,7 +601,12 @@ class _Applying:
                 applied = {r.id for r in self.run.project.applied(heads)}
             rows = [
                 ledger.Checksum(
-                    rev.id, self.run.relpath(rev.path), rev.sha256, "applied", self.took[rev.id]
+                    rev.id,
+                    self.run.relpath(rev.path),
+                    rev.sha256,
+                    "applied",
+                    self.took[rev.id],
+                    rev.file_sha256,
                 )
                 for rev in self.by_id.values()
                 if rev.id in self.took and rev.id in applied
