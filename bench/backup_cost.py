@@ -96,7 +96,6 @@ def fill(url: str, size_mb: int) -> int:
 
 def measure(url: str, size_mb: int, runs: int, work: Path) -> dict[str, object]:
     ini = write_project(work / "project", 1, url)
-    size = fill(url, size_mb)
     u = sa.engine.make_url(url)
     env = command_env(
         BENCH_DB_URL=url,
@@ -129,6 +128,9 @@ def measure(url: str, size_mb: int, runs: int, work: Path) -> dict[str, object]:
         cwd=cwd,
         check=True,
     )
+    # The application's rows, once the database has its revision (a database with tables
+    # and no version is refused by preflight).
+    size = fill(url, size_mb)
     pg_dump = shutil.which("pg_dump") or "pg_dump"
     commands = {
         "pg_dump -Fc": [pg_dump, "-Fc", "-f", str(work / "raw.dump")],
