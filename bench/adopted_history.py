@@ -219,8 +219,11 @@ def plot(rows: list[dict[str, object]], out: Path) -> None:
     plt = pyplot()
     if plt is None:
         return
-    fig, ax = plt.subplots(figsize=(8, 4))
-    labels = [f"{r['history']}\n{r['dialect']}\n{r['case']}" for r in rows]
+    fig, ax = plt.subplots(figsize=(10, 4))
+    short = {"synthetic, not adopted": "not adopted"}
+    labels = [
+        f"{short.get(str(r['history']), r['history'])}\n{r['dialect']}\n{r['case']}" for r in rows
+    ]
     ax.bar(range(len(rows)), [float(str(r["ratio"])) for r in rows])
     ax.set_xticks(range(len(rows)), labels, fontsize=6)
     ax.axhline(1.0, color="black", linewidth=1)
