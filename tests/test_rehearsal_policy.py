@@ -51,6 +51,10 @@ def test_a_downgrade_that_reads_rows_leaves_its_upgrade_in_upgrade_sql(
     assert "live-only" in Path(report["sql"]["downgrade"]["path"]).read_text()
     # nothing needs a live connection to go up: the rehearsal is not forced
     assert [s["status"] for s in report["steps"] if s["name"] == "rehearse"] == ["skipped"]
+    # preflight said how a rollback would undo it
+    preflight = next(s for s in report["steps"] if s["name"] == "preflight")
+    assert "r1 cannot render offline" in preflight["detail"], preflight["detail"]
+    assert "restoring its backup" in preflight["detail"]
     assert db.revision() == "r1"
 
 

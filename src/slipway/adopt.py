@@ -94,7 +94,7 @@ def _adopt_database(run: Run, revision: str | None) -> None:
     version_table = str(project.version_options["version_table"])
     with run.connect() as conn:
         tables = schema.user_tables(conn, version_table)
-        watched = bool(ledger.recorded_checksums(conn)) if ledger.exists(conn) else False
+        watched = bool(ledger.recorded_checksums(conn))
     current = heads[0] if len(heads) == 1 else None
     if len(heads) > 1:
         raise Refused(

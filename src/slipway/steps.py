@@ -79,10 +79,36 @@ def preflight(run: Run, *, gate: bool = True) -> State:
             skipped = run.report.data.get("lint_baseline_skipped")
             if skipped:
                 notes.append(f"{skipped} revision(s) of the adoption baseline not linted again")
+            notes.extend(_downgrades_by_restore(run, state))
         if gate and state.exists and state.pending:
             notes.extend(_counters_behind(run, state))
         step.detail = "; ".join(notes)
     return state
+
+
+def _downgrades_by_restore(run: Run, state: State) -> list[str]:
+    """What the lint's rendering showed of downgrades that cannot render offline: they
+    run live if the release rolls back, and where that fails the backup is restored.
+    Said in preflight's detail and the log; the rehearsal, when it runs, judges them."""
+    start, _, pending = beyond_baseline(run, state)
+    downs = run.project.rendered_already(start, pending, up=False) or {}
+    live = [rev for rev, rendered in downs.items() if rendered.error is not None]
+    if not live:
+        return []
+    run.report.data["downgrade_live_only"] = live
+    if run.settings.options.backup and run.settings.options.restore_on_failed_rollback:
+        said = (
+            f"downgrade of {', '.join(live)} cannot render offline: if the release rolls "
+            "back and it fails, the release rolls back by restoring its backup"
+        )
+    else:
+        said = (
+            f"downgrade of {', '.join(live)} cannot render offline: if the release rolls "
+            "back and it fails, the run stops with the restore command (no automatic "
+            "restore here)"
+        )
+    log.info("%s", said)
+    return [said]
 
 
 def _refuse_unversioned_tables(run: Run) -> None:
