@@ -30,7 +30,7 @@ def _aimed_at_target(shape: str, release: CorpusRelease) -> dict[str, str]:
     return {"DATABASE_URL": release.db.url_str}
 
 
-@pytest.mark.parametrize("shape", ["settings_env", "async_env", "custom_key"])
+@pytest.mark.parametrize("shape", ["settings_env", "async_env", "custom_key", "module_engine"])
 def test_env_py_reading_its_own_url_is_stairwayed_and_rehearsed_on_scratch(
     shape: str, db: ThrowawayDB, tmp_path: Path
 ) -> None:
@@ -141,7 +141,15 @@ def test_env_py_reading_its_own_url_is_rehearsed_on_the_scratch_copy(
     assert db.revision() == "c31"
 
 
-SHAPES = ["handed_over", "own_engine", "settings_env", "async_env", "env_placed", "custom_key"]
+SHAPES = [
+    "handed_over",
+    "own_engine",
+    "settings_env",
+    "async_env",
+    "env_placed",
+    "custom_key",
+    "module_engine",
+]
 
 
 @pytest.mark.parametrize("shape", SHAPES)
@@ -153,7 +161,8 @@ def test_every_corpus_env_py_is_stairwayed_on_scratch_with_the_target_unchanged(
     for byte."""
     release = CorpusRelease.make(tmp_path, shape, lite, use_async=shape == "async_env")
     release.to_middle_with_rows("c03")
-    env = _aimed_at_target(shape, release) if shape in ("settings_env", "custom_key") else {}
+    aimed = ("settings_env", "custom_key", "module_engine")
+    env = _aimed_at_target(shape, release) if shape in aimed else {}
     before = snapshot(lite)
     database = Path(str(lite.url.database))
     files = sorted(p.name for p in database.parent.glob(database.name + "*"))
