@@ -173,3 +173,23 @@ def test_every_corpus_env_py_is_stairwayed_on_scratch_with_the_target_unchanged(
     assert snapshot(lite) == before
     # no journal or copy of the target left beside it
     assert sorted(p.name for p in database.parent.glob(database.name + "*")) == files
+
+
+def test_the_same_server_named_otherwise_is_still_pointed_at_scratch(
+    db: ThrowawayDB, tmp_path: Path
+) -> None:
+    """env.py's own URL names the target's server as `localhost` without a port, where
+    slipway was given 127.0.0.1 and the port: the same database, redirected all the same."""
+    if db.kind == "sqlite":
+        pytest.skip("a file has no server")
+    release = CorpusRelease.make(tmp_path, "settings_env", db)
+    release.to_middle_with_rows("c03")
+    assert db.url.host == "127.0.0.1" and db.url.port, db.url
+    other_name = db.url._replace(host="localhost", port=None).render_as_string(hide_password=False)
+    assert ":" not in other_name.split("@")[1], other_name
+    before = snapshot(db)
+
+    stairway = release("stairway", env={"DATABASE_URL": other_name})
+
+    assert stairway.code == 0, stairway.stderr
+    assert snapshot(db) == before

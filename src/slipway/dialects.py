@@ -120,6 +120,10 @@ class Counter:
         }
 
 
+# Names of this machine: a URL naming any of them reaches the same server.
+LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+
+
 class Dialect:
     """Base: the operations every dialect provides."""
 
@@ -185,11 +189,13 @@ class Dialect:
 
     def identity(self, url: URL) -> tuple[str, ...]:
         """What makes two URLs the same database, whatever driver or user they name."""
-        host = (url.host or "localhost").lower()
-        if host in ("localhost", "127.0.0.1", "::1", "[::1]"):
-            host = "localhost"
-        port = str(url.port or self.default_port or "")
-        return (self.name, host, port, url.database or "")
+        return (self.name, *self.server(url.host, url.port), url.database or "")
+
+    def server(self, host: object, port: object) -> tuple[str, str]:
+        """Host and port as one server: the loopback names as one, no port as the
+        dialect's default."""
+        name = str(host or "localhost").lower()
+        return ("localhost" if name in LOOPBACK else name), str(port or self.default_port or "")
 
     def database_exists(self) -> bool:
         """False only where connecting would create the database (a SQLite file)."""

@@ -113,14 +113,15 @@ class Guard:
         )
         self._from = None
         if self.redirect_from is not None and self.allowed is not None:
-            self._from = dialect_for(self.redirect_from).identity(self.redirect_from)
+            self._target = dialect_for(self.redirect_from)
+            self._from = self._target.identity(self.redirect_from)
             self._scratch_at = dialect_for(self.allowed).location(self.allowed)
-            self._target_at = dialect_for(self.redirect_from).location(self.redirect_from)
+            self._target_at = self._target.location(self.redirect_from)
         # Engines of env.py's whose connections were pointed at the scratch database:
         # their pools are emptied when the guard ends, so that no later checkout (an
         # engine env.py keeps at module level) finds a connection to the scratch copy.
         self._redirected: list[Engine] = []
-        self._swaps: dict[str, tuple[list[tuple[int, Any]], dict[str, Any], list[Any]]] = {}
+        self._swaps: dict[str, tuple[list[tuple[int, Any]], dict[str, Any], tuple[str, ...]]] = {}
 
     @contextmanager
     def active(self) -> Iterator[Guard]:
@@ -197,9 +198,8 @@ class Guard:
         for the target and for the scratch database differ) are swapped, if this
         connection's name the target on the target's server."""
         positions, keys, server = self._swap_for(dialect)
-        for key, value in server:
-            if not _same_server(cparams.get(key), value):
-                return
+        if server and self._target.server(cparams.get("host"), cparams.get("port")) != server:
+            return
         if any(i >= len(cargs) or not _same_place(cargs[i], t) for i, (t, _) in positions):
             return
         if any(not _same_place(cparams.get(k), t) for k, (t, _) in keys.items()):
@@ -209,7 +209,9 @@ class Guard:
         for k, (_, scratch) in keys.items():
             cparams[k] = scratch
 
-    def _swap_for(self, dialect: Any) -> tuple[list[tuple[int, Any]], dict[str, Any], list[Any]]:
+    def _swap_for(
+        self, dialect: Any
+    ) -> tuple[list[tuple[int, Any]], dict[str, Any], tuple[str, ...]]:
         """For this driver: the positional and keyword connect arguments that name the
         database, each as (target's value, scratch's value), and the target's server."""
         driver = f"{dialect.name}+{dialect.driver}"
@@ -227,7 +229,11 @@ class Guard:
                 for k in t_params
                 if k in s_params and t_params[k] != s_params[k]
             }
-            server = [(k, t_params[k]) for k in ("host", "port") if k in t_params]
+            server = (
+                self._target.server(t_params.get("host"), t_params.get("port"))
+                if "host" in t_params or "port" in t_params
+                else ()
+            )
             self._swaps[driver] = (positions, keys, server)
         return self._swaps[driver]
 
@@ -283,16 +289,6 @@ def render_statement(
             plain = plain or statement.compile(dialect=conn.dialect, **keys)
             out.append(str(plain) + _parameters(values))
     return out
-
-
-_LOCAL = {None, "", "localhost", "127.0.0.1", "::1", "[::1]"}
-
-
-def _same_server(given: Any, target: Any) -> bool:
-    """The same host or port, loopback names taken as one."""
-    if given in _LOCAL and target in _LOCAL:
-        return True
-    return str(given) == str(target)
 
 
 def _same_place(given: Any, target: Any) -> bool:
