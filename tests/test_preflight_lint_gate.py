@@ -53,6 +53,10 @@ def test_prod_preflight_refuses_an_unaccepted_error_finding(
         assert "ban-drop-column" in result.stderr and "versions/r2.py" in result.stderr
         assert (db.revision(), db.tables(), db.contents(skip_ledger=False), db.schema()) == before
     assert not [t for t in db.tables() if t.startswith("slipway_")]
+    # A release begins its backup while the lint gate runs: refused, the dump is stopped
+    # and nothing of it is left.
+    backups = tmp_path / "backups"
+    assert not [p for p in backups.rglob("*") if p.is_file()] if backups.exists() else True
 
 
 def test_the_same_revision_accepted_with_a_reason_is_released(
@@ -75,3 +79,7 @@ def test_the_same_revision_accepted_with_a_reason_is_released(
     assert finding["accepted"] == "note is unused since release 1.4"
     preflight = next(s for s in result.report["steps"] if s["name"] == "preflight")
     assert "1 accepted, 0 blocking" in preflight["detail"]
+    (backup,) = [s for s in result.report["steps"] if s["name"] == "backup"]
+    if db.kind != "sqlite":  # the dump, a client tool, began while preflight ended
+        assert "begun under the lock while preflight ended" in backup["detail"]
+    assert Path(result.report["backup"]["path"]).is_file()

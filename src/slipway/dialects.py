@@ -21,8 +21,10 @@ import signal
 import sqlite3
 import subprocess
 import tempfile
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, ClassVar
@@ -58,6 +60,42 @@ def _die_with_parent() -> None:
 _PR_SET_PDEATHSIG = 1
 
 
+class ToolGroup:
+    """The client-tool processes one thread starts while the group is its current one
+    (:func:`in_group`), so that another thread can stop them: a backup begun early
+    that the run no longer needs is ended at once, not waited for."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._procs: set[subprocess.Popen[bytes]] = set()
+        self.stopped = False
+
+    def _add(self, proc: subprocess.Popen[bytes]) -> bool:
+        with self._lock:
+            if not self.stopped:
+                self._procs.add(proc)
+            return not self.stopped
+
+    def _remove(self, proc: subprocess.Popen[bytes]) -> None:
+        with self._lock:
+            self._procs.discard(proc)
+
+    def stop(self) -> None:
+        """Kill the group's running tools; tools it would start later are not started."""
+        with self._lock:
+            self.stopped = True
+            for proc in self._procs:
+                proc.kill()
+
+
+_GROUP: ContextVar[ToolGroup | None] = ContextVar("slipway_tool_group", default=None)
+
+
+def in_group(group: ToolGroup) -> None:
+    """Make ``group`` the current thread's: the tools it starts from now on belong to it."""
+    _GROUP.set(group)
+
+
 def _run(
     argv: list[str],
     *,
@@ -67,23 +105,36 @@ def _run(
     pass_fds: tuple[int, ...] = (),
 ) -> str:
     merged = {**os.environ, **(env or {})}
-    proc = subprocess.run(  # argv never carries a password; see the class docstrings
+    proc = subprocess.Popen(  # argv never carries a password; see the class docstrings
         argv,
         env=merged,
-        stdin=stdin,
-        input=input_,
-        capture_output=True,
-        check=False,
+        stdin=subprocess.PIPE if input_ is not None else stdin,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         pass_fds=pass_fds,
         preexec_fn=_die_with_parent,
     )
+    group = _GROUP.get()
+    if group is not None and not group._add(proc):
+        proc.kill()
+    try:
+        out, errout = proc.communicate(input_)
+    except BaseException:  # interrupted: the tool does not outlive its caller
+        proc.kill()
+        proc.wait()
+        raise
+    finally:
+        if group is not None:
+            group._remove(proc)
     if proc.returncode != 0:
-        err = [ln for ln in proc.stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
+        if group is not None and group.stopped:
+            raise ToolFailed(f"{Path(argv[0]).name} stopped: its result is not needed")
+        err = [ln for ln in errout.decode("utf-8", "replace").splitlines() if ln.strip()]
         # The line that names the error, not the context lines psql prints after it.
         named = [ln for ln in err if "ERROR:" in ln or "error:" in ln.lower()]
         last = (named or err)[-1] if err else f"exit code {proc.returncode}"
         raise ToolFailed(f"{Path(argv[0]).name} failed: {last}")
-    return proc.stdout.decode("utf-8", "replace")
+    return out.decode("utf-8", "replace")
 
 
 def _require_tool(*names: str) -> str:
@@ -130,6 +181,9 @@ class Dialect:
     name: ClassVar[str]
     transactional_ddl: ClassVar[bool]
     backup_suffix: ClassVar[str]
+    # The backup is a client tool's process (a ToolGroup can stop it at once), so a
+    # release may begin it while its last read-only checks run.
+    backup_by_tool: ClassVar[bool] = True
     default_port: ClassVar[int | None] = None
     # The driver slipway's own connections use when the URL names an async one: the
     # ledger, locks and backups are synchronous work; env.py still gets the URL as given.
@@ -1032,6 +1086,7 @@ class SQLite(Dialect):
     name = "sqlite"
     transactional_ddl = True
     backup_suffix = ".sqlite3"
+    backup_by_tool = False  # the sqlite3 module's backup, in this process
     sync_driver = "pysqlite"
     # A restore replaces the file: a kept connection would go on reading the old one.
     # Opening a file costs nothing worth keeping.

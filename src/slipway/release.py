@@ -29,7 +29,7 @@ def release(settings: Settings, *, run_id: str | None = None, to: str | None = N
     failure once changes began, rollback, then restore. ``to``: up to that revision
     only, not the head."""
     with Run(settings, "release", run_id=run_id, target=to) as run:
-        state = steps.preflight(run)
+        state = steps.preflight(run, backup_early=True)
         state = steps.lock(run)
         if not state.pending:
             for name in plan.SKIPPED_WHEN_NOTHING_PENDING:

@@ -19,9 +19,11 @@ import os
 import shutil
 import socket
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import URL
@@ -37,6 +39,9 @@ from slipway.logs import redact, run_log
 from slipway.migrations import Project, Revision, env_error
 from slipway.outcomes import Outcome, Phase
 from slipway.report import Report
+
+if TYPE_CHECKING:
+    from slipway.steps import Dump
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +141,9 @@ class Run:
         self._project: Project | None = None
         self._probed = False
         self._stack = contextlib.ExitStack()
+        self._locked = False
+        # A backup begun in preflight (steps.begin_backup), until the backup step takes it.
+        self.early_backup: Dump | None = None
         self.claimed = False
         self.leased = False
         # A step that joins a run but is refused before taking its claim (the run has
@@ -388,7 +396,13 @@ class Run:
     # lock and claim --------------------------------------------------------------
     def hold_lock(self) -> None:
         """Hold the session lock for the rest of the run; it dies with the process."""
-        self._stack.enter_context(self.dialect.lock(self.engine, self.settings.database_name))
+        if not self._locked:
+            self._stack.enter_context(self.dialect.lock(self.engine, self.settings.database_name))
+            self._locked = True
+
+    def on_exit(self, fn: Callable[..., object], *args: object) -> None:
+        """Call ``fn(*args)`` when the run ends, before its lock is let go."""
+        self._stack.callback(fn, *args)
 
     def lock(self, *, remedy: bool = False) -> None:
         """Hold the session lock, then refuse while another run's claim is open or, unless

@@ -6,6 +6,7 @@ Every step records itself in the run's report; a step that changes the database 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -16,6 +17,7 @@ import shutil
 import sqlite3
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +25,8 @@ from sqlalchemy.exc import DBAPIError
 
 from slipway import ledger, lint, progress, schema, sequences
 from slipway.artifacts import checksum, make_private, private_dir, remove, write_atomic
-from slipway.dialects import Dialect, ToolFailed, dialect_for
-from slipway.errors import BadInput, Refused, SlipwayError, StepFailed, first_line
+from slipway.dialects import Dialect, ToolFailed, ToolGroup, dialect_for, in_group
+from slipway.errors import BadInput, LockHeld, Refused, SlipwayError, StepFailed, first_line
 from slipway.guard import Recording
 from slipway.logs import redact
 from slipway.migrations import BASELINE_FILE, Revision, env_error
@@ -35,9 +37,11 @@ from slipway.sqlrules import ServerVersion
 log = logging.getLogger(__name__)
 
 
-def preflight(run: Run, *, gate: bool = True) -> State:
+def preflight(run: Run, *, gate: bool = True, backup_early: bool = False) -> State:
     """Check everything that can be checked without changing anything. Without
-    ``gate`` (commands that run no pending revision: status, rollback) no lint."""
+    ``gate`` (commands that run no pending revision: status, rollback) no lint. With
+    ``backup_early`` (a release in one process) the backup begins as soon as the
+    database is known to have room for it (see :func:`begin_backup`)."""
     with run.report.step("preflight") as step:
         state = run.state()
         run.report.from_revision = state.current
@@ -50,6 +54,11 @@ def preflight(run: Run, *, gate: bool = True) -> State:
             _refuse_unversioned_tables(run)
         if state.exists:
             with run.connect() as conn:
+                backs_up = bool(state.pending and run.settings.options.backup)
+                if backs_up:
+                    _check_room(run, run.dialect.size_bytes(conn))
+                    if backup_early:
+                        begin_backup(run)
                 recorded = ledger.recorded_checksums(conn)
                 for rev in run.project.applied(state.current):
                     was = recorded.get(rev.id)
@@ -61,8 +70,7 @@ def preflight(run: Run, *, gate: bool = True) -> State:
                             hint="restore the file as applied; a change needs a new revision",
                         )
                 notes.append(f"{len(recorded)} checksums match")
-                if state.pending and run.settings.options.backup:
-                    size = run.dialect.size_bytes(conn)
+                if backs_up:
                     try:
                         notes.append(run.dialect.check_tools(conn))
                     except ToolFailed as err:
@@ -71,7 +79,6 @@ def preflight(run: Run, *, gate: bool = True) -> State:
                             check="tools",
                             hint="install a working postgresql-client / mariadb-client",
                         ) from err
-                    _check_room(run, size)
                 if state.pending:
                     server = lint.server_version(conn)
         if gate and state.pending and run.settings.options.lint_fail_on != "never":
@@ -229,7 +236,9 @@ def lock(run: Run, *, remedy: bool = False, lease: bool = False) -> State:
         run.lock(remedy=remedy)
         state = run.state()
         if state.current != run.report.from_revision:
-            # Someone released between our preflight and our lock: check again.
+            # Someone released between our preflight and our lock: check again (a
+            # backup begun before is of the database as it was).
+            drop_early_backup(run)
             run.report.steps.pop()
             state = preflight(run, gate=not remedy)
             run.report.steps.append(step)
@@ -238,43 +247,113 @@ def lock(run: Run, *, remedy: bool = False, lease: bool = False) -> State:
     return state
 
 
+class Dump:
+    """One backup being written: under a hidden partial name, renamed to its own name
+    by :func:`backup` when whole and valid, so that a dump cut short by a kill never
+    looks like a backup (the next backup sweeps it). :meth:`begin` writes it in a
+    thread while the run goes on; :meth:`stop` ends that thread's client tool at once
+    and removes what it wrote."""
+
+    def __init__(self, run: Run) -> None:
+        settings = run.settings
+        self.run = run
+        self.folder = private_dir(settings.backup_dir)
+        name = f"{settings.database_name.rsplit('/', 1)[-1]}"
+        self.stem = Path(name).stem or "database"
+        self.suffix = run.dialect.suffix(settings.options.backup_jobs)
+        self.target = self.folder / f"{self.stem}-{run.run_id}{self.suffix}"
+        self.partial = self.folder / f".{self.target.name}.partial"
+        self._future: Future[str] | None = None
+        self._tools = ToolGroup()
+
+    def take(self) -> str:
+        """Write and validate the partial file; what the validation found."""
+        for leftover in self.folder.glob(".*.partial"):
+            remove(leftover)
+        options = self.run.settings.options
+        self.run.dialect.backup(self.partial, options.own_lock_timeout_s, options.backup_jobs)
+        make_private(self.partial)
+        return self.run.dialect.validate_backup(self.partial)
+
+    def _take_in_thread(self) -> str:
+        in_group(self._tools)
+        with progress.ticking(progress.file_growth(self.partial, "backup")):
+            return self.take()
+
+    def begin(self) -> None:
+        pool = ThreadPoolExecutor(1, thread_name_prefix="backup")
+        self._future = pool.submit(self._take_in_thread)
+        pool.shutdown(wait=False)
+
+    def result(self) -> str:
+        assert self._future is not None
+        return self._future.result()
+
+    def stop(self) -> None:
+        """End a dump begun with :meth:`begin` that is no longer wanted."""
+        if self._future is None:
+            return
+        future, self._future = self._future, None
+        self._tools.stop()
+        with contextlib.suppress(Exception):  # a stopped dump is thrown away either way
+            future.result()
+        remove(self.partial)
+
+
+def begin_backup(run: Run) -> None:
+    """Begin the release's backup now, while preflight's last read-only checks and the
+    lock step run, where the dump is a client tool's process and this run can hold the
+    release lock already (while another run holds it, the lock step says so, and the
+    backup waits its turn). Anything that ends the run before the backup step stops the
+    dump and removes it."""
+    if not run.dialect.backup_by_tool or run.early_backup is not None:
+        return
+    try:
+        run.hold_lock()
+    except LockHeld:
+        return
+    dump = Dump(run)
+    dump.begin()
+    run.early_backup = dump
+    run.on_exit(drop_early_backup, run)
+
+
+def drop_early_backup(run: Run) -> None:
+    if run.early_backup is not None:
+        run.early_backup.stop()
+        run.early_backup = None
+
+
 def backup(run: Run) -> FileRef:
     with run.report.step("backup") as step:
         settings = run.settings
-        folder = private_dir(settings.backup_dir)
-        name = f"{settings.database_name.rsplit('/', 1)[-1]}"
-        stem = Path(name).stem or "database"
-        suffix = run.dialect.suffix(settings.options.backup_jobs)
-        target = folder / f"{stem}-{run.run_id}{suffix}"
-        # Written under a hidden partial name, renamed when whole and valid: a dump cut
-        # short by a kill never looks like a backup, and the next backup sweeps it.
-        partial = folder / f".{target.name}.partial"
-        for leftover in folder.glob(".*.partial"):
-            remove(leftover)
+        dump, run.early_backup = run.early_backup, None
+        early = dump is not None
+        if dump is None:
+            dump = Dump(run)
         try:
-            with progress.ticking(progress.file_growth(partial, "backup")):
-                run.dialect.backup(
-                    partial, settings.options.own_lock_timeout_s, settings.options.backup_jobs
-                )
-            make_private(partial)
-            step.detail = run.dialect.validate_backup(partial)
-            os.replace(partial, target)
+            with progress.ticking(progress.file_growth(dump.partial, "backup")):
+                step.detail = dump.result() if early else dump.take()
+            os.replace(dump.partial, dump.target)
         except (ToolFailed, OSError, sqlite3.Error) as err:  # a full disk shows up as any
-            remove(partial)
+            remove(dump.partial)
             raise Refused(
                 f"backup failed: {redact(first_line(err), settings.secrets)}",
                 check="backup",
                 hint="no change was made; fix the backup and release again",
             ) from err
         except BaseException:  # interrupted: a partial dump is never a backup
-            remove(partial)
+            remove(dump.partial)
             raise
+        if early:
+            step.detail += "; begun under the lock while preflight ended"
+        target = dump.target
         sha, size = checksum(target)
         ref = FileRef(path=str(target), sha256=sha, bytes=size)
         # In the ledger at once: a run killed later still names its backup, and restore
         # trusts it.
         run.record(backup_path=ref.path, backup_sha256=sha, backup_bytes=size)
-        pruned = _prune(folder, f"{stem}-*{suffix}", settings.options.backup_keep)
+        pruned = _prune(dump.folder, f"{dump.stem}-*{dump.suffix}", settings.options.backup_keep)
         if pruned:
             step.detail += f"; pruned {len(pruned)} old backup(s)"
         run.report.backup = ref
