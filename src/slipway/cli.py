@@ -26,7 +26,7 @@ from sqlalchemy.exc import ArgumentError
 from slipway import deploy as deploy_lib
 from slipway import logs, progress, signals
 from slipway import release as lib
-from slipway.config import Settings, load_settings, with_lint_policy
+from slipway.config import Settings, check_release, load_settings, with_lint_policy
 from slipway.errors import Refused, SlipwayError
 from slipway.logs import setup_console
 from slipway.outcomes import Outcome
@@ -82,7 +82,7 @@ class Context:
         )
         settings = with_lint_policy(settings, fail_on=self.lint_fail_on, rules=self.lint_rule)
         if self.app_release:
-            settings = dataclasses.replace(settings, release=self.app_release)
+            settings = dataclasses.replace(settings, release=check_release(self.app_release))
         development = settings.options.development
         if (development or self.verbose) and not self.quiet:
             level = logging.DEBUG if development else logging.INFO

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
+import reprlib
 import shlex
 import sys
 from collections.abc import Mapping, Sequence
@@ -47,7 +49,7 @@ class Options(BaseModel):
     Values are taken as written: a quoted "false" is not a boolean, and an unknown key
     is an error."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
     alembic_ini: str = "alembic.ini"
     artifacts_dir: str = "artifacts"
@@ -133,7 +135,7 @@ def _options(raw: Mapping[str, Any], where: str) -> Options:
         first = err.errors()[0]
         key = ".".join(str(p) for p in first["loc"]) or "(section)"
         given = first.get("input")
-        shown = "" if isinstance(given, dict) else f" (got {given!r})"
+        shown = "" if isinstance(given, dict) else f" (got {_short(given)})"
         if first["type"] == "extra_forbidden":
             known = ", ".join(sorted(Options.model_fields))
             raise BadInput(f"{where}: unknown setting '{key}'", hint=f"known: {known}") from None
@@ -216,12 +218,55 @@ def parse_url(raw: str, *, source: str) -> URL:
     return url
 
 
+# A configuration file is a few kilobytes: bounds that keep reading it bounded in time
+# and memory whatever it holds (an alias bomb expands to billions of nodes).
+MAX_CONFIG_BYTES = 1 << 20
+MAX_YAML_ALIASES = 100
+# Names that become folder names and ledger values: no separators, no '..', no more
+# than the ledger's column holds.
+ENV_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
+MAX_RELEASE_CHARS = 120
+
+
+def _short(value: object, limit: int = 80) -> str:
+    """repr of a value, cut at ``limit`` characters (never the whole of a big input)."""
+    shown = reprlib.Repr()
+    shown.maxstring = shown.maxother = limit
+    text = shown.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing more than :data:`MAX_YAML_ALIASES` aliases."""
+
+    aliases = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            self.aliases += 1
+            if self.aliases > MAX_YAML_ALIASES:
+                raise yaml.YAMLError(f"more than {MAX_YAML_ALIASES} aliases")
+        return super().compose_node(parent, index)
+
+
 def _read_config(path: Path) -> dict[str, Any]:
     """slipway.yml, or the ``[tool.slipway]`` table of a pyproject.toml (same keys)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_CONFIG_BYTES + 1)
     except OSError as err:
         raise BadInput(f"cannot read {path}: {err.strerror}") from err
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise BadInput(
+            f"{path} is larger than {MAX_CONFIG_BYTES // 1024} KiB: not a configuration file",
+            hint="point --config at the project's slipway.yml",
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise BadInput(
+            f"{path} is not UTF-8 text (byte {err.start})", hint="save the file as UTF-8"
+        ) from None
     if path.suffix == ".toml":
         try:
             data = tomllib.loads(text).get("tool", {}).get("slipway")
@@ -229,14 +274,40 @@ def _read_config(path: Path) -> dict[str, Any]:
             raise BadInput(f"{path} is not valid TOML: {err}") from err
     else:
         try:
-            data = yaml.safe_load(text)
+            data = yaml.load(text, Loader=_BoundedLoader)  # noqa: S506 - a SafeLoader
+        except RecursionError:
+            raise BadInput(f"{path} is nested too deeply to be a configuration") from None
         except yaml.YAMLError as err:
+            problem = getattr(err, "problem", None) or str(err)
+            mark = getattr(err, "problem_mark", None)
+            at = f" at line {mark.line + 1}" if mark is not None else ""
             raise BadInput(
-                f"{path} is not valid YAML", hint="check indentation and quoting"
-            ) from err
+                f"{path} is not valid YAML{at}: {_short(problem)[1:-1]}",
+                hint="check indentation and quoting",
+            ) from None
     if not isinstance(data, dict) or not isinstance(data.get("environments"), dict):
         raise BadInput(f"{path} has no 'environments' mapping")
     return data
+
+
+def check_env_name(env: str) -> None:
+    if not ENV_NAME.fullmatch(env) or ".." in env:
+        raise BadInput(
+            f"environment name {_short(env)} is not allowed",
+            hint="use letters, digits, '-', '_' and '.', at most 40 characters, "
+            "starting with a letter or digit",
+        )
+
+
+def check_release(value: str) -> str:
+    """An application release as the history keeps it."""
+    if len(value) > MAX_RELEASE_CHARS or not value.isprintable():
+        raise BadInput(
+            f"--release {_short(value)} is not a release name",
+            hint=f"give printable text of at most {MAX_RELEASE_CHARS} characters "
+            "(a tag or a commit)",
+        )
+    return value
 
 
 def _has_tool_table(pyproject: Path) -> bool:
@@ -296,6 +367,7 @@ def load_settings(
 ) -> Settings:
     """Resolve the settings of one environment; raise :class:`BadInput` on anything wrong."""
     environ = os.environ if environ is None else environ
+    check_env_name(env)
     path = _find_config(config)
     base = Path.cwd()
     sections: list[tuple[Mapping[str, Any], str]] = []
@@ -356,11 +428,19 @@ def load_settings(
     if url.get_backend_name() == "sqlite" and url.database and not os.path.isabs(url.database):
         url = url.set(database=str(base / url.database))
 
-    def _path(value: str) -> Path:
-        p = Path(value.format(env=env))
+    def _path(key: str) -> Path:
+        value = getattr(options, key)
+        try:
+            p = Path(value.format(env=env))
+        except (KeyError, IndexError, ValueError, AttributeError) as err:
+            raise BadInput(
+                f"{path}: environment '{env}': setting '{key}': {_short(value)} is not a "
+                f"path: braces must be {{env}} (got {type(err).__name__}: {_short(str(err))})",
+                hint="write {env} for the environment's name, and {{ }} for a brace",
+            ) from None
         return p if p.is_absolute() else base / p
 
-    ini = alembic_ini if alembic_ini is not None else _path(options.alembic_ini)
+    ini = alembic_ini if alembic_ini is not None else _path("alembic_ini")
     if not ini.is_file():
         raise BadInput(f"Alembic ini file {ini} does not exist", hint="pass --alembic-ini PATH")
     return Settings(
@@ -368,8 +448,8 @@ def load_settings(
         url=url,
         url_source=source,
         alembic_ini=ini.resolve(),
-        artifacts_dir=_path(options.artifacts_dir),
-        backup_dir=_path(options.backup_dir),
+        artifacts_dir=_path("artifacts_dir"),
+        backup_dir=_path("backup_dir"),
         options=options,
         secrets=tuple(s for s in (url.password,) if s),
         config_path=path.resolve() if path is not None else None,

@@ -1167,7 +1167,16 @@ class SQLite(Dialect):
     @contextmanager
     def lock(self, engine: Engine, name: str) -> Iterator[None]:
         lock_path = self.path.with_name(self.path.name + ".slipway-lock")
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as err:
+            # SQLite writes its journal in the same folder: no release can run there.
+            raise Refused(
+                f"cannot create the lock file {lock_path}: {err.strerror}",
+                check="lock",
+                hint=f"make {self.path.parent} writable for this user (SQLite writes its "
+                "journal beside the database too)",
+            ) from None
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -270,6 +270,7 @@ def history(
     settings: Settings, limit: int = 20, *, failed: bool = False
 ) -> tuple[Report, list[dict[str, Any]]]:
     """Runs in the ledger, newest first (``failed``: only those that did not succeed)."""
+    rows: list[dict[str, Any]] = []  # none when the run fails (the report says why)
     with Run(settings, "history", read_only=True) as run:
         # The ledger only: neither env.py nor any revision runs.
         try:

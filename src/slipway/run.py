@@ -49,7 +49,8 @@ log = logging.getLogger(__name__)
 def who_am_i() -> str:
     user = os.environ.get("GITLAB_USER_LOGIN") or getpass.getuser()
     job = os.environ.get("CI_JOB_ID")
-    return f"{user}@{socket.gethostname()}" + (f" (CI job {job})" if job else "")
+    who = f"{user}@{socket.gethostname()}" + (f" (CI job {job})" if job else "")
+    return who[:200]  # what the ledger's column holds
 
 
 def process_identity(pid: int) -> str | None:
@@ -275,6 +276,8 @@ class Run:
                 check="interrupted",
                 hint="run the command again when ready",
             )
+        if not isinstance(exc, SlipwayError) and self.dialect.is_lock_timeout(exc):
+            exc = self._lock_wait_refusal(exc)
         outcome = exc.outcome if isinstance(exc, SlipwayError) else Outcome.ERROR
         # One line: a driver error carries its SQL too, which belongs in the run log only.
         self.report.fail(exc, self.settings.secrets)
@@ -293,6 +296,20 @@ class Run:
             # The CLI prints this as its one-line error; the run log keeps it too.
             log.info("%s: %s", outcome.value, message)
         self.report.finish(outcome)
+
+    def _lock_wait_refusal(self, exc: BaseException) -> Refused:
+        """slipway's own reads and writes (ledger, schema, version table) wait for a lock
+        at most ``own_lock_timeout_s``: past that, the run ends refused, as it began."""
+        orig = getattr(exc, "orig", None) or exc
+        reason = first_line(orig) or type(orig).__name__
+        return Refused(
+            f"a lock slipway needed was held by another session for more than "
+            f"{self.settings.options.own_lock_timeout_s:g} s: "
+            f"{redact(reason, self.settings.secrets)}",
+            check="lock_wait",
+            hint="find the session holding a lock on the database's tables (a long "
+            "transaction, a manual LOCK) and end it, or run again when it is done",
+        )
 
     # reading the database -------------------------------------------------------
     def state(self) -> State:
