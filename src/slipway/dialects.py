@@ -13,6 +13,7 @@ import ctypes
 import fcntl
 import hashlib
 import logging
+import math
 import os
 import re
 import secrets
@@ -22,7 +23,7 @@ import sqlite3
 import subprocess
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -45,6 +46,11 @@ _CLIENT_SSL = 2048  # the MySQL protocol's capability flag: the server offers TL
 
 class ToolFailed(SlipwayError):
     """A client tool (pg_dump, mysqldump, psql, ...) exited non-zero."""
+
+
+class LockWaitTimeout(ToolFailed):
+    """A restore's statement waited for its locks as long as it may, every try: the
+    database is as it was."""
 
 
 def _die_with_parent() -> None:
@@ -334,10 +340,13 @@ class Dialect:
     def validate_backup(self, target: Path) -> str:  # pragma: no cover
         raise NotImplementedError
 
-    def restore(self, source: Path, keep: Kept) -> None:  # pragma: no cover
+    def restore(self, source: Path, keep: Kept, waits: Iterable[float]) -> None:  # pragma: no cover
         """Replace the database by backup ``source`` all at once, carrying the run
         history ``keep`` into it: a failure or a kill at any moment leaves either the
-        old database or the restored one, never a mix."""
+        old database or the restored one, never a mix. The statements that must wait
+        for the application's locks (drop, swap) wait at most the next of ``waits`` per
+        try; when ``waits`` runs out, :class:`LockWaitTimeout`, with nothing changed.
+        The backup is streamed: memory does not grow with its size."""
         raise NotImplementedError
 
     def load_copy(self, source: Path, into: URL, *, schema_only: bool, rows_of: str) -> None:
@@ -431,7 +440,12 @@ class PostgreSQL(Dialect):
 
     def _pg_env(self) -> dict[str, str]:
         u = self.url
-        env = {"PGDATABASE": u.database or "", "PGCONNECT_TIMEOUT": str(CONNECT_TIMEOUT_S)}
+        # Named like slipway's own sessions: who blocks a restore's psql can be found.
+        env = {
+            "PGDATABASE": u.database or "",
+            "PGCONNECT_TIMEOUT": str(CONNECT_TIMEOUT_S),
+            "PGAPPNAME": "slipway",
+        }
         if u.host:
             env["PGHOST"] = u.host
         if u.port:
@@ -600,16 +614,24 @@ class PostgreSQL(Dialect):
             private_file(target)
         # Without a lock wait limit pg_dump queues behind any ACCESS EXCLUSIVE holder, and
         # the application's queries then queue behind pg_dump.
-        _run(
-            [
-                _require_tool("pg_dump"),
-                *fmt,
-                "--no-password",
-                f"--lock-wait-timeout={int(lock_wait_s * 1000)}",
-                f"--file={target}",
-            ],
-            env=self._pg_env(),
-        )
+        try:
+            _run(
+                [
+                    _require_tool("pg_dump"),
+                    *fmt,
+                    "--no-password",
+                    f"--lock-wait-timeout={int(lock_wait_s * 1000)}",
+                    f"--file={target}",
+                ],
+                env=self._pg_env(),
+            )
+        except ToolFailed as err:
+            if "statement timeout" in str(err) or "could not obtain lock" in str(err):
+                raise ToolFailed(
+                    f"pg_dump waited more than {lock_wait_s:g} s for a table lock and gave "
+                    f"up: another session holds the table ({err})"
+                ) from err
+            raise
 
     def validate_backup(self, target: Path) -> str:
         toc = _run([_require_tool("pg_restore"), "--list", str(target)])
@@ -628,10 +650,12 @@ class PostgreSQL(Dialect):
         _run([*base, "--exit-on-error", "--schema-only", str(source)], env=env)
         _run([*base, "--data-only", f"--table={rows_of}", str(source)], env=env)
 
-    def restore(self, source: Path, keep: Kept) -> None:
+    def restore(self, source: Path, keep: Kept, waits: Iterable[float]) -> None:
         """Drop the user schemas and load the dump, the history kept, all in one psql
         transaction. Schema ``public`` keeps its owner and privileges (a dump made with
-        pg_dump does not carry them)."""
+        pg_dump does not carry them). The drops wait for the application's locks at most
+        one lock timeout of ``waits`` per try (the application's queries queue behind a
+        waiting DROP); pg_restore's script streams into psql."""
         engine = self.create_engine()
         try:
             with engine.connect() as conn:
@@ -649,28 +673,82 @@ class PostgreSQL(Dialect):
         finally:
             engine.dispose()
         drops = "".join(f'DROP SCHEMA IF EXISTS "{s}" CASCADE;\n' for s in schemas)
-        script = _run([_require_tool("pg_restore"), "--file=-", str(source)])
-        if "CREATE SCHEMA public;" not in script:
+        toc = _run([_require_tool("pg_restore"), "--list", str(source)])
+        if not re.search(r"^\d+; \d+ \d+ SCHEMA - public ", toc, re.MULTILINE):
             drops += "CREATE SCHEMA public;\n" + public
-        _run(
-            # One transaction with an explicit COMMIT as the script's last line (not
-            # --single-transaction, which commits at end of input): input cut short by a
-            # kill never commits.
-            [
-                _require_tool("psql"),
-                "--no-psqlrc",
-                "--quiet",
-                "--set=ON_ERROR_STOP=1",
-                "--no-password",
-                "--file=-",
-            ],
-            env=self._pg_env(),
-            # The dump empties search_path; the history goes where slipway keeps it.
-            input_=(
-                f"BEGIN;\n{drops}\n{script}\nSET search_path TO {search_path};\n"
-                f"{keep.sql(sql_dialect)}COMMIT;\n"
-            ).encode(),
-        )
+        # The dump empties search_path; the history goes where slipway keeps it. One
+        # transaction with an explicit COMMIT as the last line (not --single-transaction,
+        # which commits at end of input): input cut short by a kill never commits.
+        tail = f"SET search_path TO {search_path};\n{keep.sql(sql_dialect)}COMMIT;\n"
+        last: LockWaitTimeout | None = None
+        for timeout in waits:
+            head = f"BEGIN;\nSET LOCAL lock_timeout = '{max(1, int(timeout * 1000))}ms';\n{drops}"
+            try:
+                self._stream_restore(source, head.encode(), tail.encode())
+                return
+            except LockWaitTimeout as err:
+                last = err
+                log.warning("restore: %s", err)
+        raise last or LockWaitTimeout("no try was allowed")
+
+    def _stream_restore(self, source: Path, head: bytes, tail: bytes) -> None:
+        """psql reads ``head``, pg_restore's script of ``source`` piped through in
+        chunks, then ``tail``; its errors are read from a file (never a full pipe)."""
+        with tempfile.TemporaryFile() as psql_err, tempfile.TemporaryFile() as dump_err:
+            psql = subprocess.Popen(
+                [
+                    _require_tool("psql"),
+                    "--no-psqlrc",
+                    "--quiet",
+                    "--set=ON_ERROR_STOP=1",
+                    "--no-password",
+                    "--file=-",
+                ],
+                env={**os.environ, **self._pg_env()},
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=psql_err,
+                preexec_fn=_die_with_parent,
+            )
+            dump: subprocess.Popen[bytes] | None = None
+            assert psql.stdin is not None
+            try:
+                try:
+                    psql.stdin.write(head)
+                    dump = subprocess.Popen(
+                        [_require_tool("pg_restore"), "--file=-", str(source)],
+                        stdout=subprocess.PIPE,
+                        stderr=dump_err,
+                        preexec_fn=_die_with_parent,
+                    )
+                    assert dump.stdout is not None
+                    shutil.copyfileobj(dump.stdout, psql.stdin, 1 << 20)
+                    if dump.wait() == 0:
+                        psql.stdin.write(tail)  # the COMMIT only after the whole script
+                except BrokenPipeError:
+                    pass  # psql stopped at an error: it says which below
+                finally:
+                    if dump is not None and dump.poll() is None:
+                        dump.kill()
+                        dump.wait()
+                    with contextlib.suppress(BrokenPipeError):
+                        psql.stdin.close()
+                psql.wait()
+            except BaseException:  # interrupted: nothing commits without the tail
+                psql.kill()
+                psql.wait()
+                raise
+            if psql.returncode != 0:
+                psql_err.seek(0)
+                lines = [ln for ln in psql_err.read().decode("utf-8", "replace").splitlines()]
+                named = [ln for ln in lines if "ERROR:" in ln] or lines or ["no message"]
+                if any("lock timeout" in ln for ln in named):
+                    raise LockWaitTimeout(f"psql: {named[-1]}")
+                raise ToolFailed(f"psql failed: {named[-1]}")
+            if dump is None or dump.returncode != 0:
+                dump_err.seek(0)
+                err = dump_err.read().decode("utf-8", "replace").strip().splitlines()
+                raise ToolFailed(f"pg_restore failed: {err[-1] if err else 'no message'}")
 
     @staticmethod
     def _public_schema_sql(conn: Connection) -> str:
@@ -901,21 +979,76 @@ class MySQL(Dialect):
 
     def backup(self, target: Path, lock_wait_s: float, jobs: int) -> None:
         private_file(target)
-        with self._option_file() as (opts, fd):
-            _run(
-                [
-                    self._dump_tool(),
-                    opts,
-                    "--single-transaction",
-                    "--routines",
-                    "--triggers",
-                    "--hex-blob",
-                    "--no-tablespaces",
-                    f"--result-file={target}",
-                    self.url.database or "",
-                ],
-                pass_fds=(fd,),
+        with self._option_file() as (opts, fd), self._dump_lock_watch(lock_wait_s) as ended:
+            try:
+                _run(
+                    [
+                        self._dump_tool(),
+                        opts,
+                        "--single-transaction",
+                        "--routines",
+                        "--triggers",
+                        "--hex-blob",
+                        "--no-tablespaces",
+                        f"--result-file={target}",
+                        self.url.database or "",
+                    ],
+                    pass_fds=(fd,),
+                )
+            except ToolFailed as err:
+                if ended:
+                    raise ToolFailed(
+                        f"the dump waited more than {lock_wait_s:g} s for a metadata lock "
+                        f"({ended[0]}) and was stopped: another session holds the table"
+                    ) from err
+                raise
+
+    # The statements of mysqldump / mariadb-dump that open a table.
+    _DUMP_STATEMENTS = "(INFO LIKE '%SQL\\_NO\\_CACHE%' OR INFO LIKE 'show %')"
+
+    @contextmanager
+    def _dump_lock_watch(self, limit_s: float) -> Iterator[list[str]]:
+        """The dump tool has no lock wait limit: while it runs, a session of slipway's
+        own ends the dump's connection once one of its statements has waited for a
+        metadata lock for ``limit_s`` (the application queues behind a waiting dump). The
+        list yielded names what it waited for, once it was ended."""
+        ended: list[str] = []
+        done = threading.Event()
+        engine = self._autocommit_engine()
+        with engine.connect() as conn:
+            first = conn.execute(
+                text("SELECT COALESCE(MAX(ID), 0) FROM information_schema.PROCESSLIST")
+            ).scalar()
+
+        def watch() -> None:
+            query = text(
+                "SELECT ID, INFO FROM information_schema.PROCESSLIST WHERE ID > :first "
+                "AND ID <> CONNECTION_ID() AND USER = :user AND DB = :db "
+                "AND STATE LIKE 'Waiting for%lock%' AND TIME_MS >= :ms AND " + self._DUMP_STATEMENTS
             )
+            args = {
+                "first": first,
+                "user": self.url.username or "",
+                "db": self.url.database or "",
+                "ms": limit_s * 1000,
+            }
+            try:
+                with engine.connect() as conn:
+                    while not done.wait(0.25):
+                        for pid, info in conn.execute(query, args).all():
+                            ended.append(str(info)[:120])
+                            conn.exec_driver_sql(f"KILL {int(pid)}")
+            except DBAPIError as err:  # the dump goes on unwatched; its own errors stand
+                log.debug("dump lock watch stopped: %s", err)
+
+        thread = threading.Thread(target=watch, name="slipway-dump-watch", daemon=True)
+        thread.start()
+        try:
+            yield ended
+        finally:
+            done.set()
+            thread.join(timeout=5)
+            engine.dispose()
 
     def validate_backup(self, target: Path) -> str:
         with target.open("rb") as fh:
@@ -939,12 +1072,14 @@ class MySQL(Dialect):
                     [self._client_tool(), opts, into.database or ""], stdin=filtered, pass_fds=(fd,)
                 )
 
-    def restore(self, source: Path, keep: Kept) -> None:
+    def restore(self, source: Path, keep: Kept, waits: Iterable[float]) -> None:
         """Load the dump into a database of its own beside this one and carry the
         history into it; then one ``RENAME TABLE`` swaps every table at once, the old
         ones into a third database, dropped once the swap is seen done. A kill before
         the swap leaves the old tables in place, after it the restored ones. Views and
-        triggers, which cannot cross databases, are created again around the swap."""
+        triggers, which cannot cross databases, are created again around the swap. The
+        swap waits for the application's metadata locks at most one lock timeout of
+        ``waits`` per try; a try that gives up puts the views and triggers back."""
         database = self.url.database or ""
         stem = f"{database[:40]}_swr_"
         loaded, old = stem + secrets.token_hex(4), stem + "old_" + secrets.token_hex(4)
@@ -968,15 +1103,13 @@ class MySQL(Dialect):
                     with scratch.connect() as conn, conn.begin():
                         keep.apply(conn)
                     with scratch.connect() as conn:
-                        restored = self._take_views_and_triggers(conn)
+                        restored: list[tuple[str, str, str]] = []
+                        self._take_views_and_triggers(conn, restored)
                 finally:
                     scratch.dispose()
                 target = self._engine_on(database)
                 try:
-                    with target.connect() as conn:
-                        self._take_views_and_triggers(conn)
-                    with engine.connect() as conn:
-                        self._swap(conn, database, loaded, old)
+                    self._swap_in_time(engine, target, (database, loaded, old), waits)
                     with target.connect() as conn:
                         self._create_views_and_triggers(conn, restored)
                 finally:
@@ -988,6 +1121,37 @@ class MySQL(Dialect):
         finally:
             engine.dispose()
 
+    def _swap_in_time(
+        self, engine: Engine, target: Engine, names: tuple[str, str, str], waits: Iterable[float]
+    ) -> None:
+        database, loaded, old = names
+        last: LockWaitTimeout | None = None
+        for timeout in waits:
+            wait = f"SET SESSION lock_wait_timeout = {max(1, math.ceil(timeout))}"
+            with target.connect() as tconn, engine.connect() as conn:
+                tconn.exec_driver_sql(wait)
+                conn.exec_driver_sql(wait)
+                taken: list[tuple[str, str, str]] = []
+                try:
+                    self._take_views_and_triggers(tconn, taken)
+                    self._swap(conn, database, loaded, old)
+                    return
+                except DBAPIError as err:
+                    if not self.is_lock_timeout(err):
+                        raise
+                    # As it was: the target's views and triggers back (waiting as long as
+                    # slipway's own statements may), the empty database for the old gone.
+                    own = f"SET SESSION lock_wait_timeout = {max(1, int(self.lock_timeout_s))}"
+                    tconn.exec_driver_sql(own)
+                    self._create_views_and_triggers(tconn, taken)
+                    conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{old}`")
+                    last = LockWaitTimeout(
+                        f"the swap waited {timeout:g} s for a metadata lock: "
+                        f"{str(err.orig).strip().splitlines()[0] if err.orig else err}"
+                    )
+                    log.warning("restore: %s", last)
+        raise last or LockWaitTimeout("no try was allowed")
+
     def _engine_on(self, database: str) -> Engine:
         return create_engine(
             self.sync_url.set(database=database),
@@ -997,11 +1161,10 @@ class MySQL(Dialect):
         )
 
     @staticmethod
-    def _take_views_and_triggers(conn: Connection) -> list[tuple[str, str, str]]:
+    def _take_views_and_triggers(conn: Connection, taken: list[tuple[str, str, str]]) -> None:
         """The views and triggers of the connection's database as (kind, sql_mode, CREATE
-        statement), dropped from it: ``RENAME TABLE`` moves neither a view nor a table
-        with triggers to another database."""
-        taken: list[tuple[str, str, str]] = []
+        statement), appended to ``taken`` as each is dropped from it: ``RENAME TABLE``
+        moves neither a view nor a table with triggers to another database."""
         views = conn.execute(
             text(
                 "SELECT table_name FROM information_schema.views "
@@ -1017,13 +1180,12 @@ class MySQL(Dialect):
         ).scalars()
         for view in list(views):
             row = conn.exec_driver_sql(f"SHOW CREATE VIEW `{view}`").one()
-            taken.append(("view", "", str(row[1])))
             conn.exec_driver_sql(f"DROP VIEW `{view}`")
+            taken.append(("view", "", str(row[1])))
         for trigger in list(triggers):
             row = conn.exec_driver_sql(f"SHOW CREATE TRIGGER `{trigger}`").one()
-            taken.append(("trigger", str(row[1]), str(row[2])))
             conn.exec_driver_sql(f"DROP TRIGGER `{trigger}`")
-        return taken
+            taken.append(("trigger", str(row[1]), str(row[2])))
 
     @staticmethod
     def _create_views_and_triggers(conn: Connection, taken: list[tuple[str, str, str]]) -> None:
@@ -1232,9 +1394,10 @@ class SQLite(Dialect):
         finally:
             conn.close()
 
-    def restore(self, source: Path, keep: Kept) -> None:
+    def restore(self, source: Path, keep: Kept, waits: Iterable[float]) -> None:
         """Copy the backup to a temp file beside the database, carry the history into
-        it, then rename it over the database (atomic on one file system)."""
+        it, then rename it over the database (atomic on one file system: it waits for
+        no lock)."""
         self._settle()
         fd, name = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.restore-")
         os.close(fd)

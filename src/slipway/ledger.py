@@ -123,6 +123,19 @@ def ensure(conn: Connection) -> None:
                 conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}"))
 
 
+def is_current(conn: Connection) -> bool:
+    """Every table and column of the ledger is there: :func:`ensure` would change nothing."""
+    found = inspect(conn)
+    names = set(found.get_table_names())
+    if any(t.name not in names for t in metadata.sorted_tables):
+        return False
+    for table in (history, checksums):
+        have = {c["name"] for c in found.get_columns(table.name)}
+        if any(c.name not in have for c in table.columns):
+            return False
+    return True
+
+
 def _present(conn: Connection, table: Table) -> list[Column[Any]]:
     """The columns of ``table`` this database has: one written by an older slipway lacks
     the newer ones until its next run adds them (:func:`ensure`); reading must not."""

@@ -17,15 +17,24 @@ import shutil
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
 from slipway import ledger, lint, progress, schema, sequences
 from slipway.artifacts import checksum, make_private, private_dir, remove, write_atomic
-from slipway.dialects import Dialect, ToolFailed, ToolGroup, dialect_for, in_group
+from slipway.dialects import (
+    Dialect,
+    LockWaitTimeout,
+    ToolFailed,
+    ToolGroup,
+    dialect_for,
+    in_group,
+)
 from slipway.errors import BadInput, LockHeld, Refused, SlipwayError, StepFailed, first_line
 from slipway.guard import Recording
 from slipway.logs import redact
@@ -33,6 +42,9 @@ from slipway.migrations import BASELINE_FILE, Revision, env_error
 from slipway.report import FileRef, Step
 from slipway.run import Run, State
 from slipway.sqlrules import ServerVersion
+
+if TYPE_CHECKING:
+    from slipway.config import Options
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +70,7 @@ def preflight(run: Run, *, gate: bool = True, backup_early: bool = False) -> Sta
                 if backs_up:
                     _check_room(run, run.dialect.size_bytes(conn))
                     if backup_early:
-                        begin_backup(run)
+                        begin_backup(run, conn)
                 recorded = ledger.recorded_checksums(conn)
                 for rev in run.project.applied(state.current):
                     was = recorded.get(rev.id)
@@ -300,13 +312,16 @@ class Dump:
         remove(self.partial)
 
 
-def begin_backup(run: Run) -> None:
+def begin_backup(run: Run, conn: Connection) -> None:
     """Begin the release's backup now, while preflight's last read-only checks and the
-    lock step run, where the dump is a client tool's process and this run can hold the
-    release lock already (while another run holds it, the lock step says so, and the
-    backup waits its turn). Anything that ends the run before the backup step stops the
-    dump and removes it."""
+    lock step run, where the dump is a client tool's process, the ledger needs no new
+    table or column (the lock step's claim would change tables under the dump), and this
+    run can hold the release lock already (while another run holds it, the lock step
+    says so, and the backup waits its turn). Anything that ends the run before the
+    backup step stops the dump and removes it."""
     if not run.dialect.backup_by_tool or run.early_backup is not None:
+        return
+    if not ledger.is_current(conn):
         return
     try:
         run.hold_lock()
@@ -985,13 +1000,51 @@ def restore_keeping_history(run: Run, path: Path) -> None:
     with run.connect() as conn:
         keep = ledger.kept(conn)
     size = progress.file_size(path)
+    tries: list[float] = []
     try:
-        with progress.ticking(progress.elapsed(lambda: f"restore: loading {size}")):
-            run.dialect.restore(path, keep)
+        with (
+            progress.ticking(progress.elapsed(lambda: f"restore: loading {size}")),
+            BlockerWatch(run) as watch,
+        ):
+            run.dialect.restore(path, keep, _counted(lock_tries(run.settings.options), tries))
+    except LockWaitTimeout as err:
+        held = describe_blockers(watch.take(), run.settings.secrets)
+        raise Refused(
+            f"the restore gave up waiting for the application's locks after {len(tries)} "
+            f"tries of at most {max(tries, default=0):g} s each; the database is as it was"
+            + (f" (held by {held})" if held else f": {first_line(err)}"),
+            check="lock_wait",
+            hint="end the sessions holding locks on the database's tables (long "
+            "transactions), then run the restore again",
+        ) from err
     except (ToolFailed, OSError, sqlite3.Error) as err:
         raise StepFailed("restore", redact(first_line(err), run.settings.secrets)) from err
     finally:
         run.forget_connections()
+
+
+def lock_tries(options: Options) -> Iterator[float]:
+    """The lock timeouts of a statement's tries that must wait for the application's
+    locks: the ladder (lock_timeouts_s), then its last until lock_retry_window_s has
+    passed since the first try; a growing, jittered pause before each next try."""
+    ladder = options.lock_timeouts_s
+    first = time.monotonic()
+    attempt = 0
+    while True:
+        attempt += 1
+        timeout = ladder[min(attempt, len(ladder)) - 1]
+        yield timeout
+        pause = retry_pause(options.lock_retry_pause_s, attempt)
+        spent = time.monotonic() - first + pause + timeout
+        if attempt >= len(ladder) and spent > options.lock_retry_window_s:
+            return
+        time.sleep(pause)
+
+
+def _counted(tries: Iterator[float], taken: list[float]) -> Iterator[float]:
+    for timeout in tries:
+        taken.append(timeout)
+        yield timeout
 
 
 def trusted_backup(run: Run, path: Path, *, foreign: bool) -> FileRef:
