@@ -190,3 +190,18 @@ def test_a_read_only_sqlite_folder_is_refused_in_one_line(project: Project, tmp_
     assert "lock file" in result.report["error"]["message"]
     assert "Traceback" not in result.stderr
     assert (lite.revision(), lite.contents()) == before
+
+
+def test_a_version_table_env_py_does_not_use_is_bad_input_before_any_change(
+    db: ThrowawayDB, project: Project, tmp_path: Path
+) -> None:
+    """slipway would read one table while env.py writes revisions into another."""
+    standard_history(project)
+    alembic_upgrade(db, project.ini, "r1")
+    before = (db.revision(), db.tables(), db.contents(skip_ledger=False), db.schema())
+
+    release = Release(db, project.ini, config_with(tmp_path, version_table="custom_versions"))
+    for command in ("release", "status", "rollback"):
+        result = release(command)
+        one_line_bad_input(result, "version_table", "custom_versions", "alembic_version")
+    assert (db.revision(), db.tables(), db.contents(skip_ledger=False), db.schema()) == before

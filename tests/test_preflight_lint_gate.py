@@ -53,10 +53,29 @@ def test_prod_preflight_refuses_an_unaccepted_error_finding(
         assert "ban-drop-column" in result.stderr and "versions/r2.py" in result.stderr
         assert (db.revision(), db.tables(), db.contents(skip_ledger=False), db.schema()) == before
     assert not [t for t in db.tables() if t.startswith("slipway_")]
-    # A release begins its backup while the lint gate runs: refused, the dump is stopped
-    # and nothing of it is left.
+
+
+def test_a_backup_begun_before_the_gate_refused_is_stopped_and_removed(
+    db: ThrowawayDB, project: Project, tmp_path: Path
+) -> None:
+    """Where the ledger exists, a release begins its dump while the lint gate runs: the
+    refusal stops it and leaves nothing of it."""
+    history_with_a_dropped_column(project)
+    alembic_upgrade(db, project.ini, "r1")
+    release = gated(db, project, tmp_path)
+    assert release("release", "--to", "r1").report["outcome"] == "noop"  # the ledger
+    before = (db.revision(), db.tables(), db.contents(), db.schema())
+
+    result = release("release")
+
+    assert result.code == 3, result.stderr
+    assert result.report["error"]["check"] == "lint"
+    assert (db.revision(), db.tables(), db.contents(), db.schema()) == before
     backups = tmp_path / "backups"
     assert not [p for p in backups.rglob("*") if p.is_file()] if backups.exists() else True
+    if db.kind != "sqlite":
+        log = (tmp_path / "artifacts" / result.report["run_id"] / "run.log").read_text()
+        assert "backup begun under the lock" in log and "stopped and removed" in log
 
 
 def test_the_same_revision_accepted_with_a_reason_is_released(
@@ -68,8 +87,10 @@ def test_the_same_revision_accepted_with_a_reason_is_released(
         + '\nslipway_accept = {"ban-drop-column": "note is unused since release 1.4"}\n'
     )
     alembic_upgrade(db, project.ini, "r1")
+    release = gated(db, project, tmp_path)
+    assert release("release", "--to", "r1").report["outcome"] == "noop"  # the ledger
 
-    result = gated(db, project, tmp_path)()
+    result = release()
 
     assert result.code == 0, result.stderr
     assert db.revision() == "r2"

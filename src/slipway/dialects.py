@@ -23,7 +23,7 @@ import sqlite3
 import subprocess
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -307,6 +307,18 @@ class Dialect:
         """End session ``pid`` (its transaction rolls back); False if the server says no."""
         return False
 
+    def session_id(self, conn: Connection) -> str | None:
+        """The server's id of ``conn``'s session (None where sessions die with slipway)."""
+        return None
+
+    def live_sessions(self, conn: Connection, ids: Sequence[str]) -> list[str]:
+        """Those of ``ids`` that are still sessions of slipway's on this database."""
+        return []
+
+    def end_session_sql(self, session: str) -> str:
+        """The statement an operator runs to end ``session``."""
+        return ""
+
     # key counters ----------------------------------------------------------------
     def counters_behind(self, conn: Connection, *, unsure: bool = False) -> list[Counter]:
         """The counters of this database whose next value is at or below the maximum of
@@ -495,6 +507,10 @@ class PostgreSQL(Dialect):
         conn.exec_driver_sql(f"SET statement_timeout = '{int(statement_timeout_s * 1000)}ms'")
         # Named like slipway's own sessions, env.py's too: who blocks them can be found.
         conn.exec_driver_sql("SET application_name = 'slipway'")
+        if (conn.dialect.server_version_info or (0,)) >= (14,):
+            # A revision's statement stops within a second once slipway is gone (killed),
+            # and its locks with it, instead of running on alone.
+            conn.exec_driver_sql("SET client_connection_check_interval = '1s'")
 
     def is_lock_timeout(self, err: BaseException) -> bool:
         orig = err.orig if isinstance(err, DBAPIError) else err
@@ -514,6 +530,26 @@ class PostgreSQL(Dialect):
             )
         ).mappings()
         return [{**dict(r), "xact_age_s": float(r["xact_age_s"] or 0)} for r in rows]
+
+    def session_id(self, conn: Connection) -> str | None:
+        return str(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar())
+
+    def live_sessions(self, conn: Connection, ids: Sequence[str]) -> list[str]:
+        pids = [int(i) for i in ids if i.isdigit()]
+        if not pids:
+            return []
+        rows = conn.execute(
+            text(
+                "SELECT pid FROM pg_stat_activity WHERE pid = ANY(:p) "
+                "AND datname = current_database() AND application_name = 'slipway' "
+                "AND pid <> pg_backend_pid()"
+            ),
+            {"p": pids},
+        ).scalars()
+        return [str(p) for p in rows]
+
+    def end_session_sql(self, session: str) -> str:
+        return f"SELECT pg_terminate_backend({int(session)})"
 
     def terminate(self, pid: int) -> bool:
         engine = self._autocommit_engine()
@@ -887,6 +923,36 @@ class MySQL(Dialect):
         orig = err.orig if isinstance(err, DBAPIError) else err
         args: tuple[object, ...] = getattr(orig, "args", ())
         return len(args) > 0 and args[0] == 1205
+
+    def session_id(self, conn: Connection) -> str | None:
+        return str(conn.exec_driver_sql("SELECT CONNECTION_ID()").scalar())
+
+    def live_sessions(self, conn: Connection, ids: Sequence[str]) -> list[str]:
+        wanted = {int(i) for i in ids if i.isdigit()}
+        if not wanted:
+            return []
+        rows = conn.execute(
+            text(
+                "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = DATABASE() "
+                "AND ID <> CONNECTION_ID()"
+            )
+        ).scalars()
+        return [str(i) for i in rows if int(i) in wanted]
+
+    def end_session_sql(self, session: str) -> str:
+        return f"KILL {int(session)}"
+
+    def terminate(self, pid: int) -> bool:
+        engine = self._autocommit_engine()
+        try:
+            with engine.connect() as conn:
+                conn.exec_driver_sql(f"KILL {int(pid)}")
+                return True
+        except DBAPIError as err:
+            log.warning("session %s cannot be ended: %s", pid, str(err.orig).strip())
+            return False
+        finally:
+            engine.dispose()
 
     def size_bytes(self, conn: Connection) -> int:
         value = conn.execute(

@@ -28,7 +28,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -106,6 +106,8 @@ class Guard:
     timeouts: tuple[float, float] | None = None  # lock, statement (seconds)
     recording: Recording | None = None
     redirect_from: URL | None = None
+    # Told the server's id of each session env.py opens with timeouts (a revision's).
+    on_session: Callable[[str], None] | None = None
 
     def __post_init__(self) -> None:
         self._identity = (
@@ -168,6 +170,9 @@ class Guard:
             self._prove(conn, other)
         if self.timeouts is not None:
             other.set_timeouts(conn, *self.timeouts)
+            session = other.session_id(conn) if self.on_session is not None else None
+            if session is not None and self.on_session is not None:
+                self.on_session(session)
             if conn.in_transaction():
                 # env.py must find its connection outside a transaction, or alembic
                 # would take the transaction as the caller's and never commit it.

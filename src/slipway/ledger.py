@@ -69,6 +69,9 @@ history = Table(
     Column("failed_revision", String(64)),
     # The application release the run shipped, when its caller named one (--release).
     Column("app_release", String(120)),
+    # The server sessions the run's revisions ran in (PostgreSQL backend pids, MariaDB
+    # connection ids, comma-separated): a killed run's are ended by whoever comes next.
+    Column("sessions", Text),
 )
 
 checksums = Table(
@@ -105,6 +108,7 @@ class Claim:
     lease_until: dt.datetime | None = None
     process: str | None = None
     app_release: str | None = None
+    sessions: str | None = None
 
 
 def exists(conn: Connection) -> bool:
@@ -163,6 +167,7 @@ def open_claims(conn: Connection) -> list[Claim]:
             from_revision=r["from_revision"],
             lease_until=r.get("lease_until"),
             process=r.get("process"),
+            sessions=r.get("sessions"),
         )
         for r in rows
     ]

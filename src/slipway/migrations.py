@@ -84,6 +84,7 @@ BASELINE_FILE = "slipway-baseline.yml"
 _ACCEPT_KEYS = ("revision", "rule", "reason")
 # Options of env.py's context.configure() that say where the revision is recorded.
 _VERSION_OPTIONS = ("version_table", "version_table_schema")
+_USED_TABLE = "_used_version_table"
 # What a revision file declares about its place in the graph.
 _DECLARED = ("revision", "down_revision", "branch_labels", "depends_on")
 
@@ -168,6 +169,8 @@ def _environment(
 
     def configure_with_slipway(*args: Any, **options: Any) -> None:
         seen.update({k: options[k] for k in _VERSION_OPTIONS if options.get(k) is not None})
+        # The table env.py really uses: Alembic's own default where it names none.
+        seen[_USED_TABLE] = options.get("version_table") or "alembic_version"
         configure(*args, **{**options, **extra})
 
     env.configure = configure_with_slipway  # type: ignore[method-assign]
@@ -292,7 +295,25 @@ class Project:
             log.debug("env.py did not run offline: %s", err)
             return
         # Where env.py keeps the version table, until an online run says otherwise.
-        self.version_options.update(run.seen)
+        self._learn(run.seen)
+
+    def _learn(self, seen: dict[str, Any]) -> None:
+        """Take the version-table options env.py configured (the last run's win). A
+        ``version_table`` in slipway.yml must name the table env.py
+        uses (else slipway would read one table and env.py write another): bad input,
+        before anything is read or changed."""
+        options = self.settings.options
+        used = seen.get(_USED_TABLE)
+        declared = "version_table" in options.model_fields_set
+        if declared and used and used != options.version_table:
+            raise BadInput(
+                f"version_table: {options.version_table} in the settings of "
+                f"'{self.settings.env}', but env.py keeps the revision in table {used}",
+                hint="remove version_table from slipway.yml (slipway reads env.py's), or "
+                f"have env.py pass version_table='{options.version_table}' to "
+                "context.configure()",
+            )
+        self.version_options.update({k: v for k, v in seen.items() if k in _VERSION_OPTIONS})
 
     def _config(self, *, output: io.StringIO | None = None) -> Config:
         cfg = Config(str(self.ini), output_buffer=output)
@@ -534,7 +555,7 @@ class Project:
         with logs.preserved(), self._app_context(), guarded, env:
             self.script.run_env()
         if not as_sql:
-            self.version_options.update(result.seen)
+            self._learn(result.seen)
         return result
 
     def _app_context(self) -> AbstractContextManager[Any]:

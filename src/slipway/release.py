@@ -177,11 +177,15 @@ def rollback(settings: Settings, to: str | None) -> Report:
         target = _rollback_target(run, state, to)
         run.report.from_revision, run.report.to_revision = state.current, target
         if target == state.current:
+            # Nothing to downgrade, unless a dead run left this revision's schema changed:
+            # the lock's check of open claims says so (and closes a clean one).
+            run.lock(remedy=True)
             run.report.finish(Outcome.NOOP)
             return run.report
         steps.lock(run, remedy=True)
+        dead = run.dead_run_start
         try:
-            steps.rollback(run, target, None)
+            steps.rollback(run, target, dead[1] if dead and dead[0] == target else None)
         except StepFailed as failure:
             run.report.fail(failure, settings.secrets)
             run.report.finish(Outcome.NEEDS_ATTENTION)
@@ -310,7 +314,27 @@ def unlock(settings: Settings, run_id: str) -> Report:
                     check="claim",
                     hint="wait for it to finish",
                 )
-            current, _ = steps.read_current(run, fingerprint=False)
+            if row["outcome"] == Outcome.RUNNING.value:
+                run.end_sessions_of(claim)
+            current, fingerprint = steps.read_current(run, fingerprint=True)
+            start_fp = row.get("start_fingerprint")
+            if current == row["from_revision"] and start_fp and fingerprint != start_fp:
+                # The revision is the one the run began at, the schema is not: unlocking
+                # would declare a changed schema clean.
+                backup = row.get("backup_path")
+                fix = (
+                    settings.command("restore", "--backup", str(backup), "--yes")
+                    if backup
+                    else f"remove what run {run_id} created by hand ('slipway db check' "
+                    "names the differences), then unlock again"
+                )
+                raise Refused(
+                    f"run {run_id} left the database at {current or 'base'} with a schema "
+                    "that is not the one the run began with (DDL committed part-way); "
+                    "unlock would leave it so",
+                    check="claim",
+                    hint=f"run: {fix}",
+                )
             note = (
                 f"{row['outcome']}, unlocked by {run.report.who}; "
                 f"database found at {current or 'base'}"

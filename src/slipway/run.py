@@ -18,6 +18,7 @@ import logging
 import os
 import shutil
 import socket
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -143,6 +144,11 @@ class Run:
         self._probed = False
         self._stack = contextlib.ExitStack()
         self._locked = False
+        self._sessions: list[str] = []
+        self._noting = False
+        # Where a dead run this remedy closed began (revision, schema fingerprint): the
+        # remedy must end there, proven.
+        self.dead_run_start: tuple[str | None, str | None] | None = None
         # A backup begun in preflight (steps.begin_backup), until the backup step takes it.
         self.early_backup: Dump | None = None
         self.claimed = False
@@ -374,7 +380,21 @@ class Run:
             timeouts=timeouts,
             recording=recording,
             redirect_from=self.settings.url if redirect else None,
+            # The sessions a revision runs in, on the target: kept in the claim, so that
+            # whoever comes after a kill can end them.
+            on_session=self._note_session if timeouts is not None and not redirect else None,
         )
+
+    def _note_session(self, session: str) -> None:
+        # The ledger's own connection passes the guard too: not noted, not recursed into.
+        if self._noting or session in self._sessions:
+            return
+        self._noting = True
+        try:
+            self._sessions.append(session)
+            self.record(sessions=",".join(self._sessions[-20:]))
+        finally:
+            self._noting = False
 
     def heads(self) -> tuple[str, ...]:
         """The database's revision(s). The first read of a command runs env.py online
@@ -434,13 +454,28 @@ class Run:
             alive = claim_alive(claim)
             started = f"started {claim.started_at:%Y-%m-%d %H:%M:%S}Z by {claim.who}"
             unlock = self.settings.command("unlock", claim.run_id)
+            if alive is False:
+                self.end_sessions_of(claim)
             if alive is False and remedy:
-                # A remedy (restore, rollback --to) is what a dead run's database needs:
-                # it closes the claim itself, under the lock, and goes on.
+                # A remedy is what a dead run's database needs: a restore always; a
+                # rollback where the run left the database at another revision (it ends
+                # proven against the run's start). It closes the claim, under the lock.
+                repair = self._repair_after(claim)
+                if repair is not None and not self._repairs(claim, repair[1]):
+                    where, fix = repair
+                    raise Refused(
+                        f"run {claim.run_id} ({started}) ended without finishing and left "
+                        f"the database changed: {where}; {self.report.command} cannot put "
+                        "that back",
+                        check="claim",
+                        hint=f"run: {fix}",
+                    )
                 note = f"its process was gone; closed by {self.report.command} run {self.run_id}"
                 log.warning("run %s ended without finishing: %s", claim.run_id, note)
                 with self.connect() as conn, conn.begin():
                     ledger.close_claim(conn, claim.run_id, Outcome.ABANDONED, detail=note)
+                if repair is not None:
+                    self.dead_run_start = (claim.from_revision, self._start_fingerprint(claim))
                 continue
             if alive is False:
                 gone = (
@@ -477,6 +512,52 @@ class Run:
                 hint=f"run what its report names next; once the database is sound: {unlock}",
             )
 
+    def end_sessions_of(self, claim: ledger.Claim) -> None:
+        """End the server sessions a dead run's revisions ran in (a statement the kill
+        left running, with its locks); refuse, naming the statements, where the server
+        does not allow it."""
+        ids = [s for s in (claim.sessions or "").split(",") if s]
+        if not ids:
+            return
+        with self.connect() as conn:
+            live = before = self.dialect.live_sessions(conn, ids)
+        left = [sid for sid in live if not self.dialect.terminate(int(sid))]
+        deadline = time.monotonic() + 10
+        while live and not left and time.monotonic() < deadline:
+            with self.connect() as conn:
+                live = self.dialect.live_sessions(conn, live)
+            if live:
+                time.sleep(0.2)
+        if live or left:
+            ends = "; ".join(self.dialect.end_session_sql(sid) for sid in left or live)
+            raise Refused(
+                f"run {claim.run_id} ended without finishing, and its server session(s) "
+                f"{', '.join(left or live)} still run on the database",
+                check="claim",
+                hint=f"end them as a user allowed to ({ends}), then run this again",
+            )
+        ended = [sid for sid in ids if sid in before]
+        if ended:
+            # In the run log and the report; the command's own outcome is what it prints.
+            log.info("run %s: ended its server session(s) %s", claim.run_id, ", ".join(ended))
+            self.report.data.setdefault("ended_sessions", []).extend(
+                {"run_id": claim.run_id, "session": sid} for sid in ended
+            )
+
+    def _start_fingerprint(self, claim: ledger.Claim) -> str | None:
+        with self.connect() as conn:
+            row = ledger.run(conn, claim.run_id) or {}
+        value = row.get("start_fingerprint")
+        return str(value) if value else None
+
+    def _repairs(self, claim: ledger.Claim, fix: str) -> bool:
+        """Whether this command is the one that puts a dead run's database back."""
+        if self.report.command == "restore":
+            return True
+        return self.report.command == "rollback" and fix == self.settings.command(
+            "rollback", "--to", claim.from_revision or "base"
+        )
+
     def _repair_after(self, claim: ledger.Claim) -> tuple[str, str] | None:
         """Where a dead run left the database, and the one command that puts it back;
         None when it is as the run found it (revision and schema fingerprint)."""
@@ -497,6 +578,13 @@ class Run:
         backup = row.get("backup_path")
         if backup:
             return where, self.settings.command("restore", "--backup", str(backup), "--yes")
+        if current == claim.from_revision:
+            # No downgrade undoes a revision that never finished, and nothing was backed up.
+            return where, (
+                f"nothing can put it back by itself (no backup): remove what run "
+                f"{claim.run_id} created by hand ('slipway db check' names the differences "
+                f"from {current or 'base'}), then {self.settings.command('unlock', claim.run_id)}"
+            )
         return where, self.settings.command("rollback", "--to", claim.from_revision or "base")
 
     def claim(self, current: str | None, target: str | None, *, lease: bool = False) -> None:

@@ -310,6 +310,7 @@ class Dump:
         with contextlib.suppress(Exception):  # a stopped dump is thrown away either way
             future.result()
         remove(self.partial)
+        log.info("backup begun early stopped and removed: the run ended before it")
 
 
 def begin_backup(run: Run, conn: Connection) -> None:
@@ -329,6 +330,7 @@ def begin_backup(run: Run, conn: Connection) -> None:
         return
     dump = Dump(run)
     dump.begin()
+    log.info("backup begun under the lock while preflight ends: %s", dump.partial.name)
     run.early_backup = dump
     run.on_exit(drop_early_backup, run)
 
