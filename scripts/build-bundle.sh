@@ -13,10 +13,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=${VENV:-.venv}
 
+release_id=$(scripts/release-id.sh)
 commit=$(git rev-parse --short=10 HEAD)
-stamp=$(TZ=UTC git log -1 --format=%cd --date=format-local:%Y%m%dT%H%M%SZ)
-dirty=$(git status --porcelain --untracked-files=no -- src examples migrations alembic_prod.ini pyproject.toml constraints.txt)
-release_id="storefront-${stamp}-${commit}${dirty:+-dirty}"
+dirty=$(case "$release_id" in *-dirty-*) echo yes;; esac)
 version_of() { "$venv/bin/python" -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb"))["project"]["version"])' "$1"; }
 version=$(version_of pyproject.toml)
 service_version=$(version_of examples/storefront/pyproject.toml)

@@ -8,6 +8,7 @@ creates it), never as root; each host's deploy root is a folder of its own under
 from __future__ import annotations
 
 import atexit
+import hashlib
 import http.client
 import json
 import os
@@ -154,7 +155,16 @@ def with_migrations(bundle: Path, dist: Path, migrations: Path) -> Path:
 
 
 def _repack(work: Path, bundle: Path) -> Path:
-    """An unpacked bundle folder back into a bundle (the folder is removed)."""
+    """An unpacked bundle folder back into a bundle (the folder is removed), its MANIFEST's
+    file checksums written anew as the build writes them (hosts check them)."""
+    manifest = work / "MANIFEST"
+    head = manifest.read_text().split("files:\n")[0]
+    sums = [
+        f"  {hashlib.sha256(p.read_bytes()).hexdigest()}  ./{p.relative_to(work)}\n"
+        for p in sorted(work.rglob("*"), key=lambda p: str(p.relative_to(work)))
+        if p.is_file() and p.name != "MANIFEST"
+    ]
+    manifest.write_text(head + "files:\n" + "".join(sums))
     with tarfile.open(bundle, "w:gz") as tar:
         for item in sorted(work.iterdir()):
             tar.add(item, arcname=item.name)

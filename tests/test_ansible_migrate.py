@@ -9,6 +9,7 @@ import re
 import shutil
 import stat
 import subprocess
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -380,3 +381,71 @@ def test_the_collection_installs_and_releases_from_another_repository(
         (report,) = inv.reports()
         assert report["outcome"] == "applied"
         assert str(db.url.password) not in play.stdout + play.stderr
+
+
+NEW_TABLE_REVISION = '''"""gift cards"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0007"
+down_revision = "0006"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_table("gift_cards", sa.Column("id", sa.Integer, primary_key=True))
+
+
+def downgrade():
+    op.drop_table("gift_cards")
+'''
+
+
+def test_the_bundle_installed_is_the_bundle_built(
+    tmp_path: Path, ssh_hosts: SshHosts, bundle: Path
+) -> None:
+    """A second bundle under the same release id replaces the release folder (its new
+    revision runs); a bundle changed after it was built is refused before install."""
+    migrations = tmp_path / "migrations"
+    shutil.copytree(ROOT / "migrations", migrations, ignore=shutil.ignore_patterns("__pycache__"))
+    (migrations / "versions" / "0007_gift_cards.py").write_text(NEW_TABLE_REVISION)
+    newer = with_migrations(bundle, tmp_path / "newer", migrations)
+    same_id = tmp_path / "same-id" / bundle.name  # another bundle under the first one's id
+    same_id.parent.mkdir()
+    shutil.copy(newer, same_id)
+    with protected_database("postgresql", tmp_path) as db:
+        alembic_upgrade(db, STOREFRONT_INI, "0006")
+        first = write_inventory(
+            tmp_path / "inventory", ssh_hosts, env="stage", database_url=db.url_str, bundle=bundle
+        )
+        done = first.playbook("migrate")
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert db.revision() == "0006"
+
+        second = write_inventory(
+            tmp_path / "inventory", ssh_hosts, env="stage", database_url=db.url_str, bundle=same_id
+        )
+        replaced = second.playbook("migrate")
+        assert replaced.returncode == 0, replaced.stdout + replaced.stderr
+        assert db.revision() == "0007", "the new bundle's revision ran: the folder was replaced"
+        assert "gift_cards" in db.tables()
+
+        # The same bundle repacked with one wheel changed and its MANIFEST as it was.
+        work = tmp_path / "tampered"
+        with tarfile.open(newer) as tar:
+            tar.extractall(work, filter="data")
+        wheel = sorted((work / "wheels").glob("storefront-*.whl"))[0]
+        wheel.write_bytes(wheel.read_bytes() + b"\0")
+        tampered = tmp_path / "tampered-dist" / newer.name.replace(".tar.gz", "-x.tar.gz")
+        tampered.parent.mkdir()
+        with tarfile.open(tampered, "w:gz") as tar:
+            for item in sorted(work.iterdir()):
+                tar.add(item, arcname=item.name)
+        third = write_inventory(
+            tmp_path / "inventory", ssh_hosts, env="stage", database_url=db.url_str, bundle=tampered
+        )
+        refused = third.playbook("migrate")
+        assert refused.returncode != 0
+        assert "does not match its MANIFEST" in refused.stdout, refused.stdout
+        assert db.revision() == "0007"

@@ -18,6 +18,7 @@ from conftest import ROOT
         ("release_scaling.py", ["--sizes", "3", "6", "9", "--runs", "1"], "release_scaling"),
         ("status_speed.py", ["--revisions", "3", "--runs", "1"], "status_speed"),
         ("backup_cost.py", ["--size-mb", "2", "--runs", "1"], "backup_cost"),
+        ("restore_memory.py", ["--size-mb", "2", "--runs", "1"], "restore_memory"),
         ("lock_latency.py", ["--hold-s", "2"], "lock_latency"),
         (
             "adopted_history.py",

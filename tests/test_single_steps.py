@@ -51,18 +51,27 @@ def test_steps_one_by_one_reach_head_and_back(
     assert db.revision() == "r3"
     assert release("verify").code == 0
 
+    rows_at_r3 = db.contents()
     back = release("rollback", "--to", "r1")
     assert back.code == 0, back.stderr
     assert db.revision() == "r1"
     assert db.contents() == rows_at_r1
     assert release("verify", "--revision", "r1").code == 0
+    # The downgrade dropped a column with its values: backed up first, as a release is.
+    taken = back.report["backup"]["path"]
+    assert Path(taken).is_file()
+    assert release("restore", "--backup", taken, "--yes").code == 0
+    assert db.revision() == "r3" and db.contents() == rows_at_r3
+    assert release("rollback", "--to", "r1").code == 0
 
     history = release("history")
     runs = history.report["data"]["runs"]
-    # Runs that took the claim, newest first: rollback, apply, backup.
-    assert [r["command"] for r in runs] == ["rollback", "apply", "backup"]
-    assert [r["outcome"] for r in runs] == ["applied", "applied", "applied"]
+    # Runs that took the claim, newest first: rollback, restore, rollback, apply, backup.
+    assert [r["command"] for r in runs] == ["rollback", "restore", "rollback", "apply", "backup"]
+    assert [r["outcome"] for r in runs] == ["applied"] * 5
     assert [(r["from_revision"], r["to_revision"]) for r in runs] == [
+        ("r3", "r1"),
+        ("r1", "r3"),
         ("r3", "r1"),
         ("r1", "r3"),
         ("r1", "r1"),

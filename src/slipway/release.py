@@ -168,8 +168,9 @@ def verify(settings: Settings, expected: str | None = None) -> Report:
 
 def rollback(settings: Settings, to: str | None) -> Report:
     """Downgrade to ``to`` (a revision, ``base``, or ``-N``: N revisions down, as
-    Alembic's relative steps), or to where the last run started. A target the database
-    is not above is bad input, refused before the lock: nothing is recorded."""
+    Alembic's relative steps), or to where the last run started, after a backup (where
+    the environment backs up). A target the database is not above is bad input,
+    refused before the lock: nothing is recorded."""
     with Run(settings, "rollback") as run:
         if to is not None and to != "base" and not _relative(to) and not run.project.knows(to):
             raise BadInput(f"revision {to} is not in the migration graph")
@@ -184,10 +185,18 @@ def rollback(settings: Settings, to: str | None) -> Report:
             return run.report
         steps.lock(run, remedy=True)
         dead = run.dead_run_start
+        # A downgrade may drop tables and columns: backed up first, as a release is.
+        backup = steps.backup(run) if settings.options.backup else None
+        if backup is None:
+            run.report.skip("backup", f"backup: false for {settings.env}")
         try:
             steps.rollback(run, target, dead[1] if dead and dead[0] == target else None)
         except StepFailed as failure:
             run.report.fail(failure, settings.secrets)
+            if backup is not None:
+                run.report.next_command = settings.command(
+                    "restore", "--backup", backup.path, "--yes"
+                )
             run.report.finish(Outcome.NEEDS_ATTENTION)
             return run.report
         run.report.finish(Outcome.APPLIED)
