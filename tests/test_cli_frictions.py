@@ -33,6 +33,35 @@ def test_a_closed_pipe_is_not_an_error(lite: ThrowawayDB, project: Project, tmp_
     assert "Traceback" not in out.stderr and "Broken pipe" not in out.stderr
 
 
+def test_a_summary_cut_by_head_is_not_an_error(
+    lite: ThrowawayDB, project: Project, tmp_path: Path
+) -> None:
+    """`slipway db status | head -1`: rich's own answer to a closed pipe is exit 1."""
+    standard_history(project)
+    config = write_config(tmp_path)
+    argv = [sys.executable, "-m", "slipway", "db", "status", "--env", "test"]
+    argv += ["--config", str(config), "--alembic-ini", str(project.ini)]
+    shell = f"TEST_DB_URL={lite.url_str} {' '.join(argv)} | head -1; echo ${{PIPESTATUS[0]}}"
+    out = subprocess.run(
+        ["bash", "-c", shell], capture_output=True, text=True, cwd=ROOT, check=True
+    )
+    first, code = out.stdout.splitlines()
+    assert first.startswith("noop status on test"), out.stdout
+    assert code == "0", out.stdout + out.stderr
+
+
+def test_a_read_only_command_does_not_guess_the_revision(
+    lite: ThrowawayDB, project: Project, tmp_path: Path
+) -> None:
+    standard_history(project)
+    release = Release(lite, project.ini, write_config(tmp_path))
+    assert release().code == 0
+    argv = ["db", "sequences", "--env", "test", "--config", str(release.config)]
+    shown = slipway(*argv, "--alembic-ini", str(project.ini), env={"TEST_DB_URL": lite.url_str})
+    assert shown.code == 0, shown.stderr
+    assert "at base" not in shown.stdout, shown.stdout
+
+
 def test_quiet_prints_nothing_but_the_error(
     lite: ThrowawayDB, project: Project, tmp_path: Path
 ) -> None:
@@ -91,3 +120,24 @@ def test_render_from_does_not_claim_where_the_database_is(
     assert result.code == 0, result.stderr
     assert "database: not read (rendered offline from base to r3)" in result.stdout
     assert "at base" not in result.stdout
+
+
+def test_quiet_is_quiet_with_a_stock_env_py(tmp_path: Path) -> None:
+    """`alembic init`'s env.py calls fileConfig(): Alembic's INFO lines on stderr."""
+    project = tmp_path / "stock"
+    project.mkdir()
+    alembic = Path(sys.executable).parent / "alembic"
+    subprocess.run([str(alembic), "init", "alembic"], cwd=project, check=True, capture_output=True)
+    subprocess.run(
+        [str(alembic), "revision", "-m", "one"], cwd=project, check=True, capture_output=True
+    )
+    (project / "slipway.yml").write_text(
+        "environments:\n  local:\n    database_url: sqlite:///app.db\n"
+    )
+    for command in ("release", "status", "release"):
+        result = slipway("db", command, "-q", cwd=project)
+        assert result.code == 0, result.stderr
+        assert result.stderr == "" and result.stdout == "", (command, result.stderr)
+    failed = slipway("db", "release", "-q", "--to", "nowhere", cwd=project)
+    assert failed.code == 2
+    assert failed.stderr.count("\n") == 1 and "nowhere" in failed.stderr

@@ -194,7 +194,7 @@ def common(fn: F) -> F:
         secrets = (db_url_password(ctx.db_url),)
         with signals.handled():
             try:
-                with _live_progress(ctx):  # gone before the summary is printed
+                with _live_progress(ctx), _quiet_stderr(ctx):  # both gone before the summary
                     report = fn(ctx, **kwargs)
             except SlipwayError as err:
                 _fail_early(ctx, err, secrets)
@@ -248,6 +248,18 @@ class LiveProgress(progress.Observer):
 
 
 @contextlib.contextmanager
+def _quiet_stderr(ctx: Context) -> Iterator[None]:
+    """With --quiet, what env.py's own logging setup prints while the command runs
+    (``fileConfig()``: Alembic's INFO lines on stderr) goes nowhere; the one error line
+    comes after. Client tools keep the process's stderr (their errors are captured)."""
+    if not ctx.quiet or ctx.debug:
+        yield
+        return
+    with open(os.devnull, "w", encoding="utf-8") as sink, contextlib.redirect_stderr(sink):
+        yield
+
+
+@contextlib.contextmanager
 def _live_progress(ctx: Context) -> Iterator[None]:
     if ctx.quiet or not sys.stderr.isatty():
         yield
@@ -290,12 +302,18 @@ def _fail_early(ctx: Context, err: BaseException, secrets: Sequence[str]) -> Non
 
 def console() -> Console:
     """Rich output for stdout: on a terminal, its width; elsewhere (CI logs, pipes) wide
-    enough that ids and paths are never cut, and no control codes."""
+    enough that ids and paths are never cut, and no control codes. A reader that closes
+    the pipe early (``| head``) ends the output, not the command's exit code (rich's
+    own answer is exit 1)."""
     from rich.console import Console
 
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            _stdout_to_devnull()
+
     if sys.stdout.isatty():
-        return Console(highlight=False, soft_wrap=True)
-    return Console(highlight=False, soft_wrap=True, width=200, no_color=True)
+        return _Console(highlight=False, soft_wrap=True)
+    return _Console(highlight=False, soft_wrap=True, width=200, no_color=True)
 
 
 def _finish(ctx: Context, report: Report) -> None:

@@ -280,6 +280,9 @@ def _state(report: Report) -> str:
             f"not read (rendered offline from {report.data['rendered_from']} "
             f"to {report.to_revision})"
         )
+    if report.outcome is Outcome.NOOP and report.current_revision is None:
+        # A read-only command that never read the revision (db sequences): no guess.
+        return "untouched (its revision was not read)"
     if report.command in ("status", "preflight", "render") and report.outcome is Outcome.NOOP:
         return (
             f"at {report.current_revision or 'base'}; head {report.to_revision}; "
