@@ -449,3 +449,6 @@ def test_the_bundle_installed_is_the_bundle_built(
         assert refused.returncode != 0
         assert "does not match its MANIFEST" in refused.stdout, refused.stdout
         assert db.revision() == "0007"
+        again = third.playbook("migrate")  # refused again: the changed folder was not kept
+        assert again.returncode != 0
+        assert "does not match its MANIFEST" in again.stdout, again.stdout

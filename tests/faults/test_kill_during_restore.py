@@ -22,9 +22,11 @@ FILL = {
     f"FROM seq_10_to_{ROWS}",
 }
 LOADING = {
-    # psql is loading the dump into the target, inside its one transaction
-    "postgresql": "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'psql' "
-    "AND state = 'active' AND pid <> pg_backend_pid()",
+    # psql (named like slipway's own sessions) is loading the dump's rows into the
+    # target, inside its one transaction
+    "postgresql": "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'slipway' "
+    "AND state = 'active' AND starts_with(query, 'COPY ') AND strpos(query, 'FROM stdin') > 0 "
+    "AND pid <> pg_backend_pid()",
     # the mariadb client has created tables in the scratch database beside the target
     "mariadb": "SELECT count(*) FROM information_schema.tables "
     "WHERE LOCATE('_swr_', table_schema) > 0",
