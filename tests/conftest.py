@@ -455,6 +455,31 @@ def wait_for_log(artifacts: Path, text: str, timeout: float = 120) -> Path:
     raise AssertionError(f"no run log says {text!r}")
 
 
+def kill_during(release: Release, artifacts: Path, text: str, settle: float = 1.0) -> str:
+    """Start a release with SLOW_S=60, SIGKILL it ``settle`` seconds after its log says
+    ``text``; its run id."""
+    import signal
+
+    victim = release.start(SLOW_S="60")
+    run_id = wait_for_log(artifacts, text).parent.name
+    time.sleep(settle)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(timeout=30)
+    return run_id
+
+
+def ledger_rows(db: ThrowawayDB) -> list[dict[str, object]]:
+    """slipway_history, oldest run first."""
+    with db.engine().connect() as conn:
+        rows = conn.execute(sa.text("SELECT * FROM slipway_history ORDER BY started_at"))
+        return [dict(r) for r in rows.mappings()]
+
+
+def outcomes(db: ThrowawayDB) -> dict[str, object]:
+    """Each run's outcome in slipway_history, by run id."""
+    return {str(r["run_id"]): r["outcome"] for r in ledger_rows(db)}
+
+
 @pytest.fixture
 def release(db: ThrowawayDB, project: Project, tmp_path: Path) -> Release:
     return Release(db, project.ini, write_config(tmp_path))

@@ -6,12 +6,18 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import signal
-import time
 from pathlib import Path
 
-import sqlalchemy as sa
-from conftest import Project, Release, ThrowawayDB, alembic_upgrade, wait_for_log
+from conftest import (
+    Project,
+    Release,
+    ThrowawayDB,
+    alembic_upgrade,
+    kill_during,
+    ledger_rows,
+    outcomes,
+    wait_for_log,
+)
 
 
 def slow_history(project: Project) -> None:
@@ -36,12 +42,6 @@ def slow_history(project: Project) -> None:
     )
 
 
-def history(db: ThrowawayDB) -> list[dict[str, object]]:
-    with db.engine().connect() as conn:
-        rows = conn.execute(sa.text("SELECT * FROM slipway_history ORDER BY started_at"))
-        return [dict(r) for r in rows.mappings()]
-
-
 def test_two_simultaneous_releases_one_applies_other_refused_or_noop(
     db: ThrowawayDB, project: Project, release: Release
 ) -> None:
@@ -54,15 +54,15 @@ def test_two_simultaneous_releases_one_applies_other_refused_or_noop(
         out, err = p.communicate(timeout=120)
         results.append((p.returncode, json.loads(out), err))
 
-    outcomes = sorted(r[1]["outcome"] for r in results)
-    assert outcomes.count("applied") == 1, results
-    assert outcomes in (["applied", "noop"], ["applied", "refused"]), results
+    ended = sorted(r[1]["outcome"] for r in results)
+    assert ended.count("applied") == 1, results
+    assert ended in (["applied", "noop"], ["applied", "refused"]), results
     for code, report, _ in results:
         assert code == {"applied": 0, "noop": 0, "refused": 3}[report["outcome"]]
         if report["outcome"] == "refused":
             assert report["error"]["check"] in ("lock", "claim")
     assert db.revision() == "r2"
-    rows = history(db)
+    rows = ledger_rows(db)
     assert [r["outcome"] for r in rows].count("applied") == 1
     for earlier, later in itertools.pairwise(rows):
         assert earlier["finished_at"] <= later["started_at"], "history interleaves"
@@ -75,12 +75,7 @@ def test_release_killed_mid_apply_makes_next_release_refuse_with_one_command(
     alembic_upgrade(db, project.ini, "r1")
     rows_before = db.contents()
 
-    victim = release.start(SLOW_S="60")
-    log = wait_for_log(tmp_path / "artifacts", "applying r2")
-    run_id = log.parent.name
-    time.sleep(0.5)
-    victim.send_signal(signal.SIGKILL)
-    victim.wait(timeout=30)
+    run_id = kill_during(release, tmp_path / "artifacts", "applying r2", settle=0.5)
 
     refused = release()
     assert refused.code == 3, refused.stderr
@@ -92,7 +87,7 @@ def test_release_killed_mid_apply_makes_next_release_refuse_with_one_command(
 
     unlocked = release("unlock", run_id)
     assert unlocked.code == 0, unlocked.stderr
-    assert {r["run_id"]: r["outcome"] for r in history(db)}[run_id] == "abandoned"
+    assert outcomes(db)[run_id] == "abandoned"
 
     after = release()
     assert after.code == 0, after.stderr
@@ -127,10 +122,7 @@ def test_a_dead_run_whose_pid_another_process_took_is_known_dead(
     slow_history(project)
     alembic_upgrade(lite, project.ini, "r1")
     release = Release(lite, project.ini, write_config(tmp_path))
-    victim = release.start(SLOW_S="60")
-    run_id = wait_for_log(tmp_path / "artifacts", "applying r2").parent.name
-    victim.send_signal(signal.SIGKILL)
-    victim.wait(timeout=30)
+    run_id = kill_during(release, tmp_path / "artifacts", "applying r2", settle=0)
     # The dead run's pid now belongs to a live process (here: this test's own).
     lite.execute(f"UPDATE slipway_history SET pid = {os.getpid()} WHERE run_id = '{run_id}'")
 
@@ -139,4 +131,4 @@ def test_a_dead_run_whose_pid_another_process_took_is_known_dead(
     assert "ended without finishing" in refused.stderr, refused.stderr
     unlocked = release("unlock", run_id)
     assert unlocked.code == 0, unlocked.stderr
-    assert {r["run_id"]: r["outcome"] for r in history(lite)}[run_id] == "abandoned"
+    assert outcomes(lite)[run_id] == "abandoned"

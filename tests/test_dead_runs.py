@@ -6,13 +6,20 @@ run applies."""
 
 from __future__ import annotations
 
-import signal
-import time
+import subprocess
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import Project, Release, ThrowawayDB, alembic_upgrade, wait_for_log, write_config
+from conftest import (
+    Project,
+    Release,
+    ThrowawayDB,
+    alembic_upgrade,
+    kill_during,
+    outcomes,
+    write_config,
+)
 
 
 def history_with_ddl_then_pause(project: Project) -> None:
@@ -40,15 +47,6 @@ def history_with_ddl_then_pause(project: Project) -> None:
         op.drop_table("leftover")
         """,
     )
-
-
-def kill_during(release: Release, artifacts: Path, text: str) -> str:
-    victim = release.start(SLOW_S="60")
-    run_id = wait_for_log(artifacts, text).parent.name
-    time.sleep(1.0)
-    victim.send_signal(signal.SIGKILL)
-    victim.wait(timeout=30)
-    return run_id
 
 
 @pytest.mark.parametrize("db", ["mariadb"], indirect=True)
@@ -149,3 +147,101 @@ def test_the_server_session_of_a_killed_run_is_ended_before_the_next_run_applies
     assert db.revision() == "r3"
     with db.engine().connect() as conn:
         assert conn.execute(sa.text("SELECT name FROM things")).scalars().all() == ["three"]
+
+
+def three_revisions_the_last_one_slow(project: Project) -> None:
+    project.add(
+        "r1",
+        'op.create_table("things", sa.Column("id", sa.Integer, primary_key=True))',
+        'op.drop_table("things")',
+    )
+    project.add(
+        "r2",
+        'op.add_column("things", sa.Column("label", sa.String(80)))',
+        'op.drop_column("things", "label")',
+    )
+    project.add(
+        "r3",
+        """
+        op.create_table("later", sa.Column("id", sa.Integer, primary_key=True))
+        if not op.get_context().as_sql:
+            time.sleep(float(os.environ.get("SLOW_S", "0")))
+        """,
+        'op.drop_table("later")',
+    )
+
+
+@pytest.mark.parametrize("db", ["postgresql"], indirect=True)
+def test_unlock_never_declares_a_revision_no_record_proves(
+    db: ThrowawayDB, project: Project, tmp_path: Path
+) -> None:
+    """Killed after r2 committed, inside r3: the database is at r2, which is neither the
+    run's start nor its verified end. unlock refuses and names the restore of the run's
+    backup; that restore ends where the run began."""
+    three_revisions_the_last_one_slow(project)
+    alembic_upgrade(db, project.ini, "r1")
+    release = Release(db, project.ini, write_config(tmp_path))
+    run_id = kill_during(release, tmp_path / "artifacts", "applying r3")
+    assert db.revision() == "r2"
+    left = (db.tables(), db.contents())
+
+    refused = release("unlock", run_id)
+    assert refused.code == 3, refused.stderr
+    assert "at r2, not r1" in refused.report["error"]["message"]
+    fix = refused.report["error"]["hint"].removeprefix("run: ")
+    assert " restore --backup " in fix, fix
+    assert (db.revision(), db.tables(), db.contents()) == ("r2", *left)
+    assert outcomes(db)[run_id] == "running"
+
+    args = fix.split()[2:]
+    restored = release(*args[: args.index("--env")], *args[args.index("--env") + 2 :])
+    assert restored.code == 0, restored.stderr
+    assert db.revision() == "r1" and "later" not in db.tables()
+
+
+def as_if_killed_after_verify(db: ThrowawayDB, run_id: str) -> None:
+    """The ledger row of a run whose process died after its verify step recorded the end
+    fingerprint, before it closed its claim: still running, its pid gone."""
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    db.execute(
+        "UPDATE slipway_history SET outcome = 'running', finished_at = NULL, "
+        f"pid = {gone.pid} WHERE run_id = '{run_id}'"
+    )
+
+
+@pytest.mark.parametrize("db", ["sqlite", "postgresql"], indirect=True)
+def test_a_dead_runs_end_is_proven_by_the_fingerprint_its_verify_recorded(
+    db: ThrowawayDB, project: Project, tmp_path: Path
+) -> None:
+    three_revisions_the_last_one_slow(project)
+    release = Release(db, project.ini, write_config(tmp_path))
+    done = release("release")
+    assert done.code == 0, done.stderr
+    run_id = done.report["run_id"]
+    with db.engine().connect() as conn:
+        end_fp = conn.execute(
+            sa.text("SELECT end_fingerprint FROM slipway_history WHERE run_id = :r"),
+            {"r": run_id},
+        ).scalar()
+    assert end_fp and len(end_fp) == 64
+
+    # At its end, schema as verified: a known state; the next release names unlock.
+    as_if_killed_after_verify(db, run_id)
+    refused = release("release")
+    assert refused.code == 3, refused.stderr
+    assert "as its verify step found it" in refused.report["error"]["message"]
+    assert refused.report["error"]["hint"].startswith(f"run: slipway db unlock {run_id} ")
+
+    # Changed by hand since: neither start nor end; unlock refuses, names the restore.
+    db.execute("CREATE TABLE by_hand (id INTEGER PRIMARY KEY)")
+    refused = release("unlock", run_id)
+    assert refused.code == 3, refused.stderr
+    assert "not the one the run's verify step read" in refused.report["error"]["message"]
+    assert " restore --backup " in refused.report["error"]["hint"]
+    assert "by_hand" in db.tables()
+
+    db.execute("DROP TABLE by_hand")
+    assert release("unlock", run_id).code == 0
+    assert release("release").report["outcome"] == "noop"
+    assert db.revision() == "r3"

@@ -65,6 +65,9 @@ history = Table(
     Column("process", String(80)),
     # The schema's fingerprint when the run began: a run killed mid-way is judged by it.
     Column("start_fingerprint", String(64)),
+    # ... and when its verify step found every revision applied: a run killed after it
+    # left the database at its target revision with this schema, a known state.
+    Column("end_fingerprint", String(64)),
     # The revision whose upgrade failed, when the run failed in one.
     Column("failed_revision", String(64)),
     # The application release the run shipped, when its caller named one (--release).

@@ -325,6 +325,18 @@ def unlock(settings: Settings, run_id: str) -> Report:
                 )
             if row["outcome"] == Outcome.RUNNING.value:
                 run.end_sessions_of(claim)
+                # Unlocking says the database is in a known state: the dead run's record
+                # must prove it (its start, or its verified end); else the command that
+                # puts it back is named.
+                repair = run.repair_after(claim)
+                if repair is not None:
+                    where, fix = repair
+                    raise Refused(
+                        f"run {run_id} ended without finishing and left the database "
+                        f"{where}; unlock would declare that schema clean",
+                        check="claim",
+                        hint=f"run: {fix}",
+                    )
             current, fingerprint = steps.read_current(run, fingerprint=True)
             start_fp = row.get("start_fingerprint")
             if current == row["from_revision"] and start_fp and fingerprint != start_fp:

@@ -460,7 +460,7 @@ class Run:
                 # A remedy is what a dead run's database needs: a restore always; a
                 # rollback where the run left the database at another revision (it ends
                 # proven against the run's start). It closes the claim, under the lock.
-                repair = self._repair_after(claim)
+                repair = self.repair_after(claim)
                 if repair is not None and not self._repairs(claim, repair[1]):
                     where, fix = repair
                     raise Refused(
@@ -474,8 +474,8 @@ class Run:
                 log.warning("run %s ended without finishing: %s", claim.run_id, note)
                 with self.connect() as conn, conn.begin():
                     ledger.close_claim(conn, claim.run_id, Outcome.ABANDONED, detail=note)
-                if repair is not None:
-                    self.dead_run_start = (claim.from_revision, self._start_fingerprint(claim))
+                # A rollback that follows ends proven against the run's start.
+                self.dead_run_start = (claim.from_revision, self._start_fingerprint(claim))
                 continue
             if alive is False:
                 gone = (
@@ -483,7 +483,7 @@ class Run:
                     if claim.lease_until
                     else f"its process {claim.pid} on {claim.host} is gone"
                 )
-                repair = self._repair_after(claim)
+                repair = self.repair_after(claim)
                 if repair is not None:
                     where, fix = repair
                     raise Refused(
@@ -494,7 +494,7 @@ class Run:
                     )
                 raise Refused(
                     f"run {claim.run_id} ({started}) ended without finishing: {gone}; "
-                    "the database is as it found it",
+                    f"{self.dead_run_state(claim)[0]}",
                     check="claim",
                     hint=f"run: {unlock}",
                 )
@@ -558,23 +558,18 @@ class Run:
             "rollback", "--to", claim.from_revision or "base"
         )
 
-    def _repair_after(self, claim: ledger.Claim) -> tuple[str, str] | None:
+    def repair_after(self, claim: ledger.Claim) -> tuple[str, str] | None:
         """Where a dead run left the database, and the one command that puts it back;
-        None when it is as the run found it (revision and schema fingerprint)."""
+        None when its state is proven: as the run found it (its start revision and schema
+        fingerprint), or as its verify step read it (its target revision, with the
+        fingerprint recorded there)."""
+        where, proven = self.dead_run_state(claim)
+        if proven:
+            return None
         with self.connect() as conn:
             row = ledger.run(conn, claim.run_id) or {}
             heads = self.project.current(conn)
-            fingerprint = schema.fingerprint(conn)
         current = ",".join(heads) or None
-        start_fp = row.get("start_fingerprint")
-        if current == claim.from_revision and start_fp in (None, fingerprint):
-            return None
-        where = (
-            f"at {current or 'base'}, not {claim.from_revision or 'base'}"
-            if current != claim.from_revision
-            else f"at {current or 'base'} but its schema is not the one the run began with "
-            "(DDL committed part-way)"
-        )
         backup = row.get("backup_path")
         if backup:
             return where, self.settings.command("restore", "--backup", str(backup), "--yes")
@@ -586,6 +581,30 @@ class Run:
                 f"from {current or 'base'}), then {self.settings.command('unlock', claim.run_id)}"
             )
         return where, self.settings.command("rollback", "--to", claim.from_revision or "base")
+
+    def dead_run_state(self, claim: ledger.Claim) -> tuple[str, bool]:
+        """Where a dead run left the database, and whether its record proves that state:
+        the run's start, or its verified end (revision and schema fingerprint)."""
+        with self.connect() as conn:
+            row = ledger.run(conn, claim.run_id) or {}
+            heads = self.project.current(conn)
+            fingerprint = schema.fingerprint(conn)
+        current = ",".join(heads) or None
+        start_fp, end_fp = row.get("start_fingerprint"), row.get("end_fingerprint")
+        if current == claim.from_revision and start_fp in (None, fingerprint):
+            return "the database is as it found it", True
+        if end_fp and current == row.get("to_revision") and fingerprint == end_fp:
+            return f"the database is at {current}, as its verify step found it", True
+        if current == claim.from_revision:
+            return (
+                f"at {current or 'base'} but its schema is not the one the run began with "
+                "(DDL committed part-way)"
+            ), False
+        if end_fp and current == row.get("to_revision"):
+            return (
+                f"at {current} but its schema is not the one the run's verify step read"
+            ), False
+        return f"at {current or 'base'}, not {claim.from_revision or 'base'}", False
 
     def claim(self, current: str | None, target: str | None, *, lease: bool = False) -> None:
         """Write this run's claim (a ``running`` history row), baseline the checksums

@@ -902,13 +902,20 @@ def fingerprint_now(run: Run) -> str | None:
         return schema.fingerprint(conn)
 
 
-def verify(run: Run, expected: str | None, *, name: str = "verify") -> None:
+def verify(
+    run: Run, expected: str | None, *, name: str = "verify", record_end: bool = False
+) -> None:
+    """The database is at ``expected``, read through a fresh connection. With
+    ``record_end``, the schema's fingerprint there goes into the run's claim: a run killed
+    after this step is known to have left the database as it meant to."""
     with run.report.step(name) as step:
-        current, _ = read_current(run, fingerprint=False)
+        current, fp = read_current(run, fingerprint=record_end)
         run.report.at(current)
         if current != expected:
             step.detail = f"database is at {current or 'base'}, expected {expected or 'base'}"
             raise StepFailed(name, step.detail)
+        if record_end:
+            run.record(end_fingerprint=fp)
         step.detail = f"current = {current or 'base'} (fresh connection)"
 
 
