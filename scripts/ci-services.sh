@@ -47,6 +47,11 @@ if [ ! -f /etc/sudoers.d/slipway-deploy ]; then
   echo 'deploy ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/slipway-deploy
   chmod 0440 /etc/sudoers.d/slipway-deploy
 fi
+# ... and 'nosudo', a deploy user the roles must tell, in one line, what it lacks.
+if ! id nosudo >/dev/null 2>&1; then
+  useradd --create-home --shell /bin/bash nosudo
+  usermod -p '*' nosudo
+fi
 # Test hosts run other CPythons (3.10, 3.12) from pyenv under /root: the deploy user
 # and the service's user may pass through /root to them (not list it).
 if [ -d /root/.pyenv/versions ]; then chmod o+x /root; fi

@@ -452,3 +452,31 @@ def test_the_bundle_installed_is_the_bundle_built(
         again = third.playbook("migrate")  # refused again: the changed folder was not kept
         assert again.returncode != 0
         assert "does not match its MANIFEST" in again.stdout, again.stdout
+
+
+def test_a_deploy_user_without_passwordless_sudo_is_told_in_one_line(
+    tmp_path: Path, ssh_hosts: SshHosts, bundle: Path
+) -> None:
+    """A first install needs root once (the deploy root, the backup folder): a user
+    without passwordless sudo is told which setting to use, before anything changes."""
+    with protected_database("postgresql", tmp_path) as db:
+        alembic_upgrade(db, STOREFRONT_INI, "0006")
+        before = (db.revision(), db.tables(), db.contents())
+        inventory = write_inventory(
+            tmp_path / "inventory",
+            ssh_hosts,
+            env="stage",
+            database_url=db.url_str,
+            bundle=bundle,
+            extra_vars={"ansible_user": "nosudo"},
+        )
+        refused = inventory.playbook("migrate")
+        assert refused.returncode != 0
+        said = [line for line in refused.stdout.splitlines() if "cannot use sudo" in line]
+        assert said, refused.stdout
+        assert "nosudo on web2 cannot use sudo without a password" in said[0]
+        assert "set ansible_become_password (vaulted)" in said[0]
+        assert "slipway_db_become to false" in said[0]
+        assert "Missing sudo password" not in refused.stdout
+        assert (db.revision(), db.tables(), db.contents()) == before
+        assert not any(root.exists() for root in inventory.roots.values())
