@@ -601,9 +601,7 @@ class Run:
                 "(DDL committed part-way)"
             ), False
         if end_fp and current == row.get("to_revision"):
-            return (
-                f"at {current} but its schema is not the one the run's verify step read"
-            ), False
+            return f"at {current} but its schema is not the one the run's verify step read", False
         return f"at {current or 'base'}, not {claim.from_revision or 'base'}", False
 
     def claim(self, current: str | None, target: str | None, *, lease: bool = False) -> None:
