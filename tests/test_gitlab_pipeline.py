@@ -90,9 +90,29 @@ def test_pipeline_runs_deploys_only_on_master(tmp_path: Path) -> None:
     for name in ("lint", "test", "migrations", "build"):
         assert master[name]["when"] == "on_success", name
     # The escape hatch for a hotfix: no stage deploy, production by hand after the build.
-    hotfix = jobs(make_repo(tmp_path / "hotfix"), "--variable", "SLIPWAY_HOTFIX=true")
+    # Only in a pipeline started by hand: a push carrying the variable deploys stage.
+    hotfix = jobs(
+        make_repo(tmp_path / "hotfix"),
+        "--variable",
+        "SLIPWAY_HOTFIX=true",
+        "--variable",
+        "CI_PIPELINE_SOURCE=web",
+        "--ignore-predefined-vars",
+        "CI_PIPELINE_SOURCE",
+    )
     assert hotfix["deploy:stage"]["when"] == "never"
     assert hotfix["deploy:prod"]["when"] == "manual"
+    pushed = jobs(
+        make_repo(tmp_path / "pushed-hotfix"),
+        "--variable",
+        "SLIPWAY_HOTFIX=true",
+        "--variable",
+        "CI_PIPELINE_SOURCE=push",
+        "--ignore-predefined-vars",
+        "CI_PIPELINE_SOURCE",
+    )
+    assert pushed["deploy:stage"]["when"] == "on_success"
+    assert pushed["deploy:prod"]["when"] == "manual"
 
     feature = jobs(make_repo(tmp_path / "feature", branch="feature/gift-cards"))
     merge_request = jobs(
