@@ -141,3 +141,27 @@ def test_quiet_is_quiet_with_a_stock_env_py(tmp_path: Path) -> None:
     failed = slipway("db", "release", "-q", "--to", "nowhere", cwd=project)
     assert failed.code == 2
     assert failed.stderr.count("\n") == 1 and "nowhere" in failed.stderr
+
+
+def test_the_verbs_of_other_tools_name_slipways_command() -> None:
+    expected = {
+        ("db", "undo"): "db rollback",
+        ("db", "revert"): "db rollback",
+        ("db", "migrate"): "db release",
+        ("db", "deploy"): "db release",
+        ("db", "info"): "db status",
+        ("db", "baseline"): "db adopt",
+        ("db", "log"): "db history",
+        ("migrate",): "db release",
+        ("info",): "db status",
+        ("status",): "db status",
+    }
+    for args, ours in expected.items():
+        result = slipway(*args)
+        assert result.code == 2, (args, result.stderr)
+        assert result.stdout == ""
+        (line,) = result.stderr.splitlines()
+        assert f"'{ours}'" in line or f"'slipway {ours}'" in line, (args, line)
+        assert "unlock" not in line and "render" not in line, line
+    # A typo of slipway's own command still gets the nearest spelling.
+    assert "Did you mean 'status'" in slipway("db", "statsu").stderr

@@ -3,6 +3,7 @@ changes, with a line that names that one setting, and no secret in any output.""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -47,13 +48,15 @@ def inventory(folder: Path, settings: dict[str, object]) -> tuple[Path, Path]:
     return folder, password
 
 
-def deploy(inv: Path, password: Path, playbook: str) -> subprocess.CompletedProcess[str]:
+def deploy(
+    inv: Path, password: Path, playbook: str, *more: str
+) -> subprocess.CompletedProcess[str]:
     """`slipway deploy` of ``playbook`` to stage with that inventory, as an operator runs it."""
     return subprocess.run(
         [
             *(str(BIN / "slipway"), "deploy", "--env", "stage", "--playbook", playbook),
             *("--inventory", str(inv), "--vault-password-file", str(password)),
-            *("--project", str(ROOT)),
+            *("--project", str(ROOT), *more),
         ],
         capture_output=True,
         text=True,
@@ -128,3 +131,18 @@ def test_a_host_python_the_release_has_no_wheels_for_is_refused_before_any_chang
     assert "slipway_db_python" in line and "is Python 3.9" in line, line
     assert "3.10, 3.11, 3.12, 3.13" in line, line
     assert not root.exists()
+
+
+def test_deploy_json_is_the_result_alone_on_stdout(tmp_path: Path) -> None:
+    inv, password = inventory(tmp_path / "inventory", {**COMPLETE, "slipway_db_env": ""})
+
+    result = deploy(inv, password, "migrate", "--json")
+
+    assert result.returncode == 2, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert report["outcome"] == "bad_input" and report["exit_code"] == 2
+    assert report["playbook"] == "migrate" and report["status"] == "failed"
+    assert any(": slipway_db_env " in f for f in report["failures"]), report
+    assert Path(report["artifacts_dir"]).is_dir()
+    assert "slipway: web1:" in result.stderr
+    assert SECRET not in result.stdout + result.stderr

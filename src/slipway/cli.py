@@ -348,8 +348,50 @@ def _error_line(ctx: Context, report: Report) -> str | None:
     return f"slipway: {prefix}: {report.error.line}{then}{debug}"
 
 
+# The verbs users of other migration tools type, and slipway's command for each: named
+# in the error, never run in its place (an "undo" that ran a rollback would surprise).
+PEER_VERBS: dict[str, tuple[str, str]] = {
+    "migrate": ("db release", "Flyway's and Django's migrate, Atlas's migrate apply"),
+    "upgrade": ("db release", "Alembic's upgrade, guarded"),
+    "deploy": ("db release", "Sqitch's deploy"),
+    "info": ("db status", "Flyway's info"),
+    "current": ("db status", "Alembic's current"),
+    "baseline": ("db adopt", "Flyway's baseline, Atlas's migrate set"),
+    "undo": ("db rollback", "Flyway's undo"),
+    "revert": ("db rollback", "Sqitch's revert"),
+    "downgrade": ("db rollback", "Alembic's downgrade"),
+    "log": ("db history", "Sqitch's log"),
+    "validate": ("db preflight", "Flyway's validate"),
+    "repair": ("db ledger repair", "Flyway's repair"),
+    "diff": ("db check", "Atlas's schema diff"),
+}
+
+
+class _Group(click.Group):
+    """A command group whose unknown-command error names slipway's command for the
+    verbs of Flyway, Atlas, Sqitch and Alembic, instead of the nearest spelling."""
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0] if args else ""
+        at_top = ctx.parent is None
+        if self.get_command(ctx, name) is None and not name.startswith("-"):
+            if name in PEER_VERBS:
+                ours, theirs = PEER_VERBS[name]
+                raise click.UsageError(
+                    f"no command '{name}': slipway's is '{ours}' ({theirs}); "
+                    f"see 'slipway {ours} --help'",
+                    ctx,
+                )
+            if at_top and name in (db.commands or {}):
+                raise click.UsageError(f"no command '{name}' here: it is 'slipway db {name}'", ctx)
+        return super().resolve_command(ctx, args)
+
+
 @click.group(
-    context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "SLIPWAY"}
+    cls=_Group,
+    context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "SLIPWAY"},
 )
 @click.version_option(package_name="slipway")
 def cli() -> None:
@@ -364,7 +406,7 @@ join_run = click.option(
 )
 
 
-@cli.group()
+@cli.group(cls=_Group)
 def db() -> None:
     """The guarded migration and its single steps."""
 
@@ -799,6 +841,13 @@ def image_build(
 @option("-e", "--extra-var", "extra", multiple=True, help="KEY=VALUE for the playbook.")
 @option("--check", is_flag=True, help="Ansible check mode: change nothing.")
 @option("--project", type=click.Path(path_type=Path), default=".", help="Project root.")
+@option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    envvar="SLIPWAY_JSON",
+    help="The result as JSON on stdout (the play's progress goes to stderr).",
+)
 def deploy_cmd(
     env: str,
     playbook: str,
@@ -807,12 +856,13 @@ def deploy_cmd(
     extra: tuple[str, ...],
     check: bool,
     project: Path,
+    as_json: bool,
 ) -> None:
     """Run a playbook (default: the guarded migration) through ansible-runner."""
     setup_console(debug=False)
     from rich.console import Console
 
-    console = Console(highlight=False, soft_wrap=True)
+    console = Console(highlight=False, soft_wrap=True, stderr=as_json)
     pairs = dict(item.split("=", 1) for item in extra if "=" in item)
     if len(pairs) != len(extra):
         raise click.UsageError("-e takes KEY=VALUE")
@@ -829,9 +879,14 @@ def deploy_cmd(
         )
     except SlipwayError as err:
         click.echo(f"slipway: error: {err}", err=True)
+        if as_json:
+            print(json.dumps({"outcome": err.outcome.value, "error": str(err), "env": env}))
         sys.exit(err.outcome.exit_code)
     for failure in result.failures:
         click.echo(f"slipway: {failure}", err=True)
+    if as_json:
+        print(json.dumps(result.as_dict(), indent=2))
+        sys.exit(result.exit_code)
     console.print(
         f"{result.outcome.value} (exit {result.exit_code}): {playbook} on {env}"
         + (f", run {result.run_id}" if result.run_id else "")

@@ -47,6 +47,19 @@ class DeployResult:
     def exit_code(self) -> int:
         return self.outcome.exit_code
 
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "outcome": self.outcome.value,
+            "exit_code": self.exit_code,
+            "playbook": self.playbook,
+            "inventory": str(self.inventory),
+            "status": self.status,
+            "rc": self.rc,
+            "run_id": self.run_id,
+            "artifacts_dir": str(self.artifacts_dir),
+            "failures": self.failures,
+        }
+
 
 def _find(project: Path, env: str, playbook: str, inventory: Path | None) -> tuple[Path, Path]:
     if playbook not in PLAYBOOKS:
