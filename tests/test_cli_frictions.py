@@ -3,11 +3,21 @@ the development switch."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
-from conftest import ROOT, Project, Release, ThrowawayDB, slipway, standard_history, write_config
+from conftest import (
+    ROOT,
+    Project,
+    Release,
+    Result,
+    ThrowawayDB,
+    slipway,
+    standard_history,
+    write_config,
+)
 
 
 def test_dash_h_and_the_variables_are_shown() -> None:
@@ -165,3 +175,56 @@ def test_the_verbs_of_other_tools_name_slipways_command() -> None:
         assert "unlock" not in line and "render" not in line, line
     # A typo of slipway's own command still gets the nearest spelling.
     assert "Did you mean 'status'" in slipway("db", "statsu").stderr
+
+
+def rollback_in_a_terminal(release: Release, answer: str, *extra: str) -> Result:
+    """``db rollback --to r1`` with its stdin a terminal that answers ``answer``."""
+    leader, follower = os.openpty()
+    try:
+        os.write(leader, answer.encode())
+        proc = subprocess.run(
+            [
+                *(sys.executable, "-m", "slipway", "db", "rollback", "--to", "r1"),
+                *("--env", "test", "--config", str(release.config)),
+                *("--alembic-ini", str(release.project_ini), "--json", *extra),
+            ],
+            stdin=follower,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "TEST_DB_URL": release.db.url_str},
+            cwd=ROOT,
+            timeout=180,
+            check=False,
+        )
+    finally:
+        os.close(leader)
+        os.close(follower)
+    return Result(proc.returncode, proc.stdout, proc.stderr, proc.args)
+
+
+def test_rollback_in_a_terminal_says_what_it_undoes_and_asks_first(
+    lite: ThrowawayDB, project: Project, tmp_path: Path
+) -> None:
+    standard_history(project)
+    release = Release(lite, project.ini, write_config(tmp_path))
+    assert release().code == 0
+    before = (lite.revision(), lite.tables(), lite.contents())
+
+    declined = rollback_in_a_terminal(release, "n\n")
+    assert declined.code == 3, declined.stderr
+    assert "undoes 2 revision(s): r3 (" in declined.stderr and "; r2 (" in declined.stderr
+    assert "Go on? [y/N]" in declined.stderr
+    assert declined.report["error"]["check"] == "confirm"
+    assert declined.report["data"]["undoing"] == ["r3", "r2"]
+    assert (lite.revision(), lite.tables(), lite.contents()) == before
+    assert not list((tmp_path / "backups").rglob("*.db*")), "nothing was backed up either"
+
+    confirmed = rollback_in_a_terminal(release, "y\n")
+    assert confirmed.code == 0, confirmed.stderr
+    assert lite.revision() == "r1"
+    assert confirmed.report["backup"], "backed up first"
+
+    assert release().code == 0
+    unasked = rollback_in_a_terminal(release, "", "--yes")
+    assert unasked.code == 0, unasked.stderr
+    assert "Go on?" not in unasked.stderr and lite.revision() == "r1"

@@ -15,6 +15,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -37,6 +38,7 @@ from slipway.run import who_am_i
 # stairway, check), the staged steps and status by their own commands.
 if TYPE_CHECKING:
     from rich.console import Console, Group
+    from rich.live import Live
     from rich.text import Text
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -259,6 +261,10 @@ def _quiet_stderr(ctx: Context) -> Iterator[None]:
         yield
 
 
+# The live display while a command runs: paused while the command asks a question.
+_LIVE: ContextVar[Live | None] = ContextVar("slipway_live", default=None)
+
+
 @contextlib.contextmanager
 def _live_progress(ctx: Context) -> Iterator[None]:
     if ctx.quiet or not sys.stderr.isatty():
@@ -272,7 +278,11 @@ def _live_progress(ctx: Context) -> Iterator[None]:
     live = Live(observer, console=err, transient=True, refresh_per_second=8)
     with live, progress.observing(observer), logs.console_stream(sys.stderr):
         # Live has put a proxy in sys.stderr: log lines go above the display, whole.
-        yield
+        token = _LIVE.set(live)
+        try:
+            yield
+        finally:
+            _LIVE.reset(token)
 
 
 def db_url_password(db_url: str | None) -> str:
@@ -555,9 +565,15 @@ def verify(ctx: Context, revision: str | None, run_id: str | None) -> Report:
     "to",
     help="Target revision, 'base', or -N (N revisions down); default: the start of the last run.",
 )
+@option(
+    "--yes",
+    is_flag=True,
+    help="Do not ask (in a terminal, rollback says what it undoes and asks first).",
+)
 @join_run
-def rollback(ctx: Context, to: str | None, run_id: str | None) -> Report:
-    """Downgrade to a revision and verify it; with --run-id, end that run where it began."""
+def rollback(ctx: Context, to: str | None, run_id: str | None, yes: bool) -> Report:
+    """Downgrade to a revision and verify it (after a backup, where the environment backs
+    up); with --run-id, end that run where it began."""
     if to is not None and not to.strip():
         raise click.UsageError("--to is empty: name a revision, or 'base'")
     if run_id:
@@ -566,7 +582,24 @@ def rollback(ctx: Context, to: str | None, run_id: str | None) -> Report:
         from slipway import staged
 
         return staged.rollback(ctx.settings(), run_id)
-    return lib.rollback(ctx.settings(), to)
+    asking = not yes and sys.stdin.isatty()
+    return lib.rollback(ctx.settings(), to, confirm=_ask if asking else None)
+
+
+def _ask(question: str) -> bool:
+    """``question`` on the terminal, whatever --quiet did to stderr, the live display
+    paused; only y or yes is a yes."""
+    live = _LIVE.get()
+    if live is not None:
+        live.stop()
+    try:
+        out = sys.__stderr__ or sys.stderr
+        out.write(f"{question}\nGo on? [y/N] ")
+        out.flush()
+        return sys.stdin.readline().strip().lower() in ("y", "yes")
+    finally:
+        if live is not None:
+            live.start()
 
 
 @db.command()

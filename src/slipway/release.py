@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import socket
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -166,11 +167,15 @@ def verify(settings: Settings, expected: str | None = None) -> Report:
     return run.report
 
 
-def rollback(settings: Settings, to: str | None) -> Report:
+def rollback(
+    settings: Settings, to: str | None, *, confirm: Callable[[str], bool] | None = None
+) -> Report:
     """Downgrade to ``to`` (a revision, ``base``, or ``-N``: N revisions down, as
     Alembic's relative steps), or to where the last run started, after a backup (where
     the environment backs up). A target the database is not above is bad input,
-    refused before the lock: nothing is recorded."""
+    refused before the lock: nothing is recorded. What it will undo is said (the log,
+    the report's ``undoing``) before anything changes; ``confirm`` is asked that, and
+    a no ends the run refused with nothing changed."""
     with Run(settings, "rollback") as run:
         if to is not None and to != "base" and not _relative(to) and not run.project.knows(to):
             raise BadInput(f"revision {to} is not in the migration graph")
@@ -183,6 +188,20 @@ def rollback(settings: Settings, to: str | None) -> Report:
             run.lock(remedy=True)
             run.report.finish(Outcome.NOOP)
             return run.report
+        undoing = [r for r in run.project.applied(state.current) if r.id not in _below(run, target)]
+        said = (
+            f"rollback of {settings.env} from {state.current or 'base'} to {target or 'base'} "
+            f"undoes {len(undoing)} revision(s): "
+            + "; ".join(f"{r.id} ({r.message})" for r in reversed(undoing))
+        )
+        run.report.data["undoing"] = [r.id for r in reversed(undoing)]
+        log.info("%s", said)
+        if confirm is not None and not confirm(said):
+            raise Refused(
+                "rollback not confirmed: nothing was changed",
+                check="confirm",
+                hint="run it again and answer y, or pass --yes",
+            )
         steps.lock(run, remedy=True)
         dead = run.dead_run_start
         # A downgrade may drop tables and columns: backed up first, as a release is.
@@ -201,6 +220,10 @@ def rollback(settings: Settings, to: str | None) -> Report:
             return run.report
         run.report.finish(Outcome.APPLIED)
     return run.report
+
+
+def _below(run: Run, target: str | None) -> set[str]:
+    return {r.id for r in run.project.applied(target)} if target else set()
 
 
 def _relative(to: str) -> int | None:
