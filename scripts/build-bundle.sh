@@ -38,8 +38,8 @@ flock -u 9
 # pip downloads what uv chose.
 pythons=${BUNDLE_PYTHONS:-3.10 3.11 3.12 3.13}
 platform=${BUNDLE_PLATFORM:-$(uname -m)}
-printf 'slipway[postgresql,mysql] @ file://%s\nstorefront @ file://%s\n' \
-  "$(ls "$staging"/wheels/slipway-*.whl)" "$(ls "$staging"/wheels/storefront-*.whl)" \
+printf 'slipway-release[postgresql,mysql] @ file://%s\nstorefront @ file://%s\n' \
+  "$(ls "$staging"/wheels/slipway_release-*.whl)" "$(ls "$staging"/wheels/storefront-*.whl)" \
   > "$staging/top.in"
 for py in $pythons; do
   "$venv/bin/uv" pip compile --quiet --no-header --python-version "$py" \
@@ -57,7 +57,7 @@ find "$staging/migrations" -name __pycache__ -prune -exec rm -rf {} +
 cp alembic_prod.ini "$staging/"
 # Lint findings accepted for revisions the team does not own live beside the ini file.
 if [ -f slipway-accepted.yml ]; then cp slipway-accepted.yml "$staging/"; fi
-printf 'slipway[postgresql,mysql]==%s\nstorefront==%s\n' "$version" "$service_version" \
+printf 'slipway-release[postgresql,mysql]==%s\nstorefront==%s\n' "$version" "$service_version" \
   > "$staging/requirements.txt"
 {
   echo "release_id: ${release_id}"

@@ -64,7 +64,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
         check=True,
         capture_output=True,
     )
-    (found,) = out.glob("slipway-*.whl")
+    (found,) = out.glob("slipway_release-*.whl")
     return found
 
 
@@ -165,7 +165,7 @@ def test_pipx_install_on_python_3_13(wheel: Path, tmp_path: Path) -> None:
     assert installed.returncode == 0, installed.stderr[-3000:]
     assert (bin_dir / "slipway").exists()
     # alembic lives in the same pipx environment; `alembic init` is run from there.
-    alembic = next((home / "venvs" / "slipway" / "bin").glob("alembic"))
+    alembic = next((home / "venvs" / "slipway-release" / "bin").glob("alembic"))
     smoke(bin_dir, alembic, tmp_path)
     assert shutil.which("slipway", path=str(bin_dir))
 
@@ -201,3 +201,28 @@ def test_a_release_applied_on_python_3_10_is_a_noop_on_3_13(
     again = subprocess.run([str(new / "slipway"), "db", "release", "--json"], **run)
     assert again.returncode == 0, again.stdout + again.stderr
     assert json.loads(again.stdout)["outcome"] == "noop"
+
+
+def test_the_distribution_name_is_the_one_the_docs_install(wheel: Path) -> None:
+    """The built metadata's name is what the README, the CI components and the bundle
+    install; not 'slipway', which the package index gives to another project."""
+    import re
+    import zipfile
+
+    with zipfile.ZipFile(wheel) as zf:
+        (meta,) = [n for n in zf.namelist() if n.endswith(".dist-info/METADATA")]
+        name = re.search(r"^Name: (.+)$", zf.read(meta).decode(), re.M).group(1).strip()  # type: ignore[union-attr]
+    assert name == "slipway-release"
+    requirement = re.compile(r"^'?([A-Za-z0-9_.-]+)")
+    installs = []
+    for line in (ROOT / "README.md").read_text().splitlines():
+        found = re.match(r"^pipx? install (.+?)\s*(#.*)?$", line.strip())
+        if found and "slipway" in line:
+            installs.append(requirement.match(found.group(1)).group(1))  # type: ignore[union-attr]
+    for component in ("slipway.yml", "slipway-deploy.yml"):
+        text = (ROOT / "templates" / component).read_text()
+        installs += re.findall(r'default: "([a-z_-]+)\[', text)
+    bundle_script = (ROOT / "scripts" / "build-bundle.sh").read_text()
+    installs += re.findall(r"printf '([a-z_-]+)\[postgresql", bundle_script)
+    assert len(installs) >= 8, installs
+    assert set(installs) == {name}, installs

@@ -403,7 +403,7 @@ class _Group(click.Group):
     cls=_Group,
     context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "SLIPWAY"},
 )
-@click.version_option(package_name="slipway")
+@click.version_option(package_name="slipway-release")
 def cli() -> None:
     """slipway: guarded database releases for Alembic projects."""
 

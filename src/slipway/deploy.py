@@ -102,10 +102,10 @@ def deploy(
 ) -> DeployResult:
     """Run ``playbooks/<playbook>.yml`` against the environment's inventory."""
     try:
-        import ansible_runner  # the controller extra: pip install 'slipway[deploy]'
+        import ansible_runner  # the controller extra: pip install 'slipway-release[deploy]'
     except ImportError as err:
         raise BadInput(
-            "slipway deploy needs ansible-runner", hint="pip install 'slipway[deploy]'"
+            "slipway deploy needs ansible-runner", hint="pip install 'slipway-release[deploy]'"
         ) from err
     project = project.resolve()
     book, inv = _find(project, env, playbook, inventory)
@@ -189,7 +189,7 @@ def _ansible_playbook() -> str:
     beside = Path(sys.executable).parent / "ansible-playbook"
     found = str(beside) if beside.is_file() else shutil.which("ansible-playbook")
     if found is None:
-        raise BadInput("ansible-playbook not found", hint="pip install 'slipway[deploy]'")
+        raise BadInput("ansible-playbook not found", hint="pip install 'slipway-release[deploy]'")
     return found
 
 

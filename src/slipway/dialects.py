@@ -237,7 +237,7 @@ class Dialect:
         try:
             return create_engine(self.sync_url, connect_args=self.connect_args(), **keep)
         except ImportError as err:  # the driver is not installed
-            hint = f"pip install 'slipway[{self.extra}]'" if self.extra else "install it"
+            hint = f"pip install 'slipway-release[{self.extra}]'" if self.extra else "install it"
             raise BadInput(
                 f"the {self.name} driver '{err.name or self.sync_url.drivername}' is not installed",
                 hint=hint,

@@ -169,7 +169,7 @@ def _client() -> Any:
         import docker
     except ImportError as err:
         raise BadInput(
-            "the docker SDK is not installed", hint="pip install 'slipway[image]'"
+            "the docker SDK is not installed", hint="pip install 'slipway-release[image]'"
         ) from err
     try:
         client = docker.from_env()

@@ -360,7 +360,7 @@ def squawk_binary() -> str:
         raise Refused(
             "squawk (squawk-cli) not found: PostgreSQL migrations cannot be linted",
             check="tools",
-            hint="pip install 'slipway[postgresql]' (it brings squawk-cli)",
+            hint="pip install 'slipway-release[postgresql]' (it brings squawk-cli)",
         )
     return found
 
