@@ -13,7 +13,9 @@ database.
 from __future__ import annotations
 
 import ast
+import contextlib
 import functools
+import importlib.util
 import io
 import logging
 import os
@@ -240,6 +242,36 @@ def _declared_revisions(script: ScriptDirectory) -> Iterable[Script]:
                 yield found
 
 
+# The async driver of each backend, for an env.py that builds an async engine from a
+# URL written with the sync one (alembic init -t async with sqlite:///app.db).
+_ASYNC_DRIVERS = {
+    "sqlite": "aiosqlite",
+    "postgresql": "asyncpg",
+    "mysql": "aiomysql",
+    "mariadb": "aiomysql",
+}
+
+
+def async_variant(url: URL) -> URL:
+    """``url`` with its backend's async driver (as it is, when it names one already)."""
+    with contextlib.suppress(Exception):  # a driver that does not load: judged by the caller
+        if getattr(url.get_dialect(), "is_async", False):
+            return url
+    backend = url.get_backend_name()
+    driver = _ASYNC_DRIVERS.get(backend)
+    return url.set(drivername=f"{backend}+{driver}") if driver else url
+
+
+def _needs_async_driver(err: BaseException) -> bool:
+    """SQLAlchemy's answer to an async engine built on a sync driver."""
+    seen: BaseException | None = err
+    while seen is not None:
+        if "requires an async driver" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 class Project:
     """An Alembic project, read once from its ini file. With ``run_revisions`` false
     (read-only commands: status) the revision graph is read from what each file
@@ -255,6 +287,8 @@ class Project:
         self._accepted: dict[str, dict[str, str]] | None = None
         self._rendered: dict[tuple[str | None, str, bool], dict[str, Rendered]] = {}
         self._flask_app: Any = None
+        # env.py builds an async engine from sqlalchemy.url: it gets the async driver.
+        self._async_env = False
         self._baseline: dict[str, str] | None = None
         self._baseline_files: dict[str, str] = {}
         try:
@@ -534,10 +568,15 @@ class Project:
         env.py finds ``url`` as ``sqlalchemy.url`` and ``connection`` (outside any
         transaction: a revision owns its transactions) in ``config.attributes``.
         """
+        if self._async_env and not as_sql:
+            url = async_variant(url)
         cfg = self._env_config(url, connection, output)
         result = _EnvRun()
+        began = False
 
         def fn(heads: Any, context: MigrationContext) -> Iterable[Any]:
+            nonlocal began
+            began = True
             result.heads = tuple(heads or ())
             return steps(heads, context)
 
@@ -552,11 +591,43 @@ class Project:
             seen=result.seen,
         )
         guarded = guard.active() if guard else nullcontext()
-        with logs.preserved(), self._app_context(), guarded, env:
-            self.script.run_env()
+        try:
+            with logs.preserved(), self._app_context(), guarded, env:
+                self.script.run_env()
+        except Exception as err:
+            if began or as_sql or self._async_env or not _needs_async_driver(err):
+                raise
+            # env.py builds an async engine from sqlalchemy.url (alembic init -t async)
+            # and the URL names a sync driver: nothing ran; env.py gets the same
+            # database through the async driver from now on.
+            self._use_async_driver(url)
+            return self.run_env(
+                steps,
+                url=url,
+                guard=guard,
+                connection=connection,
+                output=output,
+                starting_rev=starting_rev,
+                destination_rev=destination_rev,
+                extra=extra,
+            )
         if not as_sql:
             self._learn(result.seen)
         return result
+
+    def _use_async_driver(self, url: URL) -> None:
+        wanted = async_variant(url)
+        module = wanted.drivername.partition("+")[2]
+        if wanted.drivername == url.drivername or importlib.util.find_spec(module) is None:
+            raise BadInput(
+                f"env.py builds an async engine, and the URL names the sync driver "
+                f"'{url.drivername}': it needs '{wanted.drivername}'"
+                + ("" if wanted.drivername == url.drivername else f" ({module} is not installed)"),
+                hint="pip install 'slipway-release[async]', or write the URL with the async "
+                "driver (sqlite+aiosqlite://, postgresql+asyncpg://, mysql+aiomysql://)",
+            )
+        log.info("env.py builds an async engine: it gets the URL with driver %s", wanted.drivername)
+        self._async_env = True
 
     def _app_context(self) -> AbstractContextManager[Any]:
         """An env.py written for Flask-Migrate reads ``current_app``: as ``flask db``
