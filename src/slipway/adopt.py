@@ -44,7 +44,7 @@ _HEADER = """\
 """
 
 
-def adopt(settings: Settings, *, revision: str | None = None) -> Report:
+def adopt(settings: Settings, *, revision: str | None = None, accept_drift: bool = False) -> Report:
     with Run(settings, "adopt") as run:
         project = run.project
         with run.report.step("baseline") as step:
@@ -73,7 +73,7 @@ def adopt(settings: Settings, *, revision: str | None = None) -> Report:
             run.report.skip("database", "not reachable: the code baseline alone is recorded")
             run.report.finish(Outcome.NOOP)
             return run.report
-        _adopt_database(run, revision)
+        _adopt_database(run, revision, accept_drift=accept_drift)
     return run.report
 
 
@@ -88,7 +88,7 @@ def _reachable(run: Run) -> bool:
         return False
 
 
-def _adopt_database(run: Run, revision: str | None) -> None:
+def _adopt_database(run: Run, revision: str | None, *, accept_drift: bool = False) -> None:
     project = run.project
     heads = run.heads()  # runs env.py online: proves where it reaches, learns its options
     version_table = str(project.version_options["version_table"])
@@ -130,6 +130,9 @@ def _adopt_database(run: Run, revision: str | None) -> None:
         run.report.skip("database", "empty: a first release applies the whole history")
         run.report.finish(Outcome.NOOP)
         return
+    if watched and revision is None and accept_drift:
+        _accept_drift(run, at)
+        return
     if watched and revision is None:
         run.report.skip("database", f"at {at}, already watched by slipway")
         run.report.finish(Outcome.NOOP)
@@ -141,10 +144,41 @@ def _adopt_database(run: Run, revision: str | None) -> None:
             with run.engine.connect() as conn, conn.begin():
                 _stamp(run, conn, at)
         run.claim(at, at)  # records the applied revisions' checksums (baseline)
+        with run.connect() as conn:  # proven above: what drift is judged against
+            live = schema.describe(conn)
+        run.record(end_fingerprint=schema.fingerprint_of(live), end_schema=schema.pack(live))
         run.report.to_revision = at
         run.report.at(at)
         stamped = f"version table {version_table} written at {at}; " if current is None else ""
         step.detail = f"{stamped}{len(project.applied(at))} applied revision(s) recorded"
+    run.report.finish(Outcome.APPLIED)
+
+
+def _accept_drift(run: Run, at: str) -> None:
+    """The live schema of a watched database becomes the one the next drift check
+    compares with: recorded as this run's end, under the lock, with what differed."""
+    run.lock()
+    with run.report.step("accept") as step:
+        run.claim(at, at)
+        with run.connect() as conn:
+            last = ledger.last_end(conn)
+            live = schema.describe(conn)
+        differences: list[str] = []
+        if last and last["end_schema"] and last["to_revision"] == at:
+            differences = schema.diff(
+                schema.unpack(str(last["end_schema"])),
+                live,
+                more="added outside slipway",
+                less="removed outside slipway",
+            )
+        run.record(end_fingerprint=schema.fingerprint_of(live), end_schema=schema.pack(live))
+        run.report.data["accepted_drift"] = differences
+        run.report.to_revision = at
+        run.report.at(at)
+        step.detail = (
+            f"the schema at {at} as it is now is kept; {len(differences)} difference(s) "
+            "from the last recorded one accepted"
+        )
     run.report.finish(Outcome.APPLIED)
 
 

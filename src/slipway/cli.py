@@ -475,14 +475,20 @@ def status(ctx: Context, everywhere: bool) -> Report | None:
     help="The revision a database with tables but no Alembic version table is at "
     "(proven against the code before it is written).",
 )
-def adopt(ctx: Context, revision: str | None) -> Report:
+@option(
+    "--accept-drift",
+    is_flag=True,
+    help="Keep the live schema of a database slipway watches as it is now: the next "
+    "drift check compares with it.",
+)
+def adopt(ctx: Context, revision: str | None, accept_drift: bool) -> Report:
     """Mark the history as it stands as released (slipway-baseline.yml): its lint
     findings never gate; against a database, record and prove what is applied."""
     if revision is not None and not revision.strip():
         raise click.UsageError("--revision is empty: name a revision")
     from slipway import adopt as adopt_lib
 
-    return adopt_lib.adopt(ctx.settings(), revision=revision)
+    return adopt_lib.adopt(ctx.settings(), revision=revision, accept_drift=accept_drift)
 
 
 @db.command()

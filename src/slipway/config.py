@@ -83,6 +83,10 @@ class Options(BaseModel):
     # release's backup. false: a rollback whose downgrade fails stops with the restore
     # command, and a rehearsal whose downgrade fails refuses the release.
     restore_on_failed_rollback: bool = True
+    # The live schema against the one the last run left (its verify step's): differences
+    # made outside slipway (a column added by hand) refuse a release, or are a warning.
+    # Unset: refuse where no restore is automatic, warn where it is.
+    drift: Literal["warn", "refuse"] | None = None
     development: bool = False
     version_table: str = Field("alembic_version", min_length=1)
     # The lint gate of preflight: refuse pending revisions with unaccepted findings of
@@ -113,6 +117,12 @@ class Options(BaseModel):
         if wrong:
             raise ValueError(f"no lint rule is named {', '.join(map(repr, wrong))}")
         return value
+
+    @property
+    def drift_policy(self) -> Literal["warn", "refuse"]:
+        if self.drift is not None:
+            return self.drift
+        return "warn" if self.restore_on_failed_rollback else "refuse"
 
     @property
     def own_lock_timeout_s(self) -> float:

@@ -30,6 +30,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.dialects.mysql import LONGTEXT
 from sqlalchemy.engine import Dialect
 from sqlalchemy.schema import CreateTable
 
@@ -68,6 +69,8 @@ history = Table(
     # ... and when its verify step found every revision applied: a run killed after it
     # left the database at its target revision with this schema, a known state.
     Column("end_fingerprint", String(64)),
+    # The schema itself there (schema.describe, compressed): drift is named against it.
+    Column("end_schema", Text().with_variant(LONGTEXT(), "mysql", "mariadb")),
     # The revision whose upgrade failed, when the run failed in one.
     Column("failed_revision", String(64)),
     # The application release the run shipped, when its caller named one (--release).
@@ -232,6 +235,32 @@ def run(conn: Connection, run_id: str) -> dict[str, Any] | None:
         return None
     row = (
         conn.execute(select(*_present(conn, history)).where(history.c.run_id == run_id))
+        .mappings()
+        .first()
+    )
+    return dict(row) if row else None
+
+
+def last_end(conn: Connection) -> dict[str, Any] | None:
+    """The newest run that recorded the schema it ended at (its verify step, a rollback,
+    an adoption): run_id, to_revision, end_fingerprint, end_schema."""
+    if not exists(conn):
+        return None
+    have = {c.name for c in _present(conn, history)}
+    if "end_schema" not in have:
+        return None
+    row = (
+        conn.execute(
+            select(
+                history.c.run_id,
+                history.c.to_revision,
+                history.c.end_fingerprint,
+                history.c.end_schema,
+            )
+            .where(history.c.end_fingerprint.is_not(None))
+            .order_by(history.c.started_at.desc(), history.c.run_id.desc())
+            .limit(1)
+        )
         .mappings()
         .first()
     )

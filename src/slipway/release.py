@@ -9,13 +9,12 @@ from __future__ import annotations
 import logging
 import socket
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from slipway import ledger, plan, signals, steps
+from slipway import ledger, plan, schema, signals, steps
 from slipway.config import Settings
 from slipway.errors import BadInput, Refused, StepFailed
 from slipway.outcomes import Outcome, Phase
@@ -37,23 +36,22 @@ def release(settings: Settings, *, run_id: str | None = None, to: str | None = N
                 run.report.skip(name, "nothing pending")
             run.report.finish(Outcome.NOOP)
             return run.report
-        # The schema as it is before anything changes, read while the backup and the
-        # render run (the dump is another process, the reads wait on the server): ready
-        # before the first step that changes the database.
-        with ThreadPoolExecutor(1, thread_name_prefix="fingerprint") as reader:
-            reading: Future[str | None] | None = reader.submit(steps.fingerprint_now, run)
-            start_fp = None
-            try:
-                for step in plan.PLAN:
-                    if step.changes and reading is not None:
-                        start_fp, reading = reading.result(), None
-                        run.record(start_fingerprint=start_fp)
-                    plan.advance(run, step.name, state)
-            except plan.ChangesFailed:
-                log.info("rolling back to %s", state.current or "base")
-                with signals.shielded(f"rolling back to {state.current or 'base'}"):
-                    recover(run, state.current, start_fp, run.report.backup)
-                return run.report
+        # The schema as the lock step found it: recorded before the first step that
+        # changes the database.
+        found = run.start_described
+        start_fp = schema.fingerprint_of(found) if found is not None else None
+        recorded = False
+        try:
+            for step in plan.PLAN:
+                if step.changes and not recorded:
+                    run.record(start_fingerprint=start_fp)
+                    recorded = True
+                plan.advance(run, step.name, state)
+        except plan.ChangesFailed:
+            log.info("rolling back to %s", state.current or "base")
+            with signals.shielded(f"rolling back to {state.current or 'base'}"):
+                recover(run, state.current, start_fp, run.report.backup)
+            return run.report
         run.report.finish(Outcome.APPLIED)
     return run.report
 
@@ -96,7 +94,10 @@ def recover(run: Run, start: str | None, start_fp: str | None, backup: FileRef |
 
 def preflight(settings: Settings) -> Report:
     with Run(settings, "preflight") as run:
-        steps.preflight(run)
+        state = steps.preflight(run)
+        if state.exists:
+            said = steps.check_drift(run, state.current, steps.describe_now(run))
+            run.report.steps[-1].detail = "; ".join([run.report.steps[-1].detail, *said])
         run.report.finish(Outcome.NOOP)
     return run.report
 
@@ -210,6 +211,7 @@ def rollback(
             run.report.skip("backup", f"backup: false for {settings.env}")
         try:
             steps.rollback(run, target, dead[1] if dead and dead[0] == target else None)
+            steps.record_end_schema(run)
         except StepFailed as failure:
             run.report.fail(failure, settings.secrets)
             if backup is not None:

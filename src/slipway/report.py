@@ -356,6 +356,12 @@ def _render_revisions(report: Report, console: Console) -> None:
             f"{took:.2f}" if took is not None else "",
         )
     console.print(table)
+    drift = report.data.get("drift")
+    if drift:
+        console.print(
+            f"drift since run {drift['since_run']}: " + "; ".join(drift["differences"]),
+            markup=False,
+        )
     for claim in report.data.get("open_claims") or []:
         alive = {True: "alive", False: "dead", None: "unknown"}[claim["alive"]]
         console.print(

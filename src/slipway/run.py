@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import URL
@@ -149,6 +149,8 @@ class Run:
         # Where a dead run this remedy closed began (revision, schema fingerprint): the
         # remedy must end there, proven.
         self.dead_run_start: tuple[str | None, str | None] | None = None
+        # The schema as the lock step found it (schema.describe): the run's start.
+        self.start_described: dict[str, Any] | None = None
         # A backup begun in preflight (steps.begin_backup), until the backup step takes it.
         self.early_backup: Dump | None = None
         self.claimed = False

@@ -6,8 +6,10 @@ the service's schema.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+import zlib
 from typing import Any
 
 from sqlalchemy import Connection, inspect
@@ -85,8 +87,23 @@ def _triggers(conn: Connection) -> list[str]:
 
 
 def fingerprint(conn: Connection) -> str:
-    blob = json.dumps(describe(conn), sort_keys=True, default=str)
+    return fingerprint_of(describe(conn))
+
+
+def fingerprint_of(described: dict[str, Any]) -> str:
+    blob = json.dumps(described, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def pack(described: dict[str, Any]) -> str:
+    """A description as ledger text: JSON, compressed, base64."""
+    blob = json.dumps(described, sort_keys=True, default=str).encode()
+    return base64.b64encode(zlib.compress(blob, 6)).decode("ascii")
+
+
+def unpack(text: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(zlib.decompress(base64.b64decode(text)))
+    return loaded
 
 
 def diff(

@@ -75,6 +75,12 @@ def status(settings: Settings) -> Report:
         report.pending = [r.revision for r in rows if r.state in ("pending", "failed")]
         report.data["revisions"] = [asdict(r) for r in rows]
         report.data["up_to_date"] = not report.pending and all(r.state == "applied" for r in rows)
+        if len(db_heads) == 1:
+            from slipway import steps  # the release's modules: only when there is a database
+
+            found = steps.drift_of(run, db_heads[0], steps.describe_now(run))
+            if found is not None:
+                report.data["drift"] = {"since_run": found[0], "differences": found[1]}
         report.data["open_claims"] = [
             {
                 "run_id": c.run_id,

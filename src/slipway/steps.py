@@ -254,8 +254,14 @@ def lock(run: Run, *, remedy: bool = False, lease: bool = False) -> State:
             run.report.steps.pop()
             state = preflight(run, gate=not remedy)
             run.report.steps.append(step)
+        said: list[str] = []
+        if not remedy and state.exists:
+            # The schema as the run finds it, under the lock: its start fingerprint, and
+            # what drift is judged on.
+            run.start_described = describe_now(run)
+            said = check_drift(run, state.current, run.start_described)
         run.claim(state.current, state.head, lease=lease)
-        step.detail = f"held for run {run.run_id}"
+        step.detail = "; ".join([f"held for run {run.run_id}", *said])
     return state
 
 
@@ -895,6 +901,68 @@ def read_current(run: Run, *, fingerprint: bool = True) -> tuple[str | None, str
     return (heads[0] if heads else None), fp
 
 
+def record_end_schema(run: Run) -> None:
+    """The schema this run leaves, into its claim (fingerprint and description): what a
+    run killed later is judged by, and what the next run's drift check compares with."""
+    with run.connect() as conn:
+        described = schema.describe(conn)
+    run.record(end_fingerprint=schema.fingerprint_of(described), end_schema=schema.pack(described))
+
+
+def describe_now(run: Run) -> dict[str, Any] | None:
+    """The schema as it is (None: no database yet)."""
+    if not run.dialect.database_exists():
+        return None
+    with run.connect() as conn:
+        return schema.describe(conn)
+
+
+def drift_of(
+    run: Run, current: str | None, live: dict[str, Any] | None
+) -> tuple[str, list[str]] | None:
+    """(the run that left the schema, each difference since) when the live schema is
+    not the one the last recording run left at ``current``; None when it is, or when no
+    run recorded one there."""
+    if live is None:
+        return None
+    with run.connect() as conn:
+        last = ledger.last_end(conn)
+    if not last or not last["end_schema"] or last["to_revision"] != current:
+        return None
+    if schema.fingerprint_of(live) == last["end_fingerprint"]:
+        return None
+    left = schema.unpack(str(last["end_schema"]))
+    differences = schema.diff(
+        left, live, more="added outside slipway", less="removed outside slipway"
+    )
+    return str(last["run_id"]), differences or ["the schema changed outside slipway"]
+
+
+def check_drift(run: Run, current: str | None, live: dict[str, Any] | None) -> list[str]:
+    """The live schema against the one the last run left at ``current`` (recorded by its
+    verify step, a rollback or an adoption): each difference in words. With the
+    environment's drift policy ``refuse`` a difference is a refusal; with ``warn`` the
+    differences are said (the log, the report's ``drift``) and the run goes on."""
+    found = drift_of(run, current, live)
+    if found is None:
+        return []
+    since, differences = found
+    run.report.data["drift"] = {"since_run": since, "differences": differences}
+    shown = "; ".join(differences[:5]) + (
+        f" (and {len(differences) - 5} more)" if len(differences) > 5 else ""
+    )
+    said = f"the schema drifted since run {since} left it at {current or 'base'}: {shown}"
+    if run.settings.options.drift_policy == "refuse":
+        raise Refused(
+            said,
+            check="drift",
+            hint="undo the change, or make it a revision; to keep the schema as it is: "
+            + run.settings.command("adopt", "--accept-drift"),
+        )
+    log.warning("%s", said)
+    return [f"warning: {said}"]
+
+
 def fingerprint_now(run: Run) -> str | None:
     if not run.dialect.database_exists():
         return None
@@ -909,13 +977,13 @@ def verify(
     ``record_end``, the schema's fingerprint there goes into the run's claim: a run killed
     after this step is known to have left the database as it meant to."""
     with run.report.step(name) as step:
-        current, fp = read_current(run, fingerprint=record_end)
+        current, _ = read_current(run, fingerprint=False)
         run.report.at(current)
         if current != expected:
             step.detail = f"database is at {current or 'base'}, expected {expected or 'base'}"
             raise StepFailed(name, step.detail)
         if record_end:
-            run.record(end_fingerprint=fp)
+            record_end_schema(run)
         step.detail = f"current = {current or 'base'} (fresh connection)"
 
 
