@@ -105,6 +105,15 @@ def test_development_logs_debug(lite: ThrowawayDB, project: Project, tmp_path: P
     )
     assert result.code == 0, result.stderr
     assert " DEBUG " in result.stderr, result.stderr
+    # Every command, the read-only ones too.
+    for command in ("status", "history", "preflight", "render", "lint", "sequences"):
+        shown = slipway(
+            *("db", command, "--env", "dev", "--config", str(config)),
+            *("--alembic-ini", str(project.ini)),
+            env={"TEST_DB_URL": lite.url_str},
+        )
+        assert shown.code == 0, (command, shown.stderr)
+        assert " DEBUG " in shown.stderr, (command, shown.stderr)
 
 
 def test_render_from_does_not_claim_where_the_database_is(

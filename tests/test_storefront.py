@@ -3,6 +3,7 @@ models match what the migrations build."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -58,3 +59,41 @@ def test_models_match_the_migrated_schema(db: ThrowawayDB) -> None:
         ctx = MigrationContext.configure(conn, opts={"compare_type": True})
         diff = compare_metadata(ctx, Base.metadata)
     assert diff == []
+
+
+def test_the_dev_switch_of_the_checkout_makes_the_console_debug(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import logging
+    import shutil
+    import subprocess
+    import sys
+
+    from storefront import settings
+
+    monkeypatch.delenv(settings.LOG_LEVEL_ENV, raising=False)
+    here = ROOT / "examples" / "storefront" / "src" / "storefront" / "settings.py"
+    assert settings.project_settings(here)["DEV"] is True  # this checkout: development
+    assert settings.Settings.from_env({"DEV": True}).console_level == logging.DEBUG
+    assert settings.Settings.from_env({"DEV": False}).console_level == logging.INFO
+    monkeypatch.setenv(settings.LOG_LEVEL_ENV, "warning")
+    assert settings.Settings.from_env({"DEV": False}).console_level == logging.WARNING
+    assert settings.Settings.from_env({"DEV": True}).console_level == logging.DEBUG
+    with pytest.raises(ValueError, match="DEV must be true or false"):
+        settings.Settings.from_env({"DEV": "yes"})
+    # Installed (no pyproject.toml of the project above the code): the configured level.
+    installed = tmp_path / "site-packages" / "storefront"
+    installed.mkdir(parents=True)
+    shutil.copy(here, installed / "settings.py")
+    assert settings.project_settings(installed / "settings.py") == {}
+
+    # The service itself, from the checkout: its console says DEBUG.
+    started = subprocess.run(
+        [sys.executable, "-c", "import storefront.app"],
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k != settings.LOG_LEVEL_ENV},
+        check=False,
+    )
+    assert started.returncode == 0, started.stderr
+    assert "DEBUG storefront console log at DEBUG" in started.stderr

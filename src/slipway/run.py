@@ -196,6 +196,7 @@ class Run:
     def __enter__(self) -> Run:
         if self.read_only:
             self.owns_report = False
+            self._log_settings()
             return self
         try:  # proven writable before anything changes
             private_dir(self.dir)
@@ -219,6 +220,10 @@ class Run:
             self.settings.safe_url(),
             self.report.who,
         )
+        self._log_settings()
+        return self
+
+    def _log_settings(self) -> None:
         log.debug(
             "settings of %s: %s; alembic ini %s; artifacts %s; backups %s",
             self.settings.env,
@@ -227,7 +232,6 @@ class Run:
             self.settings.artifacts_dir,
             self.settings.backup_dir,
         )
-        return self
 
     def _prune_artifacts(self) -> None:
         """Keep the newest ``artifacts_keep`` run folders (run ids sort by time); never

@@ -13,8 +13,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from storefront.models import Item
-from storefront.settings import RELEASE_ENV, Settings
+from storefront.settings import RELEASE_ENV, Settings, configure_logging
 
+log = configure_logging(Settings.from_env())
 app = FastAPI(title="storefront")
 
 
@@ -38,7 +39,9 @@ def health(session: SessionDep) -> dict[str, Any]:
     try:
         revision = session.execute(text("SELECT version_num FROM alembic_version")).scalar()
     except SQLAlchemyError as err:
+        log.warning("health: database unavailable: %s", err.__class__.__name__)
         raise HTTPException(status_code=503, detail="database unavailable") from err
+    log.debug("health: schema at %s", revision)
     return {"status": "ok", "revision": revision, "release": os.environ.get(RELEASE_ENV)}
 
 
