@@ -91,3 +91,41 @@ def test_a_failure_on_a_terminal_is_told_in_ten_lines_ending_in_the_command(
     assert shown[-1].startswith("slipway db release --env test"), shown
     again = slipway(*shlex.split(shown[-1])[1:], env={"TEST_DB_URL": lite.url_str})
     assert again.code == 4, "the command runs as shown (the revision still fails)"
+
+
+def test_a_ci_log_gets_a_progress_line_now_and_then(
+    lite: ThrowawayDB, project: Project, tmp_path: Path
+) -> None:
+    """Not a terminal (a CI job's log): while a revision runs for seconds, one line every
+    SLIPWAY_PROGRESS_S seconds says which one, how far the apply is, and what runs."""
+    project.add(
+        "r1",
+        'op.create_table("things", sa.Column("id", sa.Integer, primary_key=True))',
+        'op.drop_table("things")',
+    )
+    project.add(
+        "r2",
+        """
+        if not op.get_context().as_sql:
+            time.sleep(float(os.environ.get("SLOW_S", "0")))
+        op.add_column("things", sa.Column("label", sa.String(80)))
+        """,
+        'op.drop_column("things", "label")',
+    )
+    release = Release(lite, project.ini, write_config(tmp_path))
+
+    result = release(child_env={"SLOW_S": "3.5", "SLIPWAY_PROGRESS_S": "1"})
+
+    assert result.code == 0, result.stderr
+    lines = [ln for ln in result.stderr.splitlines() if ln.startswith("slipway: apply ")]
+    ticks = [ln for ln in lines if "revision r2 (2/2, 50% done)" in ln]
+    assert 2 <= len(ticks) <= 5, result.stderr
+    assert re.match(r"slipway: apply \d+ s: revision r2", ticks[0]), ticks
+    assert re.fullmatch(r"slipway: apply ok after \d+ s", lines[-1]), lines
+    # Short steps say nothing; --quiet says nothing at all.
+    assert not [ln for ln in result.stderr.splitlines() if ln.startswith("slipway: preflight")]
+    lite.execute("DROP TABLE things")
+    lite.execute("DELETE FROM alembic_version")
+    lite.execute("DELETE FROM slipway_history")
+    quiet = release("release", "-q", child_env={"SLOW_S": "2", "SLIPWAY_PROGRESS_S": "1"})
+    assert quiet.code == 0 and quiet.stderr == "", quiet.stderr

@@ -267,8 +267,20 @@ _LIVE: ContextVar[Live | None] = ContextVar("slipway_live", default=None)
 
 @contextlib.contextmanager
 def _live_progress(ctx: Context) -> Iterator[None]:
-    if ctx.quiet or not sys.stderr.isatty():
+    if ctx.quiet:
         yield
+        return
+    if not sys.stderr.isatty():
+        # A CI log: a line now and then while long work goes on (SLIPWAY_PROGRESS_S).
+        every = _progress_every()
+        out = sys.stderr
+
+        def write(line: str) -> None:
+            out.write(line + "\n")
+            out.flush()
+
+        with progress.observing(progress.LogLines(write, every)):
+            yield
         return
     from rich.console import Console
     from rich.live import Live
@@ -283,6 +295,18 @@ def _live_progress(ctx: Context) -> Iterator[None]:
             yield
         finally:
             _LIVE.reset(token)
+
+
+def _progress_every() -> float:
+    """Seconds between progress lines in a log that is not a terminal."""
+    raw = os.environ.get("SLIPWAY_PROGRESS_S", "10")
+    try:
+        every = float(raw)
+    except ValueError:
+        raise click.UsageError(f"SLIPWAY_PROGRESS_S={raw!r} is not a number of seconds") from None
+    if not 0 < every < 86400:
+        raise click.UsageError(f"SLIPWAY_PROGRESS_S={raw!r} must be between 0 and 86400")
+    return every
 
 
 def db_url_password(db_url: str | None) -> str:

@@ -1,9 +1,10 @@
 """Live progress of a run, for whoever watches: the CLI shows it on a terminal.
 
 The library says what it is doing (a step begins, what it is busy with, the step ends);
-an :class:`Observer` shows it. The default shows nothing: CI logs and Ansible get the
-run's plain log lines (``-v``) and the report, and a terminal gets a live display that
-disappears when the run ends, leaving the summary.
+an :class:`Observer` shows it. The default shows nothing; the CLI gives a terminal a
+live display that disappears when the run ends, leaving the summary, and a log that is
+not a terminal (CI, Ansible) :class:`LogLines`: one line now and then while long work
+goes on.
 """
 
 from __future__ import annotations
@@ -26,6 +27,38 @@ class Observer:
 
     def end(self, step: str, status: str, seconds: float, detail: str) -> None:
         """Step ``step`` ended ``ok``, ``failed`` or ``skipped``."""
+
+
+class LogLines(Observer):
+    """Progress for a log that is not a terminal (a CI job's, Ansible's): while a step
+    runs longer than ``every_s``, one line every ``every_s`` seconds saying what it is
+    busy with; a step that took longer than that says when it ended. Short steps say
+    nothing: the summary tells them."""
+
+    def __init__(self, write: Callable[[str], None], every_s: float = 10.0) -> None:
+        self.write, self.every_s = write, every_s
+        self._lock = threading.Lock()
+        self.step, self.text = "", ""
+        self.started = self.last = 0.0
+
+    def begin(self, step: str) -> None:
+        with self._lock:
+            self.step, self.text = step, ""
+            self.started = self.last = time.monotonic()
+
+    def note(self, text: str) -> None:
+        with self._lock:
+            self.text = text
+            now = time.monotonic()
+            if self.step and now - self.last >= self.every_s:
+                self.last = now
+                self.write(f"slipway: {self.step} {now - self.started:.0f} s: {text}")
+
+    def end(self, step: str, status: str, seconds: float, detail: str) -> None:
+        with self._lock:
+            if step == self.step and status == "ok" and seconds >= self.every_s:
+                self.write(f"slipway: {step} {status} after {seconds:.0f} s")
+            self.step = ""
 
 
 _observer: Observer = Observer()

@@ -712,7 +712,10 @@ class _Applying:
     def doing(self, revision: str | None) -> str:
         if revision is None:
             return "applying"
-        return f"revision {revision} ({self.number.get(revision, '?')}/{len(self.by_id)})"
+        n, total = self.number.get(revision), len(self.by_id)
+        if n is None:
+            return f"revision {revision}"
+        return f"revision {revision} ({n}/{total}, {100 * (n - 1) // max(total, 1)}% done)"
 
     def record(self, *, ended: bool) -> None:
         """The checksums of the revisions this run committed, in one ledger transaction

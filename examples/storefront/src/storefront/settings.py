@@ -77,7 +77,7 @@ def configure_logging(settings: Settings) -> logging.Logger:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
         handler._storefront = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
-    for handler in logger.handlers:
-        handler.setLevel(settings.console_level)
+    for each in logger.handlers:
+        each.setLevel(settings.console_level)
     logger.debug("console log at DEBUG: DEV is true in pyproject.toml (development)")
     return logger
