@@ -4,6 +4,7 @@ nothing; the report and the SQL come back to the controller; no secret shows."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -381,6 +382,26 @@ def test_the_collection_installs_and_releases_from_another_repository(
         (report,) = inv.reports()
         assert report["outcome"] == "applied"
         assert str(db.url.password) not in play.stdout + play.stderr
+
+        # `slipway deploy` from the team's repository, which has no playbooks/ of its
+        # own: the installed collection's migrate playbook runs (nothing left to apply).
+        deployed = subprocess.run(
+            [
+                *(str(ROOT / ".venv" / "bin" / "slipway"), "deploy", "--env", "stage"),
+                *("--project", str(team), "--inventory", str(inv.path), "--json"),
+                *("--vault-password-file", str(inv.vault_password_file)),
+            ],
+            cwd=team,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+        assert json.loads(deployed.stdout)["outcome"] == "noop", deployed.stdout
+        assert sorted(r["outcome"] for r in inv.reports()) == ["applied", "noop"]
+        assert not (team / "playbooks").exists()
 
 
 NEW_TABLE_REVISION = '''"""gift cards"""

@@ -10,9 +10,11 @@ had an outcome, an error of its own kind.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -61,12 +63,16 @@ class DeployResult:
         }
 
 
-def _find(project: Path, env: str, playbook: str, inventory: Path | None) -> tuple[Path, Path]:
+def _find(project: Path, env: str, playbook: str, inventory: Path | None) -> tuple[str, Path]:
+    """The playbook (the project's playbooks/NAME.yml, else the installed collection's
+    slipway.release.NAME) and the inventory."""
     if playbook not in PLAYBOOKS:
         raise BadInput(f"unknown playbook '{playbook}'", hint=f"one of: {', '.join(PLAYBOOKS)}")
-    book = project / "playbooks" / f"{playbook}.yml"
-    if not book.is_file():
-        raise BadInput(f"playbook {book} does not exist", hint="run from the project's root")
+    own = project / "playbooks" / f"{playbook}.yml"
+    if own.is_file():
+        book = str(own.relative_to(project))
+    else:
+        book = _collection_playbook(project, playbook)
     inv = inventory if inventory is not None else project / "inventories" / env
     if not inv.exists():
         known = sorted(p.name for p in (project / "inventories").glob("*") if p.is_dir())
@@ -75,6 +81,45 @@ def _find(project: Path, env: str, playbook: str, inventory: Path | None) -> tup
             hint=f"known: {', '.join(known) or 'none'}; or pass --inventory PATH",
         )
     return book, inv
+
+
+COLLECTION = "slipway.release"
+
+
+def _ansible_env(project: Path, binary: str) -> dict[str, str]:
+    """The environment of the play: the project's ansible.cfg where it has one, and the
+    ansible installed with slipway first on PATH."""
+    env = {"PATH": f"{Path(binary).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    if (project / "ansible.cfg").is_file():
+        env["ANSIBLE_CONFIG"] = str(project / "ansible.cfg")
+    return env
+
+
+def _collection_playbook(project: Path, playbook: str) -> str:
+    """slipway.release.NAME, when the collection is installed where Ansible looks (its
+    collections path, as the project's ansible.cfg and ANSIBLE_COLLECTIONS_PATH say)."""
+    galaxy = Path(_ansible_playbook()).parent / "ansible-galaxy"
+    found = subprocess.run(
+        [str(galaxy), "collection", "list", COLLECTION, "--format", "json"],
+        cwd=project,
+        env={**os.environ, **_ansible_env(project, _ansible_playbook())},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    try:
+        listed = json.loads(found.stdout or "{}")
+    except ValueError:
+        listed = {}
+    if not any(COLLECTION in (paths or {}) for paths in listed.values()):
+        raise BadInput(
+            f"{project} has no playbooks/{playbook}.yml, and the collection {COLLECTION} "
+            "is not installed",
+            hint=f"ansible-galaxy collection install slipway-release-*.tar.gz, or run from "
+            f"a project with playbooks/{playbook}.yml",
+        )
+    return f"{COLLECTION}.{playbook}"
 
 
 @contextlib.contextmanager
@@ -100,7 +145,8 @@ def deploy(
     check: bool = False,
     on_event: Callable[[dict[str, Any]], None] | None = None,
 ) -> DeployResult:
-    """Run ``playbooks/<playbook>.yml`` against the environment's inventory."""
+    """Run ``playbooks/<playbook>.yml`` (or, where the project has none, the installed
+    collection's ``slipway.release.<playbook>``) against the environment's inventory."""
     try:
         import ansible_runner  # the controller extra: pip install 'slipway-release[deploy]'
     except ImportError as err:
@@ -138,15 +184,12 @@ def deploy(
         result = ansible_runner.run(
             private_data_dir=str(runner_dir),
             project_dir=str(project),
-            playbook=str(book.relative_to(project)),
+            playbook=book,
             inventory=str(inv.resolve()),
             ident=ident,
             cmdline=" ".join(cmdline) if cmdline else None,
             extravars=extra_vars or None,
-            envvars={
-                "ANSIBLE_CONFIG": str(project / "ansible.cfg"),
-                "PATH": f"{Path(binary).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-            },
+            envvars=_ansible_env(project, binary),
             event_handler=handle,
             quiet=True,
             suppress_env_files=True,
