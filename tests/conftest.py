@@ -11,6 +11,7 @@ import secrets
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -453,6 +454,31 @@ def wait_for_log(artifacts: Path, text: str, timeout: float = 120) -> Path:
                 return path
         time.sleep(0.05)
     raise AssertionError(f"no run log says {text!r}")
+
+
+@contextlib.contextmanager
+def held(db: ThrowawayDB, *statements: str, wait_s: float = 180) -> Iterator[threading.Event]:
+    """Another session runs ``statements`` in an open transaction until the block ends,
+    or until the event it yields is set (then it rolls back)."""
+    ready, done = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with db.engine().connect() as conn:
+            conn.exec_driver_sql("BEGIN" if db.kind == "postgresql" else "START TRANSACTION")
+            for sql in statements:
+                conn.exec_driver_sql(sql)
+            ready.set()
+            done.wait(wait_s)
+            conn.exec_driver_sql("ROLLBACK")
+
+    thread = threading.Thread(target=hold, daemon=True)
+    thread.start()
+    assert ready.wait(20)
+    try:
+        yield done
+    finally:
+        done.set()
+        thread.join()
 
 
 def kill_during(release: Release, artifacts: Path, text: str, settle: float = 1.0) -> str:

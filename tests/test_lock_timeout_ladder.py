@@ -3,14 +3,21 @@ timeouts, and gives up into rollback, so it never blocks traffic for longer."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-from conftest import Project, Release, ThrowawayDB, alembic_upgrade, wait_for_log, write_config
+from conftest import (
+    Project,
+    Release,
+    ThrowawayDB,
+    alembic_upgrade,
+    held,
+    wait_for_log,
+    write_config,
+)
 
 
 def history(project: Project) -> None:
@@ -32,28 +39,10 @@ def history(project: Project) -> None:
     )
 
 
-@contextmanager
-def table_locked(db: ThrowawayDB) -> Iterator[threading.Event]:
+def table_locked(db: ThrowawayDB) -> contextlib.AbstractContextManager[threading.Event]:
     """Another session writes to ``things`` in a long transaction (ROW EXCLUSIVE): reads
     and pg_dump go on, ALTER TABLE must wait. Set the event to end that transaction."""
-    locked, done = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        with db.engine().connect() as conn:
-            conn.exec_driver_sql("BEGIN")
-            conn.exec_driver_sql("LOCK TABLE things IN ROW EXCLUSIVE MODE")
-            locked.set()
-            done.wait(120)
-            conn.exec_driver_sql("ROLLBACK")
-
-    thread = threading.Thread(target=hold, daemon=True)
-    thread.start()
-    assert locked.wait(10)
-    try:
-        yield done
-    finally:
-        done.set()
-        thread.join()
+    return held(db, "LOCK TABLE things IN ROW EXCLUSIVE MODE", wait_s=120)
 
 
 def test_revision_retries_until_the_lock_is_free(
