@@ -514,6 +514,27 @@ class Project:
             )
         return from_file | {k: v.strip() for k, v in declared.items()}
 
+    def verify_check(self, revision: str) -> Callable[[Connection], object] | str | None:
+        """A revision's own check of what its upgrade did: a ``verify(connection)``
+        function (it raises, or returns False, when the upgrade did not do its job), or
+        ``verify_sql``, a query whose first row's first value must be true."""
+        script = self.script.get_revision(revision)
+        if script is None:
+            return None
+        check = getattr(script.module, "verify", None)
+        sql = getattr(script.module, "verify_sql", None)
+        if check is not None and not callable(check):
+            raise BadInput(
+                f"verify in {script.path} is not a function",
+                hint="write def verify(connection): ... (raise, or return False, to fail)",
+            )
+        if sql is not None and not (isinstance(sql, str) and sql.strip()):
+            raise BadInput(
+                f"verify_sql in {script.path} must be a query",
+                hint='write verify_sql = "SELECT count(*) = 0 FROM t WHERE c IS NULL"',
+            )
+        return check if check is not None else sql
+
     def applied(self, current: str | tuple[str, ...] | None) -> list[Revision]:
         """Revisions from base up to and including ``current`` (one or more heads),
         oldest first."""

@@ -50,7 +50,7 @@ def _apply(run: Run, state: State) -> None:
 
 
 def _verify(run: Run, state: State) -> None:
-    steps.verify(run, state.head, record_end=True)
+    steps.verify(run, state.head, record_end=True, revisions=state.pending)
 
 
 PLAN: tuple[PlannedStep, ...] = (

@@ -904,6 +904,39 @@ def read_current(run: Run, *, fingerprint: bool = True) -> tuple[str | None, str
     return (heads[0] if heads else None), fp
 
 
+def _revision_checks(run: Run, revisions: list[Revision], name: str) -> int:
+    """Run each revision's own check, in a transaction that is rolled back (a check
+    reads; what it might write is undone); the first that fails fails the step."""
+    checked = 0
+    for rev in revisions:
+        check = run.project.verify_check(rev.id)
+        if check is None:
+            continue
+        with run.connect() as conn:
+            try:
+                with conn.begin() as tx:
+                    if isinstance(check, str):
+                        row = conn.exec_driver_sql(check).first()
+                        ok: object = bool(row and row[0])
+                        why = f"verify_sql returned {row[0] if row else 'no row'!r}"
+                    else:
+                        ok = check(conn)
+                        why = "verify() returned False"
+                    tx.rollback()
+            except Exception as err:  # the revision's own code: any failure fails it
+                raise StepFailed(
+                    name,
+                    f"revision {rev.id}'s own check failed: {type(err).__name__}: "
+                    f"{redact(first_line(err), run.settings.secrets)}",
+                    revision=rev.id,
+                ) from err
+        if ok is False:
+            raise StepFailed(name, f"revision {rev.id}'s own check failed: {why}", revision=rev.id)
+        checked += 1
+        log.info("revision %s: its own check passed", rev.id)
+    return checked
+
+
 def record_end_schema(run: Run) -> None:
     """The schema this run leaves, into its claim (fingerprint and description): what a
     run killed later is judged by, and what the next run's drift check compares with."""
@@ -974,9 +1007,15 @@ def fingerprint_now(run: Run) -> str | None:
 
 
 def verify(
-    run: Run, expected: str | None, *, name: str = "verify", record_end: bool = False
+    run: Run,
+    expected: str | None,
+    *,
+    name: str = "verify",
+    record_end: bool = False,
+    revisions: list[Revision] | None = None,
 ) -> None:
-    """The database is at ``expected``, read through a fresh connection. With
+    """The database is at ``expected``, read through a fresh connection; then the own
+    checks of ``revisions`` (their ``verify`` or ``verify_sql``) pass. With
     ``record_end``, the schema's fingerprint there goes into the run's claim: a run killed
     after this step is known to have left the database as it meant to."""
     with run.report.step(name) as step:
@@ -985,9 +1024,12 @@ def verify(
         if current != expected:
             step.detail = f"database is at {current or 'base'}, expected {expected or 'base'}"
             raise StepFailed(name, step.detail)
+        checked = _revision_checks(run, revisions or [], name)
         if record_end:
             record_end_schema(run)
-        step.detail = f"current = {current or 'base'} (fresh connection)"
+        step.detail = f"current = {current or 'base'} (fresh connection)" + (
+            f"; {checked} revision check(s) passed" if checked else ""
+        )
 
 
 def rollback(run: Run, start: str | None, start_fingerprint: str | None) -> None:
