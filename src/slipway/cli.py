@@ -448,11 +448,19 @@ def db() -> None:
 @db.command()
 @common
 @option("--to", "to", help="Release up to this revision only (default: the head).")
-def release(ctx: Context, to: str | None) -> Report:
+@option(
+    "--phase",
+    type=click.Choice(["pre", "post", "all"]),
+    default="all",
+    show_default=True,
+    help="pre: the pending pre-deploy revisions only (before the hosts switch); post: the "
+    'post-deploy ones (slipway_phase = "post", after every host switched); all: both.',
+)
+def release(ctx: Context, to: str | None, phase: str) -> Report:
     """The guarded release: preflight, lock, backup, render, apply, verify, rollback."""
     if to is not None and not to.strip():
         raise click.UsageError("--to is empty: name a revision, or leave it out")
-    return lib.release(ctx.settings(), to=to)
+    return lib.release(ctx.settings(), to=to, phase=phase)
 
 
 @db.command()

@@ -75,6 +75,8 @@ history = Table(
     Column("failed_revision", String(64)),
     # The application release the run shipped, when its caller named one (--release).
     Column("app_release", String(120)),
+    # Which revisions a release took: pre (before the hosts switch), post, or all.
+    Column("phase", String(10)),
     # The server sessions the run's revisions ran in (PostgreSQL backend pids, MariaDB
     # connection ids, comma-separated): a killed run's are ended by whoever comes next.
     Column("sessions", Text),

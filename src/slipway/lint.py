@@ -72,6 +72,19 @@ OFF_RULES = frozenset(
         "transaction-nesting",
     }
 )
+# Changes the old version of a service cannot survive during a rolling deploy: an error
+# in a pre-deploy revision, a warning in a post-deploy one.
+BREAKING_RULES = frozenset(
+    {
+        "ban-drop-column",
+        "ban-drop-table",
+        "renaming-column",
+        "renaming-table",
+        "changing-column-type",
+        "adding-not-nullable-field",
+        "adding-required-field",
+    }
+)
 SEVERITY_ORDER = {"warning": 1, "error": 2}
 
 
@@ -193,10 +206,23 @@ def check(
         accepted = project.acceptances(rev.id)
         adopted = project.in_baseline(rev)
         def_lines = _def_lines(rev.path)
+        phase = project.phase_of(rev.id)
         for rule, statement, message, hint, source, func, line in raw[rev.id]:
             severity = rules.get(rule) or _default_severity(rule)
             if severity == "off":
                 continue
+            if rule in BREAKING_RULES and rule not in rules:
+                # What the old version of the service cannot survive while both versions
+                # run: where it belongs (post-deploy) a warning, elsewhere an error
+                # that says where to move it.
+                if phase == "post":
+                    severity = "warning"
+                else:
+                    hint = (
+                        f"{hint}; or move it to a post-deploy revision "
+                        '(slipway_phase = "post": it runs once every host serves the new '
+                        "version)"
+                    ).lstrip("; ")
             result.findings.append(
                 Finding(
                     rule=rule,

@@ -88,7 +88,9 @@ _ACCEPT_KEYS = ("revision", "rule", "reason")
 _VERSION_OPTIONS = ("version_table", "version_table_schema")
 _USED_TABLE = "_used_version_table"
 # What a revision file declares about its place in the graph.
-_DECLARED = ("revision", "down_revision", "branch_labels", "depends_on")
+# What a read-only command reads from each revision file without running it (the
+# graph, and the phase of a rolling deploy).
+_DECLARED = ("revision", "down_revision", "branch_labels", "depends_on", "slipway_phase")
 
 
 @dataclass(frozen=True)
@@ -241,6 +243,10 @@ def _declared_revisions(script: ScriptDirectory) -> Iterable[Script]:
             if found is not None:
                 yield found
 
+
+# A revision's phase in a rolling deploy (module attribute): pre (default) or post.
+PHASE_ATTRIBUTE = "slipway_phase"
+PHASES = ("pre", "post")
 
 # The async driver of each backend, for an env.py that builds an async engine from a
 # URL written with the sync one (alembic init -t async with sqlite:///app.db).
@@ -513,6 +519,19 @@ class Project:
                 hint=f'write {ACCEPT_ATTRIBUTE} = {{"ban-drop-column": "why this is safe"}}',
             )
         return from_file | {k: v.strip() for k, v in declared.items()}
+
+    def phase_of(self, revision: str) -> str:
+        """``pre`` (the default: runs before any host switches to the new version) or
+        ``post`` (``slipway_phase = "post"`` in the revision's file: runs once every host
+        serves the new version)."""
+        script = self.script.get_revision(revision)
+        phase = getattr(script.module, PHASE_ATTRIBUTE, "pre") if script is not None else "pre"
+        if phase not in PHASES:
+            raise BadInput(
+                f"{PHASE_ATTRIBUTE} in {script.path if script else revision} is {phase!r}",
+                hint=f'write {PHASE_ATTRIBUTE} = "post" (or leave it out: "pre")',
+            )
+        return str(phase)
 
     def verify_check(self, revision: str) -> Callable[[Connection], object] | str | None:
         """A revision's own check of what its upgrade did: a ``verify(connection)``

@@ -24,13 +24,18 @@ from slipway.run import Run, State, claim_alive
 log = logging.getLogger(__name__)
 
 
-def release(settings: Settings, *, run_id: str | None = None, to: str | None = None) -> Report:
+def release(
+    settings: Settings, *, run_id: str | None = None, to: str | None = None, phase: str = "all"
+) -> Report:
     """preflight, lock, then the plan (backup, render and rehearse, apply, verify); on a
     failure once changes began, rollback, then restore. ``to``: up to that revision
-    only, not the head."""
-    with Run(settings, "release", run_id=run_id, target=to) as run:
+    only, not the head. ``phase``: the pending pre-deploy revisions only (``pre``), the
+    post-deploy ones (``post``), or all."""
+    with Run(settings, "release", run_id=run_id, target=to, phase=phase) as run:
+        run.report.data["phase"] = phase
         state = steps.preflight(run, backup_early=True)
         state = steps.lock(run)
+        run.record(phase=phase)
         if not state.pending:
             for name in plan.SKIPPED_WHEN_NOTHING_PENDING:
                 run.report.skip(name, "nothing pending")

@@ -346,10 +346,12 @@ def _render_revisions(report: Report, console: Console) -> None:
     for r in revisions:
         colour = _STATE_COLOUR.get(r["state"], "red")
         took = r.get("duration_s")
+        # A pending revision's phase, where it is post-deploy (pre is the default).
+        phase = " (post-deploy)" if r.get("phase") == "post" else ""
         table.add_row(
             r["revision"],
             r["description"],
-            f"[{colour}]{r['state']}[/]",
+            f"[{colour}]{r['state']}[/]{phase}",
             (r.get("applied_at") or "").replace("T", " "),
             r.get("who") or "",
             r.get("run_id") or "",

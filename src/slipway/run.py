@@ -93,6 +93,10 @@ def claim_alive(claim: ledger.Claim) -> bool | None:
     return process_alive(claim.host, claim.pid, claim.process)
 
 
+# The commands that apply pending revisions (and their preflight): they keep the phases.
+_PHASED = ("release", "apply", "preflight", "claim")
+
+
 @dataclass
 class State:
     """Where the database is and where the code wants it to be."""
@@ -113,8 +117,11 @@ class Run:
         join: bool = False,
         read_only: bool = False,
         target: str | None = None,
+        phase: str = "all",
     ) -> None:
         self.settings = settings
+        # Which revisions a release takes: pre (before the hosts switch), post, or all.
+        self.phase = phase
         # The revision a release goes up to (--to): the single head unless given.
         self.target = None if target in (None, "head") else target
         # A read-only command (status, history) keeps no artifacts and runs no revision.
@@ -362,9 +369,58 @@ class Run:
                 f"--to {head}: the database is at {current}, which is not below {head}",
                 hint=f"to go down, run: {self.settings.command('rollback', '--to', head)}",
             )
-        return State(
-            current=current, head=head, pending=self.project.pending(current, head), exists=True
+        return self._by_phase(
+            State(
+                current=current,
+                head=head,
+                pending=self.project.pending(current, head),
+                exists=True,
+            )
         )
+
+    def _by_phase(self, state: State) -> State:
+        """The part of ``state`` this run's phase takes; a pre-deploy revision above a
+        post-deploy one is refused whatever the phase (the hosts would switch first)."""
+        if not state.pending or self.report.command not in _PHASED:
+            return state
+        phases = {r.id: self.project.phase_of(r.id) for r in state.pending}
+        self.report.data["phases"] = phases
+        posts = [r for r in state.pending if phases[r.id] == "post"]
+        for rev in state.pending:
+            if phases[rev.id] != "pre":
+                continue
+            below = {r.id for r in self.project.applied(rev.id)}
+            under = [p.id for p in posts if p.id in below]
+            if under:
+                raise Refused(
+                    f"pre-deploy revision {rev.id} sits above post-deploy revision "
+                    f"{under[0]}: the pre-deploy phase would have to run {under[0]} before "
+                    "the hosts switch",
+                    check="phase",
+                    hint=f'mark {rev.id} slipway_phase = "post" too, or put it below '
+                    f"{under[0]} (its down_revision)",
+                )
+        if self.phase == "post" and len(posts) < len(state.pending):
+            waiting = [r.id for r in state.pending if phases[r.id] == "pre"]
+            raise Refused(
+                f"{len(waiting)} pre-deploy revision(s) are pending ({', '.join(waiting)}): the "
+                "post-deploy phase comes after them",
+                check="phase",
+                hint=self.settings.command("release", "--phase", "pre"),
+            )
+        if self.phase != "pre":
+            return state
+        pre = [r for r in state.pending if phases[r.id] == "pre"]
+        if not pre:
+            return State(state.current, state.current or "base", [], state.exists)
+        head = pre[-1].id
+        taken = self.project.pending(state.current, head)
+        if [r.id for r in taken] != [r.id for r in pre]:
+            raise BadInput(
+                "the pending pre-deploy revisions do not end in one revision",
+                hint="merge their branches, or release them with --to REV",
+            )
+        return State(state.current, head, taken, state.exists)
 
     def guard(
         self,

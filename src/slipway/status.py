@@ -14,7 +14,7 @@ database. One row per revision, oldest first, in one of these states:
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,8 @@ class RevisionState:
     who: str | None = None
     run_id: str | None = None
     duration_s: float | None = None
+    # A pending revision's phase in a rolling deploy: pre or post (None once applied).
+    phase: str | None = None
 
 
 def status(settings: Settings) -> Report:
@@ -116,7 +118,10 @@ def revision_states(
             state = "edited" if edited else "applied"
         else:
             state = "failed" if rev.id == failed else "pending"
-        rows.append(_row(rev.id, rev.message, state, run.relpath(rev.path), seen))
+        row = _row(rev.id, rev.message, state, run.relpath(rev.path), seen)
+        if state in ("pending", "failed"):
+            row = replace(row, phase=project.phase_of(rev.id))
+        rows.append(row)
     gone = [h for h in db_heads if h not in known]
     gone += sorted(r for r in recorded if not project.knows(r) and r not in gone)
     for revision in gone:
