@@ -129,3 +129,34 @@ def test_a_ci_log_gets_a_progress_line_now_and_then(
     lite.execute("DELETE FROM slipway_history")
     quiet = release("release", "-q", child_env={"SLOW_S": "2", "SLIPWAY_PROGRESS_S": "1"})
     assert quiet.code == 0 and quiet.stderr == "", quiet.stderr
+
+
+def test_a_restore_in_a_ci_log_says_how_much_of_the_backup_it_has_read(
+    pg: ThrowawayDB, project: Project, tmp_path: Path
+) -> None:
+    project.add(
+        "r1",
+        """
+        op.create_table("things", sa.Column("id", sa.Integer, primary_key=True),
+                        sa.Column("body", sa.Text))
+        op.execute("INSERT INTO things SELECT g, md5(g::text) || md5((g * 7)::text) "
+                   "FROM generate_series(1, 400000) AS g")
+        """,
+        'op.drop_table("things")',
+    )
+    project.add("r2", 'op.add_column("things", sa.Column("note", sa.Text))', "pass")
+    release = Release(pg, project.ini, write_config(tmp_path))
+    assert release("release", "--to", "r1").code == 0
+    done = release("release")
+    assert done.code == 0, done.stderr
+    backup = done.report["backup"]["path"]
+
+    restored = release(
+        "restore", "--backup", backup, "--yes", child_env={"SLIPWAY_PROGRESS_S": "0.3"}
+    )
+
+    assert restored.code == 0, restored.stderr
+    read = re.findall(r"slipway: restore \d+ s: restore: (\d+)% of [\d.]+ MB read", restored.stderr)
+    assert read, restored.stderr
+    assert all(0 <= int(p) <= 100 for p in read)
+    assert pg.revision() == "r1"

@@ -9,6 +9,7 @@ goes on.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -116,6 +117,52 @@ def file_growth(path: Path, what: str) -> Callable[[], str | None]:
         return f"{what}: {_human(size)} written in {seconds:.0f} s"
 
     return say
+
+
+def file_read(path: Path, what: str) -> Callable[[], str | None]:
+    """``say`` for :func:`ticking`: how far a child process (a restore's client tool) has
+    read ``path``, as a percentage of its size (Linux: /proc/PID/fdinfo); without such
+    a child, its size and the seconds so far."""
+    started = time.monotonic()
+    target = str(path.resolve())
+    try:
+        total = path.stat().st_size if path.is_file() else 0
+    except OSError:
+        total = 0
+
+    def say() -> str | None:
+        seconds = time.monotonic() - started
+        pos = _read_by_child(target) if total else None
+        if pos is None:
+            size = _human(total) if total else file_size(path)
+            return f"{what}: loading {size} ({seconds:.0f} s)"
+        done = min(100, pos * 100 // total)
+        return f"{what}: {done}% of {_human(total)} read ({seconds:.0f} s)"
+
+    return say
+
+
+def _read_by_child(target: str) -> int | None:
+    """Where a child process of this one stands in the file ``target`` it has open."""
+    me = str(os.getpid())
+    proc = Path("/proc")
+    try:
+        pids = [p for p in os.listdir(proc) if p.isdigit()]
+    except OSError:
+        return None
+    for pid in pids:
+        try:
+            stat = (proc / pid / "stat").read_text()
+            if stat.rsplit(")", 1)[1].split()[1] != me:
+                continue
+            for fd in os.listdir(proc / pid / "fd"):
+                if os.readlink(proc / pid / "fd" / fd) == target:
+                    for line in (proc / pid / "fdinfo" / fd).read_text().splitlines():
+                        if line.startswith("pos:"):
+                            return int(line.split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    return None
 
 
 def elapsed(what: Callable[[], str]) -> Callable[[], str | None]:

@@ -1121,11 +1121,10 @@ def restore_keeping_history(run: Run, path: Path) -> None:
     the restore's own transaction or swap."""
     with run.connect() as conn:
         keep = ledger.kept(conn)
-    size = progress.file_size(path)
     tries: list[float] = []
     try:
         with (
-            progress.ticking(progress.elapsed(lambda: f"restore: loading {size}")),
+            progress.ticking(progress.file_read(path, "restore")),
             BlockerWatch(run) as watch,
         ):
             run.dialect.restore(path, keep, _counted(lock_tries(run.settings.options), tries))
