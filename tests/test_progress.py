@@ -140,7 +140,7 @@ def test_a_restore_in_a_ci_log_says_how_much_of_the_backup_it_has_read(
         op.create_table("things", sa.Column("id", sa.Integer, primary_key=True),
                         sa.Column("body", sa.Text))
         op.execute("INSERT INTO things SELECT g, md5(g::text) || md5((g * 7)::text) "
-                   "FROM generate_series(1, 400000) AS g")
+                   "FROM generate_series(1, 1200000) AS g")
         """,
         'op.drop_table("things")',
     )

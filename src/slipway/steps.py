@@ -495,9 +495,10 @@ def rehearse(run: Run, state: State, backup: FileRef | None) -> None:
             log.warning("old rehearsal copies cannot be dropped: %s", first_line(err))
         with run.dialect.scratch(f"rehearsal_{secrets.token_hex(4)}") as url:
             try:
-                run.dialect.load_copy(
-                    Path(backup.path), url, schema_only=schema_only, rows_of=version_table
-                )
+                with progress.ticking(progress.file_read(Path(backup.path), "rehearsal copy")):
+                    run.dialect.load_copy(
+                        Path(backup.path), url, schema_only=schema_only, rows_of=version_table
+                    )
             except (ToolFailed, OSError, sqlite3.Error) as err:
                 why = redact(first_line(err), run.settings.secrets)
                 raise Refused(
@@ -514,14 +515,18 @@ def rehearse(run: Run, state: State, backup: FileRef | None) -> None:
                 redirect=True,
             )
 
-            doing = ""
+            doing, passes = "", 0
 
             def move(title: str, up: bool, target: str | None) -> None:
-                nonlocal doing
-                doing = title
+                nonlocal doing, passes
+                doing, passes = title, passes + 1
                 recording.begin(f"rehearsal ({copy} copy): {title}")
+                said = progress.elapsed(
+                    lambda: f"rehearsal pass {passes}/3, {doing}: revision {project.running}"
+                )
                 try:
-                    project.migrate(engine, guard, up=up, destination=target, url=url)
+                    with progress.ticking(said):
+                        project.migrate(engine, guard, up=up, destination=target, url=url)
                 except Exception as err:
                     found = env_error(err)
                     if found is not None:
