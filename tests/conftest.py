@@ -359,6 +359,8 @@ def slipway(
         cwd=cwd or ROOT,
         timeout=timeout,
         check=False,
+        # Never the terminal pytest may run in: a command that asks there would wait.
+        stdin=subprocess.DEVNULL,
     )
     return Result(proc.returncode, proc.stdout, proc.stderr, argv)
 
@@ -441,7 +443,13 @@ class Release:
         ]
         env = {**os.environ, "TEST_DB_URL": self.db.url_str, **child_env}
         return subprocess.Popen(
-            argv, cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            argv,
+            cwd=ROOT,
+            env=env,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
 
 
