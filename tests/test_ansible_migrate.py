@@ -501,3 +501,32 @@ def test_a_deploy_user_without_passwordless_sudo_is_told_in_one_line(
         assert "Missing sudo password" not in refused.stdout
         assert (db.revision(), db.tables(), db.contents()) == before
         assert not any(root.exists() for root in inventory.roots.values())
+
+
+def test_the_role_releases_one_phase_at_a_time(
+    tmp_path: Path, ssh_hosts: SshHosts, bundle: Path
+) -> None:
+    """slipway_db_phase: pre leaves a post-deploy revision pending; post applies it."""
+    migrations = tmp_path / "migrations"
+    shutil.copytree(ROOT / "migrations", migrations, ignore=shutil.ignore_patterns("__pycache__"))
+    (migrations / "versions" / "0007_gift_cards.py").write_text(
+        NEW_TABLE_REVISION + '\n\nslipway_phase = "post"\n'
+    )
+    phased = with_migrations(bundle, tmp_path / "phased", migrations)
+    with protected_database("postgresql", tmp_path) as db:
+        alembic_upgrade(db, STOREFRONT_INI, "0006")
+        for phase, revision in (("pre", "0006"), ("post", "0007")):
+            inv = write_inventory(
+                tmp_path / f"inventory-{phase}",
+                ssh_hosts,
+                env="stage",
+                database_url=db.url_str,
+                bundle=phased,
+                extra_vars={"slipway_db_phase": phase},
+            )
+            done = inv.playbook("migrate")
+            assert done.returncode == 0, done.stdout + done.stderr
+            assert db.revision() == revision, phase
+            (report,) = inv.reports()
+            assert report["data"]["phase"] == phase
+        assert "gift_cards" in db.tables()

@@ -129,3 +129,32 @@ def test_a_pre_deploy_revision_above_a_post_deploy_one_is_refused(
         assert error["check"] == "phase"
         assert "pre-deploy revision r3 sits above post-deploy revision r2" in error["message"]
         assert (db.revision(), db.contents(), db.schema()) == before
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+def test_a_release_in_separate_steps_keeps_the_phase_it_began_with(
+    db: ThrowawayDB, project: Project, tmp_path: Path
+) -> None:
+    """As the Ansible role runs it: preflight --phase pre, then each step by run id."""
+    base(project)
+    expand_and_contract(project)
+    alembic_upgrade(db, project.ini, "r1")
+    step = Release(db, project.ini, write_config(tmp_path))
+
+    begun = step("preflight", "--phase", "pre")
+    assert begun.code == 0, begun.stderr
+    run_id = begun.report["run_id"]
+    assert begun.report["to_revision"] == "r2"
+    for name in ("claim", "backup", "render", "apply", "verify"):
+        done = step(name, "--run-id", run_id)
+        assert done.code == 0, (name, done.stderr)
+    assert done.report["outcome"] == "applied"
+    assert db.revision() == "r2"
+    assert columns(db) == ["id", "nickname", "display_name"]
+    assert {r["run_id"]: r["phase"] for r in ledger_rows(db)}[run_id] == "pre"
+
+    after = step("preflight", "--phase", "post")
+    run_id = after.report["run_id"]
+    for name in ("claim", "backup", "render", "apply", "verify"):
+        assert step(name, "--run-id", run_id).code == 0, name
+    assert db.revision() == "r3" and columns(db) == ["id", "display_name"]

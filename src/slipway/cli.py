@@ -440,6 +440,16 @@ join_run = click.option(
 )
 
 
+PHASE = click.option(
+    "--phase",
+    type=click.Choice(["pre", "post", "all"]),
+    default="all",
+    show_default=True,
+    help="pre: the pending pre-deploy revisions only (before the hosts switch); post: the "
+    'post-deploy ones (slipway_phase = "post", after every host switched); all: both.',
+)
+
+
 @cli.group(cls=_Group)
 def db() -> None:
     """The guarded migration and its single steps."""
@@ -448,14 +458,7 @@ def db() -> None:
 @db.command()
 @common
 @option("--to", "to", help="Release up to this revision only (default: the head).")
-@option(
-    "--phase",
-    type=click.Choice(["pre", "post", "all"]),
-    default="all",
-    show_default=True,
-    help="pre: the pending pre-deploy revisions only (before the hosts switch); post: the "
-    'post-deploy ones (slipway_phase = "post", after every host switched); all: both.',
-)
+@PHASE
 def release(ctx: Context, to: str | None, phase: str) -> Report:
     """The guarded release: preflight, lock, backup, render, apply, verify, rollback."""
     if to is not None and not to.strip():
@@ -525,19 +528,22 @@ def adopt(ctx: Context, revision: str | None, accept_drift: bool) -> Report:
 
 @db.command()
 @common
-def preflight(ctx: Context) -> Report:
+@PHASE
+def preflight(ctx: Context, phase: str) -> Report:
     """Every check of the release, without changing anything."""
-    return lib.preflight(ctx.settings())
+    return lib.preflight(ctx.settings(), phase=phase)
 
 
 @db.command()
 @common
 @option("--run-id", help="Continue the run begun by 'slipway db preflight'.")
-def claim(ctx: Context, run_id: str | None) -> Report:
-    """Take the release lock and open a run's claim (a lease later steps renew)."""
+@PHASE
+def claim(ctx: Context, run_id: str | None, phase: str) -> Report:
+    """Take the release lock and open a run's claim (a lease later steps renew); a run
+    begun by preflight keeps its phase."""
     from slipway import staged
 
-    return staged.claim(ctx.settings(), run_id)
+    return staged.claim(ctx.settings(), run_id, phase=phase)
 
 
 @db.command()

@@ -97,8 +97,11 @@ def recover(run: Run, start: str | None, start_fp: str | None, backup: FileRef |
 # The single steps, for operators and for Ansible tasks --------------------------------
 
 
-def preflight(settings: Settings) -> Report:
-    with Run(settings, "preflight") as run:
+def preflight(settings: Settings, *, phase: str = "all") -> Report:
+    """Every check of the release (of ``phase``'s revisions), changing nothing; its run
+    id starts a release whose steps run as separate processes (slipway.staged)."""
+    with Run(settings, "preflight", phase=phase) as run:
+        run.report.data["phase"] = phase
         state = steps.preflight(run)
         if state.exists:
             said = steps.check_drift(run, state.current, steps.describe_now(run))

@@ -37,10 +37,13 @@ def _rollback_command(run: Run) -> str:
     return run.settings.command("rollback", "--run-id", run.run_id)
 
 
-def claim(settings: Settings, run_id: str | None = None) -> Report:
-    """Take the release lock and open the run's claim; ``noop`` ends the run at once."""
-    with Run(settings, "release", run_id=run_id, join=run_id is not None) as run:
+def claim(settings: Settings, run_id: str | None = None, *, phase: str = "all") -> Report:
+    """Take the release lock and open the run's claim; ``noop`` ends the run at once.
+    A run begun by ``preflight`` keeps the phase it was begun with."""
+    with Run(settings, "release", run_id=run_id, join=run_id is not None, phase=phase) as run:
         run.owns_report = True
+        run.phase = str(run.report.data.get("phase") or phase)
+        run.report.data["phase"] = run.phase
         if run.joined and run.report.outcome is not Outcome.NOOP:
             raise Refused(
                 f"run {run.run_id} has already begun ({run.report.outcome.value})",
@@ -50,6 +53,7 @@ def claim(settings: Settings, run_id: str | None = None) -> Report:
         if not any(s.name == "preflight" for s in run.report.steps):
             steps.preflight(run)
         state = steps.lock(run, lease=True)
+        run.record(phase=run.phase)
         if not state.pending:
             for name in plan.SKIPPED_WHEN_NOTHING_PENDING:
                 run.report.skip(name, "nothing pending")
@@ -62,7 +66,9 @@ def claim(settings: Settings, run_id: str | None = None) -> Report:
 
 
 def _joined(settings: Settings, run_id: str) -> Run:
-    return Run(settings, "release", run_id=run_id, join=True)
+    run = Run(settings, "release", run_id=run_id, join=True)
+    run.phase = str(run.report.data.get("phase") or "all")  # as the run was begun
+    return run
 
 
 def _state(run: Run) -> State:
