@@ -230,6 +230,8 @@ def inventory(
             "slipway_app_serial": 1,
             "slipway_app_max_fail_percentage": 0,
             "slipway_app_health_retries": 15,
+            # This environment says: a failed rollout takes the database back too.
+            "slipway_app_undo_migration": True,
         },
         host_vars={
             # web1 migrates on the machine's Python; web2 and web3 run 3.12 and 3.10.
