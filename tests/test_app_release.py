@@ -176,6 +176,7 @@ def releases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     dist = tmp_path_factory.mktemp("releases")
     base = build_bundle(dist / "base", pythons=("3.10", "3.11", "3.12"))
     return {
+        "base": base,
         "v1": derive_bundle(base, dist, V1),
         "v2": derive_bundle(base, dist, V2, revisions={"0007_nickname.py": V2_REVISION}),
         "v3": derive_bundle(
@@ -386,3 +387,93 @@ def test_a_wrong_setting_stops_the_deploy_before_any_host_or_the_database_change
     assert not any(root.exists() for root in inv.roots.values())
     assert db.revision() == "0002" and db.contents() == before
     assert str(db.url.password) not in result.stdout + result.stderr
+
+
+P2 = "storefront-20260401T000000Z-p2"
+P3 = "storefront-20260501T000000Z-p3"
+# Contract: drops what only the old release read, once every host serves the new one.
+POST_DROP = (
+    REVISION.format(
+        doc="drop users.nickname",
+        rev="0008",
+        down="0007",
+        up='op.drop_column("users", "nickname")',
+        down_body='op.add_column("users", sa.Column("nickname", sa.String(40), nullable=True))',
+    )
+    + '\nslipway_phase = "post"\n'
+)
+PRE_GIFT_CARDS = REVISION.format(
+    doc="gift cards",
+    rev="0009",
+    down="0008",
+    up='op.create_table("gift_cards", sa.Column("id", sa.Integer, primary_key=True))',
+    down_body='op.drop_table("gift_cards")',
+)
+POST_DROP_GIFT_CARDS = (
+    REVISION.format(
+        doc="drop gift cards again",
+        rev="0010",
+        down="0009",
+        up='op.drop_table("gift_cards")',
+        down_body='op.create_table("gift_cards", sa.Column("id", sa.Integer, primary_key=True))',
+    )
+    + '\nslipway_phase = "post"\n'
+)
+
+
+def test_post_deploy_revisions_run_after_the_switch_and_never_after_a_failed_rollout(
+    site: tuple[ThrowawayDB, Path, SshHosts],
+    releases: dict[str, Path],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    db, tmp, ssh = site
+    dist = tmp_path_factory.mktemp("phased")
+    p2 = derive_bundle(
+        releases["base"],
+        dist,
+        P2,
+        revisions={"0007_nickname.py": V2_REVISION, "0008_drop_nickname.py": POST_DROP},
+    )
+    p3 = derive_bundle(
+        releases["base"],
+        dist,
+        P3,
+        revisions={
+            "0007_nickname.py": V2_REVISION,
+            "0008_drop_nickname.py": POST_DROP,
+            "0009_gift_cards.py": PRE_GIFT_CARDS,
+            "0010_drop_gift_cards.py": POST_DROP_GIFT_CARDS,
+        },
+        app_patch=V3_APP,  # no payments endpoint in this inventory: unhealthy
+    )
+    inv = write_inventory(
+        tmp / "phased-inventory",
+        ssh,
+        env="stage",
+        database_url=db.url_str,
+        bundle=p2,
+        web=("web1",),
+        migrator="web1",
+        extra_vars={"slipway_app_health_retries": 5},
+        http_port=http_port(),
+    )
+    try:
+        done = inv.playbook("deploy")
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert db.revision() == "0008", done.stdout[-6000:]
+        assert "nickname" not in [c[0] for c in db.schema()["tables"]["users"]["columns"]]
+        out = done.stdout
+        post_play = out.index("Guarded database release of the post-deploy revisions")
+        assert out.rindex("Switch | health check through nginx") < post_play
+        runs = [r for r in history_rows(db) if r[0] == "release"]
+        assert [r[1:] for r in runs[-2:]] == [("applied", "0007"), ("applied", "0008")]
+
+        failed = inv.playbook("deploy", "-e", f"slipway_db_bundle={p3}")
+        assert failed.returncode != 0
+        assert "failed on web1" in failed.stdout
+        # The pre-deploy revision stays (backward compatible); the post-deploy one never ran.
+        assert db.revision() == "0009" and "gift_cards" in db.tables()
+        assert "post-deploy revisions" not in failed.stdout.split("failed on web1")[-1]
+        assert inv.serving() == {"web1": P2}
+    finally:
+        inv.stop_services()
