@@ -451,14 +451,16 @@ def test_post_deploy_revisions_run_after_the_switch_and_never_after_a_failed_rol
         ssh,
         env="stage",
         database_url=db.url_str,
-        bundle=p2,
+        bundle=releases["v1"],
         web=("web1",),
         migrator="web1",
         extra_vars={"slipway_app_health_retries": 5},
         http_port=http_port(),
     )
     try:
-        done = inv.playbook("deploy")
+        first = inv.playbook("deploy")
+        assert first.returncode == 0, first.stdout + first.stderr
+        done = inv.playbook("deploy", "-e", f"slipway_db_bundle={p2}")
         assert done.returncode == 0, done.stdout + done.stderr
         assert db.revision() == "0008", done.stdout[-6000:]
         assert "nickname" not in [c[0] for c in db.schema()["tables"]["users"]["columns"]]
@@ -467,6 +469,14 @@ def test_post_deploy_revisions_run_after_the_switch_and_never_after_a_failed_rol
         assert out.rindex("Switch | health check through nginx") < post_play
         runs = [r for r in history_rows(db) if r[0] == "release"]
         assert [r[1:] for r in runs[-2:]] == [("applied", "0007"), ("applied", "0008")]
+
+        # Back to v1 while 0008 (post-deploy: the column v1 reads is gone) is applied:
+        # refused before any host switches, naming the database rollback first.
+        refused = inv.playbook("rollback", "-e", f"slipway_db_bundle={p2}")
+        assert refused.returncode != 0
+        assert "post-deploy revision(s) 0008" in refused.stdout, refused.stdout[-4000:]
+        assert "slipway db rollback --to 0007" in refused.stdout
+        assert inv.serving() == {"web1": P2} and db.revision() == "0008"
 
         failed = inv.playbook("deploy", "-e", f"slipway_db_bundle={p3}")
         assert failed.returncode != 0

@@ -55,7 +55,7 @@ def test_the_pre_phase_expands_and_the_post_phase_contracts(
     release = Release(db, project.ini, write_config(tmp_path, {"lint_fail_on": "error"}))
 
     status = release("status").report["data"]["revisions"]
-    assert {r["revision"]: r["phase"] for r in status} == {"r1": None, "r2": "pre", "r3": "post"}
+    assert {r["revision"]: r["phase"] for r in status} == {"r1": "pre", "r2": "pre", "r3": "post"}
     early = release("release", "--phase", "post")
     assert early.code == 3 and early.report["error"]["check"] == "phase", early.stderr
     assert "--phase pre" in early.report["error"]["hint"]

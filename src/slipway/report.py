@@ -346,7 +346,7 @@ def _render_revisions(report: Report, console: Console) -> None:
     for r in revisions:
         colour = _STATE_COLOUR.get(r["state"], "red")
         took = r.get("duration_s")
-        # A pending revision's phase, where it is post-deploy (pre is the default).
+        # A revision's phase, where it is post-deploy (pre is the default).
         phase = " (post-deploy)" if r.get("phase") == "post" else ""
         table.add_row(
             r["revision"],

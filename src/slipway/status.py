@@ -46,7 +46,7 @@ class RevisionState:
     who: str | None = None
     run_id: str | None = None
     duration_s: float | None = None
-    # A pending revision's phase in a rolling deploy: pre or post (None once applied).
+    # The revision's phase in a rolling deploy: pre or post (None: not in this code).
     phase: str | None = None
 
 
@@ -119,9 +119,7 @@ def revision_states(
         else:
             state = "failed" if rev.id == failed else "pending"
         row = _row(rev.id, rev.message, state, run.relpath(rev.path), seen)
-        if state in ("pending", "failed"):
-            row = replace(row, phase=project.phase_of(rev.id))
-        rows.append(row)
+        rows.append(replace(row, phase=project.phase_of(rev.id)))
     gone = [h for h in db_heads if h not in known]
     gone += sorted(r for r in recorded if not project.knows(r) and r not in gone)
     for revision in gone:
