@@ -78,7 +78,7 @@ def test_revision_that_never_gets_its_lock_gives_up_into_rollback(
     with table_locked(pg):
         holder = pg.scalar(
             "SELECT pid FROM pg_stat_activity WHERE query LIKE 'LOCK TABLE things%%' "
-            "AND state = 'idle in transaction'"
+            "AND state = 'idle in transaction' AND datname = current_database()"
         )
         result = release()
 

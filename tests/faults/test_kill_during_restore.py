@@ -26,10 +26,10 @@ LOADING = {
     # target, inside its one transaction
     "postgresql": "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'slipway' "
     "AND state = 'active' AND starts_with(query, 'COPY ') AND strpos(query, 'FROM stdin') > 0 "
-    "AND pid <> pg_backend_pid()",
+    "AND pid <> pg_backend_pid() AND datname = current_database()",
     # the mariadb client has created tables in the scratch database beside the target
     "mariadb": "SELECT count(*) FROM information_schema.tables "
-    "WHERE LOCATE('_swr_', table_schema) > 0",
+    "WHERE LOCATE(CONCAT(LEFT(DATABASE(), 40), '_swr_'), table_schema) = 1",
 }
 
 
