@@ -25,7 +25,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from slipway import ledger, schema
+from slipway import ledger, schema, steps
 from slipway.artifacts import write_atomic
 from slipway.config import Settings
 from slipway.errors import BadInput, Refused
@@ -144,9 +144,7 @@ def _adopt_database(run: Run, revision: str | None, *, accept_drift: bool = Fals
             with run.engine.connect() as conn, conn.begin():
                 _stamp(run, conn, at)
         run.claim(at, at)  # records the applied revisions' checksums (baseline)
-        with run.connect() as conn:  # proven above: what drift is judged against
-            live = schema.describe(conn)
-        run.record(end_fingerprint=schema.fingerprint_of(live), end_schema=schema.pack(live))
+        steps.record_end_schema(run)  # proven above: what drift is judged against
         run.report.to_revision = at
         run.report.at(at)
         stamped = f"version table {version_table} written at {at}; " if current is None else ""
@@ -161,17 +159,10 @@ def _accept_drift(run: Run, at: str) -> None:
     with run.report.step("accept") as step:
         run.claim(at, at)
         with run.connect() as conn:
-            last = ledger.last_end(conn)
             live = schema.describe(conn)
-        differences: list[str] = []
-        if last and last["end_schema"] and last["to_revision"] == at:
-            differences = schema.diff(
-                schema.unpack(str(last["end_schema"])),
-                live,
-                more="added outside slipway",
-                less="removed outside slipway",
-            )
-        run.record(end_fingerprint=schema.fingerprint_of(live), end_schema=schema.pack(live))
+        found = steps.drift_of(run, at, live)
+        differences = found[1] if found else []
+        steps.record_end_schema(run, live)
         run.report.data["accepted_drift"] = differences
         run.report.to_revision = at
         run.report.at(at)

@@ -97,6 +97,26 @@ def claim_alive(claim: ledger.Claim) -> bool | None:
 _PHASED = ("release", "apply", "preflight", "claim")
 
 
+def _judged(
+    claim: ledger.Claim, row: dict[str, Any], current: str | None, fingerprint: str
+) -> tuple[str, bool]:
+    """Where a dead run left the database (``current``, ``fingerprint``), and whether its
+    ledger ``row`` proves that state: its start, or its verified end."""
+    start_fp, end_fp = row.get("start_fingerprint"), row.get("end_fingerprint")
+    if current == claim.from_revision and start_fp in (None, fingerprint):
+        return "the database is as it found it", True
+    if end_fp and current == row.get("to_revision") and fingerprint == end_fp:
+        return f"the database is at {current}, as its verify step found it", True
+    if current == claim.from_revision:
+        return (
+            f"at {current or 'base'} but its schema is not the one the run began with "
+            "(DDL committed part-way)"
+        ), False
+    if end_fp and current == row.get("to_revision"):
+        return f"at {current} but its schema is not the one the run's verify step read", False
+    return f"at {current or 'base'}, not {claim.from_revision or 'base'}", False
+
+
 @dataclass
 class State:
     """Where the database is and where the code wants it to be."""
@@ -625,13 +645,10 @@ class Run:
         None when its state is proven: as the run found it (its start revision and schema
         fingerprint), or as its verify step read it (its target revision, with the
         fingerprint recorded there)."""
-        where, proven = self.dead_run_state(claim)
+        row, current, fingerprint = self._dead_run_facts(claim)
+        where, proven = _judged(claim, row, current, fingerprint)
         if proven:
             return None
-        with self.connect() as conn:
-            row = ledger.run(conn, claim.run_id) or {}
-            heads = self.project.current(conn)
-        current = ",".join(heads) or None
         backup = row.get("backup_path")
         if backup:
             return where, self.settings.command("restore", "--backup", str(backup), "--yes")
@@ -647,24 +664,15 @@ class Run:
     def dead_run_state(self, claim: ledger.Claim) -> tuple[str, bool]:
         """Where a dead run left the database, and whether its record proves that state:
         the run's start, or its verified end (revision and schema fingerprint)."""
+        return _judged(claim, *self._dead_run_facts(claim))
+
+    def _dead_run_facts(self, claim: ledger.Claim) -> tuple[dict[str, Any], str | None, str]:
+        """A dead run's ledger row, and the database's revision and fingerprint now."""
         with self.connect() as conn:
             row = ledger.run(conn, claim.run_id) or {}
             heads = self.project.current(conn)
             fingerprint = schema.fingerprint(conn)
-        current = ",".join(heads) or None
-        start_fp, end_fp = row.get("start_fingerprint"), row.get("end_fingerprint")
-        if current == claim.from_revision and start_fp in (None, fingerprint):
-            return "the database is as it found it", True
-        if end_fp and current == row.get("to_revision") and fingerprint == end_fp:
-            return f"the database is at {current}, as its verify step found it", True
-        if current == claim.from_revision:
-            return (
-                f"at {current or 'base'} but its schema is not the one the run began with "
-                "(DDL committed part-way)"
-            ), False
-        if end_fp and current == row.get("to_revision"):
-            return f"at {current} but its schema is not the one the run's verify step read", False
-        return f"at {current or 'base'}, not {claim.from_revision or 'base'}", False
+        return row, ",".join(heads) or None, fingerprint
 
     def claim(self, current: str | None, target: str | None, *, lease: bool = False) -> None:
         """Write this run's claim (a ``running`` history row), baseline the checksums

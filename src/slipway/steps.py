@@ -942,11 +942,13 @@ def _revision_checks(run: Run, revisions: list[Revision], name: str) -> int:
     return checked
 
 
-def record_end_schema(run: Run) -> None:
-    """The schema this run leaves, into its claim (fingerprint and description): what a
-    run killed later is judged by, and what the next run's drift check compares with."""
-    with run.connect() as conn:
-        described = schema.describe(conn)
+def record_end_schema(run: Run, described: dict[str, Any] | None = None) -> None:
+    """The schema this run leaves (``described``, else read now), into its claim
+    (fingerprint and description): what a run killed later is judged by, and what the
+    next run's drift check compares with."""
+    if described is None:
+        with run.connect() as conn:
+            described = schema.describe(conn)
     run.record(end_fingerprint=schema.fingerprint_of(described), end_schema=schema.pack(described))
 
 
