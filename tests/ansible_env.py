@@ -172,6 +172,40 @@ def _repack(work: Path, bundle: Path) -> Path:
     return bundle
 
 
+def install_collection(tmp: Path) -> tuple[Path, dict[str, str]]:
+    """The collection built and installed with ansible-galaxy into ``tmp``/collections, as
+    a team installs it; the environment that finds it there (and not this repository's
+    copy: no ANSIBLE_* variables of this checkout)."""
+    collection = ROOT / "ansible" / "ansible_collections" / "slipway" / "release"
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+    subprocess.run(
+        [
+            str(BIN / "ansible-galaxy"),
+            "collection",
+            "build",
+            str(collection),
+            "--output-path",
+            str(tmp),
+        ],
+        cwd=tmp,
+        env=clean,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    (archive,) = tmp.glob("slipway-release-*.tar.gz")
+    installed = tmp / "collections"
+    subprocess.run(
+        [str(BIN / "ansible-galaxy"), "collection", "install", str(archive), "-p", str(installed)],
+        cwd=tmp,
+        env=clean,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return installed, clean | {"ANSIBLE_COLLECTIONS_PATH": str(installed), "NO_COLOR": "1"}
+
+
 def release_answering(address: str, port: int) -> str | None:
     """The release a host's nginx answers /health with (None: not healthy)."""
     conn = http.client.HTTPConnection(address, port, timeout=3)

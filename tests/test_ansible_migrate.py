@@ -5,7 +5,6 @@ nothing; the report and the SQL come back to the controller; no secret shows."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import stat
@@ -14,7 +13,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from ansible_env import SshHosts, with_migrations, write_inventory
+from ansible_env import SshHosts, install_collection, with_migrations, write_inventory
 from conftest import PG_ADMIN, RELEASE_STEPS, ROOT, alembic_upgrade, protected_database
 from corpus_env import CORPUS, HEAD, CorpusRelease
 from sqlalchemy import create_engine, text
@@ -316,29 +315,7 @@ EXTERNAL_PLAYBOOK = """---
 def test_the_collection_installs_and_releases_from_another_repository(
     tmp_path: Path, ssh_hosts: SshHosts, bundle: Path
 ) -> None:
-    collection = ROOT / "ansible" / "ansible_collections" / "slipway" / "release"
-    galaxy = str(ROOT / ".venv" / "bin" / "ansible-galaxy")
-    # Away from this repository and its ansible.cfg (whose collections_path has it).
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
-    built = subprocess.run(
-        [galaxy, "collection", "build", str(collection), "--output-path", str(tmp_path)],
-        cwd=tmp_path,
-        env=clean,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    (archive,) = tmp_path.glob("slipway-release-*.tar.gz")
-    assert str(archive) in built.stdout
-    installed = tmp_path / "collections"
-    subprocess.run(
-        [galaxy, "collection", "install", str(archive), "-p", str(installed)],
-        cwd=tmp_path,
-        env=clean,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    installed, env = install_collection(tmp_path)
     roles = installed / "ansible_collections" / "slipway" / "release" / "roles"
     assert sorted(p.name for p in roles.iterdir()) == [
         "slipway_app",
@@ -355,10 +332,6 @@ def test_the_collection_installs_and_releases_from_another_repository(
         inv = write_inventory(
             team / "inventory", ssh_hosts, env="stage", database_url=db.url_str, bundle=bundle
         )
-        env = clean | {
-            "ANSIBLE_COLLECTIONS_PATH": str(installed),
-            "NO_COLOR": "1",
-        }
         play = subprocess.run(
             [
                 str(ROOT / ".venv" / "bin" / "ansible-playbook"),

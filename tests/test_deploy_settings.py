@@ -146,3 +146,24 @@ def test_deploy_json_is_the_result_alone_on_stdout(tmp_path: Path) -> None:
     assert Path(report["artifacts_dir"]).is_dir()
     assert "slipway: web1:" in result.stderr
     assert SECRET not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("status", "rc", "stats", "outcome"),
+    [
+        # The migration applied, then the hosts' switch failed and nothing said what it
+        # left: not a success.
+        ("failed", 2, {"slipway_outcome": "applied"}, "error"),
+        ("failed", 2, {"slipway_outcome": "noop"}, "error"),
+        # The rollout's undo says what the run ended as.
+        ("failed", 2, {"slipway_outcome": "rolled_back"}, "rolled_back"),
+        ("successful", 0, {"slipway_outcome": "applied"}, "applied"),
+        ("failed", 4, {}, "bad_input"),
+    ],
+)
+def test_a_play_that_failed_after_its_migration_is_not_reported_as_applied(
+    status: str, rc: int, stats: dict[str, object], outcome: str
+) -> None:
+    from slipway.deploy import _outcome
+
+    assert _outcome(status, rc, stats).value == outcome

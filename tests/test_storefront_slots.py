@@ -1,4 +1,4 @@
-"""The slot switch the role installs on each web host (storefront_slots.py), on its own:
+"""The slot switch the role installs on each web host (files/slots.py), on its own:
 health over a real unix socket, the atomic symlink swap, its settings, its refusals. The
 whole switch under a real supervisord and nginx is test_app_release's."""
 
@@ -20,11 +20,11 @@ from conftest import ROOT
 
 COLLECTION = ROOT / "ansible" / "ansible_collections" / "slipway" / "release"
 _spec = importlib.util.spec_from_file_location(
-    "storefront_slots", COLLECTION / "roles" / "slipway_app" / "files" / "storefront_slots.py"
+    "slots", COLLECTION / "roles" / "slipway_app" / "files" / "slots.py"
 )
 assert _spec is not None and _spec.loader is not None
 slots = importlib.util.module_from_spec(_spec)
-sys.modules["storefront_slots"] = slots
+sys.modules["slots"] = slots
 _spec.loader.exec_module(slots)
 
 

@@ -27,7 +27,7 @@ RENDER = """---
         - %(roles)s/slipway_nginx/defaults/main.yml
     - name: The slots' unit
       ansible.builtin.template:
-        src: %(roles)s/slipway_app/templates/storefront@.service.j2
+        src: %(roles)s/slipway_app/templates/service@.service.j2
         dest: "%(units)s/{{ _slipway_app_unit }}@.service"
         mode: "0644"
     - name: nginx's unit

@@ -238,7 +238,12 @@ def _ansible_playbook() -> str:
 
 def _outcome(status: str, rc: int, stats: dict[str, Any]) -> Outcome:
     reported = stats.get("slipway_outcome")
+    failed = not (status == "successful" and rc == 0)
     if reported in {o.value for o in EXIT_CODES}:
+        # A migration that applied does not make the run a success when a later play
+        # (the hosts' switch) failed without saying what it left.
+        if failed and reported in (Outcome.APPLIED.value, Outcome.NOOP.value):
+            return Outcome.ERROR
         return Outcome(reported)
     if status == "successful" and rc == 0:
         return Outcome.APPLIED

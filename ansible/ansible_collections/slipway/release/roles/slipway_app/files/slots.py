@@ -3,7 +3,7 @@
 The service runs in two slots, blue and green: each a gunicorn on its own unix socket.
 nginx connects to the front socket, a symlink to the socket of the slot that serves.
 
-    storefront-slots --settings slots.json activate RELEASE
+    NAME-slots --settings slots.json activate RELEASE
 
 points ``current`` at releases/RELEASE, (re)starts the idle slot on it, waits until that
 slot answers /health with RELEASE on its own socket, renames a new symlink over the one
@@ -12,7 +12,7 @@ When the release does not come up healthy, it stops the idle slot again, puts ``
 back and exits 1 with one line on stderr: nothing changed, nginx still reaches the slot
 that served.
 
-The role slipway_app installs this file as shared/bin/storefront-slots and writes its
+The role slipway_app installs this file as shared/bin/NAME-slots and writes its
 settings (slots.json); it runs as root, with the host's Python and its standard library
 only.
 """
@@ -183,20 +183,23 @@ def activate(settings: Settings, release: str) -> str:
                 manage(settings, "disable", old)
     except SlotError as err:
         # The new release serves; a slot left running is stopped by the next activation.
-        print(f"storefront-slots: warning: {err}", file=sys.stderr)
+        print(f"{settings.name}-slots: warning: {err}", file=sys.stderr)
     return done + (f"; slot {old} stopped" if old else "")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="storefront-slots", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="NAME-slots", description=__doc__.split("\n")[0])
     parser.add_argument("--settings", type=Path, required=True, help="its slots.json")
     parser.add_argument("action", choices=["activate"])
     parser.add_argument("release")
     args = parser.parse_args(argv)
+    prog = "slots"
     try:
-        print(activate(Settings.load(args.settings), args.release))
+        settings = Settings.load(args.settings)
+        prog = f"{settings.name}-slots"
+        print(activate(settings, args.release))
     except SlotError as err:
-        print(f"storefront-slots: {err}", file=sys.stderr)
+        print(f"{prog}: {err}", file=sys.stderr)
         return 1
     return 0
 
