@@ -297,13 +297,15 @@ class Project:
         self._async_env = False
         self._baseline: dict[str, str] | None = None
         self._baseline_files: dict[str, str] = {}
+        self._chains: dict[tuple[str | tuple[str, ...], str], tuple[Revision, ...]] = {}
         try:
             self.script = ScriptDirectory.from_config(self._config())
             if not run_revisions:
                 script = self.script
                 script.revision_map = RevisionMap(lambda: _declared_revisions(script))
             self._let_env_place_versions()
-            revisions = list(self.script.walk_revisions())
+            # Reads every revision file (the graph is built whole); a walk is not needed.
+            revisions = self.script.get_heads()
         except CommandError as err:
             raise BadInput(f"Alembic project of {self.ini} cannot be read: {err}") from err
         except Exception as err:  # a revision file that does not import: SyntaxError, ...
@@ -559,16 +561,24 @@ class Project:
         oldest first."""
         if not current:
             return []
-        chain = [self._revision(s) for s in self.script.iterate_revisions(current, "base")]
-        return list(reversed(chain))
+        return list(self._chain(current, "base"))
 
     def pending(self, current: str | None, target: str) -> list[Revision]:
         """Revisions that ``upgrade target`` would run from ``current``, in order."""
         lower = current or "base"
         if lower == target:
             return []
-        chain = [self._revision(s) for s in self.script.iterate_revisions(target, lower)]
-        return list(reversed(chain))
+        return list(self._chain(target, lower))
+
+    def _chain(self, upper: str | tuple[str, ...], lower: str) -> tuple[Revision, ...]:
+        """Alembic's walk from ``lower`` (exclusive) up to ``upper``, oldest first; the
+        graph does not change while a command runs, so each walk is made once (a long
+        history's walk takes tens of milliseconds, and a release asks several times)."""
+        key = (upper, lower)
+        if key not in self._chains:
+            chain = [self._revision(s) for s in self.script.iterate_revisions(upper, lower)]
+            self._chains[key] = tuple(reversed(chain))
+        return self._chains[key]
 
     # the database's position -------------------------------------------------------
     def current(self, conn: Connection) -> tuple[str, ...]:
