@@ -266,7 +266,13 @@ class Inventory:
         return subprocess.run(
             argv,
             cwd=ROOT,
-            env={**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "NO_COLOR": "1"},
+            env={
+                **os.environ,
+                "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+                "NO_COLOR": "1",
+                # What the run ended as (slipway_outcome), as slipway deploy reads it.
+                "ANSIBLE_SHOW_CUSTOM_STATS": "1",
+            },
             capture_output=True,
             text=True,
             timeout=timeout,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -285,6 +286,10 @@ def test_post_deploy_revisions_run_after_the_switch_and_never_after_a_failed_rol
         failed = inv.playbook("deploy", "-e", f"slipway_db_bundle={p3}")
         assert failed.returncode != 0
         assert "failed on web1" in failed.stdout
+        # What slipway deploy reports: rolled back (the host serves what it served).
+        assert re.search(r'slipway_outcome"?:\s*"?rolled_back', failed.stdout), failed.stdout[
+            -3000:
+        ]
         # The pre-deploy revision stays (backward compatible); the post-deploy one never ran.
         assert db.revision() == "0009" and "gift_cards" in db.tables()
         assert "post-deploy revisions" not in failed.stdout.split("failed on web1")[-1]

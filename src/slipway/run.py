@@ -406,11 +406,19 @@ class Run:
         phases = {r.id: self.project.phase_of(r.id) for r in state.pending}
         self.report.data["phases"] = phases
         posts = [r for r in state.pending if phases[r.id] == "post"]
+        # The pending revisions below each pending one, in one pass (pending is in
+        # upgrade order: what a revision stands on comes before it).
+        pending_below: dict[str, set[str]] = {}
         for rev in state.pending:
+            mine: set[str] = set()
+            for down in rev.below:
+                if down in pending_below:
+                    mine |= pending_below[down] | {down}
+            pending_below[rev.id] = mine
+        for rev in state.pending if posts else ():
             if phases[rev.id] != "pre":
                 continue
-            below = {r.id for r in self.project.applied(rev.id)}
-            under = [p.id for p in posts if p.id in below]
+            under = [p.id for p in posts if p.id in pending_below[rev.id]]
             if under:
                 raise Refused(
                     f"pre-deploy revision {rev.id} sits above post-deploy revision "
