@@ -168,6 +168,7 @@ class Run:
         self._engine: Engine | None = None
         self._own_engine: Engine | None = None
         self._project: Project | None = None
+        self._relpaths: dict[Path, str] = {}
         self._probed = False
         self._stack = contextlib.ExitStack()
         self._locked = False
@@ -805,7 +806,13 @@ class Run:
             )
 
     def relpath(self, path: Path) -> str:
-        try:
-            return str(path.resolve().relative_to(self.settings.alembic_ini.parent))
-        except ValueError:
-            return str(path)
+        """``path`` from the ini's folder (each revision's is asked for several times
+        per run; resolving is a system call per path component)."""
+        known = self._relpaths.get(path)
+        if known is None:
+            try:
+                known = str(path.resolve().relative_to(self.settings.alembic_ini.parent))
+            except ValueError:
+                known = str(path)
+            self._relpaths[path] = known
+        return known
