@@ -19,22 +19,10 @@ from pathlib import Path
 import pytest
 from ansible_env import SshHosts, derive_bundle, write_inventory
 from conftest import ThrowawayDB, alembic_upgrade, protected_database
-from test_app_release import REVISION, V1, V2_REVISION, V3_APP, history_rows, http_port
+from test_app_release import REVISION, V1, V3_APP, history_rows, http_port
 from test_release_from_old_revision import STOREFRONT_INI, seed_storefront
 
-P2 = "storefront-20260401T000000Z-p2"
-P3 = "storefront-20260501T000000Z-p3"
-# Contract: drops what only the old release read, once every host serves the new one.
-POST_DROP = (
-    REVISION.format(
-        doc="drop users.nickname",
-        rev="0008",
-        down="0007",
-        up='op.drop_column("users", "nickname")',
-        down_body='op.add_column("users", sa.Column("nickname", sa.String(40), nullable=True))',
-    )
-    + '\nslipway_phase = "post"\n'
-)
+P3 = "storefront-20260701T000000Z-p3"  # newer than E1: not a downgrade
 PRE_GIFT_CARDS = REVISION.format(
     doc="gift cards",
     rev="0009",
@@ -172,6 +160,20 @@ def test_expand_before_the_switch_contract_after_it_with_requests_flowing(
         revisions={"0007_display_name.py": EXPAND, "0008_drop_sku.py": CONTRACT_BODY},
         app_patch=NEW_ITEMS,
     )
+    # E1, then a gift-cards table (pre) and its drop (post), on a build that is
+    # unhealthy where no payments endpoint is configured (none is here).
+    p3 = derive_bundle(
+        bundle,
+        dist,
+        P3,
+        revisions={
+            "0007_display_name.py": EXPAND,
+            "0008_drop_sku.py": CONTRACT,
+            "0009_gift_cards.py": PRE_GIFT_CARDS,
+            "0010_drop_gift_cards.py": POST_DROP_GIFT_CARDS,
+        },
+        app_patch=V3_APP,
+    )
     inv = write_inventory(
         tmp / "expand-inventory",
         ssh,
@@ -215,6 +217,29 @@ def test_expand_before_the_switch_contract_after_it_with_requests_flowing(
         assert contracted > max(requests.last(h, V1) for h in hosts)
         assert contracted > max(requests.first(h, E1) for h in hosts)
         assert inv.serving() == {"web1": E1, "web2": E1}
+        runs = [r for r in history_rows(db) if r[0] == "release"]
+        assert [r[1:] for r in runs[-2:]] == [("applied", "0007"), ("applied", "0008")]
+
+        # Back to v1 while 0008 (post-deploy: the column v1 reads is gone) is applied:
+        # refused before any host switches, naming the database rollback first.
+        refused = inv.playbook("rollback", "-e", f"slipway_db_bundle={e1}")
+        assert refused.returncode != 0
+        assert "post-deploy revision(s) 0008" in refused.stdout, refused.stdout[-4000:]
+        assert "slipway db rollback --to 0007" in refused.stdout
+        assert inv.serving() == {"web1": E1, "web2": E1} and db.revision() == "0008"
+
+        # A release that fails its health check on the first host: the pre-deploy
+        # revision stays (backward compatible), the post-deploy one never runs, every
+        # host serves what it served, and the run reports itself rolled back.
+        failed = inv.playbook("deploy", "-e", f"slipway_db_bundle={p3}")
+        assert failed.returncode != 0
+        assert "failed on web1" in failed.stdout
+        assert re.search(r'slipway_outcome"?:\s*"?rolled_back', failed.stdout), failed.stdout[
+            -3000:
+        ]
+        assert db.revision() == "0009" and "gift_cards" in db.tables()
+        assert "post-deploy revisions" not in failed.stdout.split("failed on web1")[-1]
+        assert inv.serving() == {"web1": E1, "web2": E1}
     finally:
         inv.stop_services()
 
@@ -225,74 +250,3 @@ def site(tmp_path: Path, ssh_hosts: SshHosts) -> Iterator[tuple[ThrowawayDB, Pat
         alembic_upgrade(db, STOREFRONT_INI, "0002")
         seed_storefront(db)
         yield db, tmp_path, ssh_hosts
-
-
-def test_post_deploy_revisions_run_after_the_switch_and_never_after_a_failed_rollout(
-    site: tuple[ThrowawayDB, Path, SshHosts], bundle: Path, tmp_path_factory: pytest.TempPathFactory
-) -> None:
-    db, tmp, ssh = site
-    dist = tmp_path_factory.mktemp("phased")
-    v1 = derive_bundle(bundle, dist, V1)
-    p2 = derive_bundle(
-        bundle,
-        dist,
-        P2,
-        revisions={"0007_nickname.py": V2_REVISION, "0008_drop_nickname.py": POST_DROP},
-    )
-    p3 = derive_bundle(
-        bundle,
-        dist,
-        P3,
-        revisions={
-            "0007_nickname.py": V2_REVISION,
-            "0008_drop_nickname.py": POST_DROP,
-            "0009_gift_cards.py": PRE_GIFT_CARDS,
-            "0010_drop_gift_cards.py": POST_DROP_GIFT_CARDS,
-        },
-        app_patch=V3_APP,  # no payments endpoint in this inventory: unhealthy
-    )
-    inv = write_inventory(
-        tmp / "phased-inventory",
-        ssh,
-        env="stage",
-        database_url=db.url_str,
-        bundle=v1,
-        web=("web1",),
-        migrator="web1",
-        extra_vars={"slipway_app_health_retries": 5},
-        http_port=http_port(),
-    )
-    try:
-        first = inv.playbook("deploy")
-        assert first.returncode == 0, first.stdout + first.stderr
-        done = inv.playbook("deploy", "-e", f"slipway_db_bundle={p2}")
-        assert done.returncode == 0, done.stdout + done.stderr
-        assert db.revision() == "0008", done.stdout[-6000:]
-        assert "nickname" not in [c[0] for c in db.schema()["tables"]["users"]["columns"]]
-        out = done.stdout
-        post_play = out.index("Guarded database release of the post-deploy revisions")
-        assert out.rindex("Switch | health check through nginx") < post_play
-        runs = [r for r in history_rows(db) if r[0] == "release"]
-        assert [r[1:] for r in runs[-2:]] == [("applied", "0007"), ("applied", "0008")]
-
-        # Back to v1 while 0008 (post-deploy: the column v1 reads is gone) is applied:
-        # refused before any host switches, naming the database rollback first.
-        refused = inv.playbook("rollback", "-e", f"slipway_db_bundle={p2}")
-        assert refused.returncode != 0
-        assert "post-deploy revision(s) 0008" in refused.stdout, refused.stdout[-4000:]
-        assert "slipway db rollback --to 0007" in refused.stdout
-        assert inv.serving() == {"web1": P2} and db.revision() == "0008"
-
-        failed = inv.playbook("deploy", "-e", f"slipway_db_bundle={p3}")
-        assert failed.returncode != 0
-        assert "failed on web1" in failed.stdout
-        # What slipway deploy reports: rolled back (the host serves what it served).
-        assert re.search(r'slipway_outcome"?:\s*"?rolled_back', failed.stdout), failed.stdout[
-            -3000:
-        ]
-        # The pre-deploy revision stays (backward compatible); the post-deploy one never ran.
-        assert db.revision() == "0009" and "gift_cards" in db.tables()
-        assert "post-deploy revisions" not in failed.stdout.split("failed on web1")[-1]
-        assert inv.serving() == {"web1": P2}
-    finally:
-        inv.stop_services()

@@ -4,7 +4,7 @@ under db/ (another ini name, another folder), its own names for the service and 
 database URL variable. The collection is installed with ansible-galaxy; the bundle is
 built as the collection's README describes one; the README's variables are all the
 inventory sets. `slipway deploy --playbook deploy` (the team has no playbooks/) installs
-it on two hosts behind nginx, migrates and switches; `slipway.release.migrate` then
+it on a host behind nginx, migrates and switches; `slipway.release.migrate` then
 finds nothing to do; the reports land in artifacts/ of the folder the play ran from."""
 
 from __future__ import annotations
@@ -231,7 +231,7 @@ def test_a_team_project_laid_out_its_own_way_deploys_with_the_installed_collecti
             env="stage",
             database_url=db.url_str,
             bundle=ledger,
-            web=("web1", "web2"),
+            web=("web1",),
             migrator="web1",
             http_port=http_port(),
             extra_vars={
