@@ -127,6 +127,19 @@ class State:
     exists: bool
 
 
+def _pending_below(pending: list[Revision]) -> dict[str, set[str]]:
+    """The pending revisions below each pending one, in one pass: ``pending`` is in
+    upgrade order, so what a revision stands on comes before it."""
+    below: dict[str, set[str]] = {}
+    for rev in pending:
+        mine: set[str] = set()
+        for down in rev.below:
+            if down in below:
+                mine |= below[down] | {down}
+        below[rev.id] = mine
+    return below
+
+
 class Run:
     def __init__(
         self,
@@ -407,15 +420,7 @@ class Run:
         phases = {r.id: self.project.phase_of(r.id) for r in state.pending}
         self.report.data["phases"] = phases
         posts = [r for r in state.pending if phases[r.id] == "post"]
-        # The pending revisions below each pending one, in one pass (pending is in
-        # upgrade order: what a revision stands on comes before it).
-        pending_below: dict[str, set[str]] = {}
-        for rev in state.pending:
-            mine: set[str] = set()
-            for down in rev.below:
-                if down in pending_below:
-                    mine |= pending_below[down] | {down}
-            pending_below[rev.id] = mine
+        pending_below = _pending_below(state.pending) if posts else {}
         for rev in state.pending if posts else ():
             if phases[rev.id] != "pre":
                 continue
