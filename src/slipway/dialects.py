@@ -337,8 +337,11 @@ class Dialect:
     def size_bytes(self, conn: Connection) -> int:  # pragma: no cover
         raise NotImplementedError
 
-    def check_tools(self, conn: Connection) -> str:
-        """Raise :class:`Refused` when backup tools are missing or too old; say what was found."""
+    def check_tools(self, conn: Connection, *, dumping: bool = False) -> str:
+        """Raise :class:`Refused` when backup tools are missing or too old; say what was
+        found. ``dumping``: the backup's dump already runs (begun early), so its tool was
+        found and checks its own compatibility with the server; the others are looked
+        for, no tool is started to ask its version."""
         return "no client tools needed"
 
     def suffix(self, jobs: int) -> str:
@@ -622,10 +625,12 @@ class PostgreSQL(Dialect):
     def size_bytes(self, conn: Connection) -> int:
         return int(conn.execute(text("SELECT pg_database_size(current_database())")).scalar_one())
 
-    def check_tools(self, conn: Connection) -> str:
+    def check_tools(self, conn: Connection, *, dumping: bool = False) -> str:
         pg_dump = _require_tool("pg_dump")
         _require_tool("pg_restore")
         _require_tool("psql")
+        if dumping:
+            return "pg_restore and psql found; pg_dump is dumping"
         out = _run([pg_dump, "--version"])
         match = re.search(r"(\d+)(?:\.\d+)?", out)
         client = int(match.group(1)) if match else 0
@@ -1037,9 +1042,11 @@ class MySQL(Dialect):
     def _client_tool(self) -> str:
         return _require_tool("mariadb", "mysql")
 
-    def check_tools(self, conn: Connection) -> str:
+    def check_tools(self, conn: Connection, *, dumping: bool = False) -> str:
         dump = self._dump_tool()
         self._client_tool()
+        if dumping:
+            return f"{Path(self._client_tool()).name} found; {Path(dump).name} is dumping"
         version = _run([dump, "--version"]).strip()
         return version
 

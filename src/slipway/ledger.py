@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     insert,
     inspect,
+    null,
     select,
     text,
     update,
@@ -71,6 +72,9 @@ history = Table(
     Column("end_fingerprint", String(64)),
     # The schema itself there (schema.describe, compressed): drift is named against it.
     Column("end_schema", Text().with_variant(LONGTEXT(), "mysql", "mariadb")),
+    # The digest of the server's catalog there (schema.catalog): while the catalog's
+    # digest is the same, end_schema is the schema, without reading it again.
+    Column("end_catalog", String(64)),
     # The revision whose upgrade failed, when the run failed in one.
     Column("failed_revision", String(64)),
     # The application release the run shipped, when its caller named one (--release).
@@ -245,7 +249,8 @@ def run(conn: Connection, run_id: str) -> dict[str, Any] | None:
 
 def last_end(conn: Connection) -> dict[str, Any] | None:
     """The newest run that recorded the schema it ended at (its verify step, a rollback,
-    an adoption): run_id, to_revision, end_fingerprint, end_schema."""
+    an adoption): run_id, to_revision, end_fingerprint, end_schema, end_catalog (None
+    where an earlier slipway did not record it)."""
     if not exists(conn):
         return None
     have = {c.name for c in _present(conn, history)}
@@ -258,6 +263,7 @@ def last_end(conn: Connection) -> dict[str, Any] | None:
                 history.c.to_revision,
                 history.c.end_fingerprint,
                 history.c.end_schema,
+                history.c.end_catalog if "end_catalog" in have else null().label("end_catalog"),
             )
             .where(history.c.end_fingerprint.is_not(None))
             .order_by(history.c.started_at.desc(), history.c.run_id.desc())

@@ -84,7 +84,8 @@ def preflight(run: Run, *, gate: bool = True, backup_early: bool = False) -> Sta
                 notes.append(f"{len(recorded)} checksums match")
                 if backs_up:
                     try:
-                        notes.append(run.dialect.check_tools(conn))
+                        dumping = run.early_backup is not None
+                        notes.append(run.dialect.check_tools(conn, dumping=dumping))
                     except ToolFailed as err:
                         raise Refused(
                             f"a client tool does not work: {first_line(err)}",
@@ -946,17 +947,32 @@ def record_end_schema(run: Run, described: dict[str, Any] | None = None) -> None
     """The schema this run leaves (``described``, else read now), into its claim
     (fingerprint and description): what a run killed later is judged by, and what the
     next run's drift check compares with."""
-    if described is None:
-        with run.connect() as conn:
+    with run.connect() as conn:
+        if described is None:
             described = schema.describe(conn)
-    run.record(end_fingerprint=schema.fingerprint_of(described), end_schema=schema.pack(described))
+        digest = schema.catalog(conn)
+    run.record(
+        end_fingerprint=schema.fingerprint_of(described),
+        end_schema=schema.pack(described),
+        end_catalog=digest,
+    )
 
 
 def describe_now(run: Run) -> dict[str, Any] | None:
-    """The schema as it is (None: no database yet)."""
+    """The schema as it is (None: no database yet). Where the catalog's digest is the
+    one the last run recorded with its end, that run's description is the schema's,
+    and the schema is not read again."""
     if not run.dialect.database_exists():
         return None
     with run.connect() as conn:
+        last = ledger.last_end(conn)
+        if (
+            last
+            and last["end_catalog"]
+            and last["end_schema"]
+            and schema.catalog(conn) == last["end_catalog"]
+        ):
+            return schema.unpack(str(last["end_schema"]))
         return schema.describe(conn)
 
 
