@@ -30,6 +30,9 @@ command -v podman >/dev/null || need+=(podman)
 command -v docker-registry >/dev/null || need+=(docker-registry)
 command -v debootstrap >/dev/null || need+=(debootstrap)
 command -v curl >/dev/null || need+=(curl)
+# Restore points (tests/test_restore_point.py): a private PostgreSQL archives its WAL
+# through pgBackRest, and is recovered to a restore point by it.
+command -v pgbackrest >/dev/null || need+=(pgbackrest)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

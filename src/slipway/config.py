@@ -20,7 +20,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -43,6 +50,11 @@ RULE_LEVELS = ("error", "warning", "off")
 Seconds = Annotated[float, Field(gt=0, le=86_400)]
 
 
+# How a release backs the database up (see Options.backup).
+BackupMethod = Literal["full", "targeted", "restore_point"]
+BACKUP_METHODS = ("full", "targeted", "restore_point")
+
+
 class Options(BaseModel):
     """Every setting of an environment, declared once with its type and bounds: the
     schema of ``defaults:`` and of each entry of ``environments:`` in slipway.yml.
@@ -55,10 +67,28 @@ class Options(BaseModel):
     artifacts_dir: str = "artifacts"
     # Run folders kept under artifacts_dir; older ones are pruned when a run begins.
     artifacts_keep: int = Field(50, ge=1)
-    # A release backs the database up before it changes anything. false opts an
-    # environment out (a scratch database, a tenant restored from elsewhere): then no
-    # rehearsal runs, and a failed downgrade ends needs_attention, with nothing to restore.
-    backup: bool = True
+    # A release backs the database up before it changes anything: how (a method or a
+    # list of them). full (or true): a dump of the database, restored by slipway when a
+    # rollback fails. restore_point (PostgreSQL with WAL archiving through pgBackRest): a
+    # named restore point whose WAL is archived before anything changes; slipway never
+    # rewinds the cluster itself, a failed rollback ends needs_attention with the
+    # point-in-time recovery command. false opts an environment out (a scratch database,
+    # a tenant restored from elsewhere): then no rehearsal runs, and a failed downgrade
+    # ends needs_attention, with nothing to restore.
+    backup: bool | BackupMethod | tuple[BackupMethod, ...] = True
+    # restore_point: the archive may be this far behind when the release begins, and
+    # the restore point's WAL must be archived within this time.
+    archive_max_lag_s: float = Field(60.0, gt=0, le=86400)
+    # restore_point: the pgBackRest stanza that archives this server's WAL, and its
+    # configuration file when not pgBackRest's default.
+    pgbackrest_stanza: str | None = Field(None, min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    pgbackrest_config: str | None = Field(None, min_length=1)
+    # restore_point: how the server is stopped and started around the recovery, in the
+    # printed command ({data_directory}: the server's, as it reports it).
+    pitr_stop_command: str = Field("pg_ctl stop -D {data_directory} -m fast", min_length=1)
+    pitr_start_command: str = Field(
+        "pg_ctl start -D {data_directory} -l {data_directory}/slipway-pitr.log", min_length=1
+    )
     backup_dir: str = "var/backups/{env}"
     backup_keep: int = Field(5, ge=1)
     # PostgreSQL only: more than 1 writes a directory-format dump with that many jobs.
@@ -136,6 +166,64 @@ class Options(BaseModel):
     def _ladder(cls, value: Any) -> Any:
         return tuple(value) if isinstance(value, list) else value
 
+    @field_validator("backup", mode="before")
+    @classmethod
+    def _methods_list(cls, value: Any) -> Any:
+        value = tuple(value) if isinstance(value, list) else value
+        named = (value,) if isinstance(value, str) else value
+        if isinstance(named, tuple):
+            wrong = [v for v in named if v not in BACKUP_METHODS]
+            if wrong:
+                raise ValueError(
+                    f"no backup method is named {', '.join(map(repr, wrong))}: "
+                    f"{', '.join(BACKUP_METHODS)}, a list of them, or false"
+                )
+        return value
+
+    @field_validator("backup")
+    @classmethod
+    def _methods(cls, value: Any) -> Any:
+        methods = _backup_methods(value)
+        if isinstance(value, tuple) and not methods:
+            raise ValueError("an empty list: name a method, or write false")
+        if len(set(methods)) != len(methods):
+            raise ValueError("a method is named twice")
+        if "targeted" in methods:
+            raise ValueError(
+                "backup method 'targeted' is not available in this version: "
+                "use full or restore_point"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _restore_point_needs_a_stanza(self) -> Options:
+        if "restore_point" in self.backup_methods and self.pgbackrest_stanza is None:
+            raise ValueError(
+                "backup: restore_point needs pgbackrest_stanza (the pgBackRest stanza "
+                "that archives this server's WAL)"
+            )
+        return self
+
+    @property
+    def backup_methods(self) -> tuple[str, ...]:
+        """What a release's backup step does, in order: full, restore_point."""
+        return _backup_methods(self.backup)
+
+    @property
+    def dumps(self) -> bool:
+        """The backup step writes a dump, which slipway restores by itself."""
+        return "full" in self.backup_methods
+
+
+def _backup_methods(value: object) -> tuple[str, ...]:
+    if value is True:
+        return ("full",)
+    if value is False:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return tuple(str(v) for v in value) if isinstance(value, tuple) else ()
+
 
 def _options(raw: Mapping[str, Any], where: str) -> Options:
     """Validate one section; the error names the key, the file and what is allowed."""
@@ -149,6 +237,8 @@ def _options(raw: Mapping[str, Any], where: str) -> Options:
         if first["type"] == "extra_forbidden":
             known = ", ".join(sorted(Options.model_fields))
             raise BadInput(f"{where}: unknown setting '{key}'", hint=f"known: {known}") from None
+        if not first["loc"]:  # a rule between settings
+            raise BadInput(f"{where}: {first['msg'].removeprefix('Value error, ')}") from None
         raise BadInput(f"{where}: setting '{key}': {first['msg'].lower()}{shown}") from None
 
 

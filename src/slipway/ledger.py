@@ -75,6 +75,8 @@ history = Table(
     # The digest of the server's catalog there (schema.catalog): while the catalog's
     # digest is the same, end_schema is the schema, without reading it again.
     Column("end_catalog", String(64)),
+    # The restore point the run's backup step created (backup: restore_point): NAME@LSN.
+    Column("restore_point", String(200)),
     # The revision whose upgrade failed, when the run failed in one.
     Column("failed_revision", String(64)),
     # The application release the run shipped, when its caller named one (--release).

@@ -34,7 +34,7 @@ class PlannedStep:
 
 
 def _backup(run: Run, state: State) -> None:
-    if not run.settings.options.backup:
+    if not run.settings.options.backup_methods:
         run.report.skip("backup", f"backup: false for {run.settings.env}")
         return
     steps.backup(run)

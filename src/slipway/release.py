@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from slipway import ledger, plan, schema, signals, steps
+from slipway import ledger, pitr, plan, schema, signals, steps
 from slipway.config import Settings
 from slipway.errors import BadInput, Refused, StepFailed
 from slipway.outcomes import Outcome, Phase
@@ -76,7 +76,16 @@ def recover(run: Run, start: str | None, start_fp: str | None, backup: FileRef |
         log.error("rollback failed: %s", later.message)
         run.report.error = run.report.error.then(later) if run.report.error else later
     if backup is None:
-        run.report.skip("restore", "no backup was taken")
+        recovery = _recovery_command(run)
+        if recovery is None:
+            run.report.skip("restore", "no backup was taken")
+        else:
+            run.report.skip(
+                "restore",
+                "a restore point rewinds the whole cluster: slipway does not recover it by "
+                "itself; the next command does",
+            )
+            run.report.next_command = recovery
         run.report.finish(Outcome.NEEDS_ATTENTION)
         return
     run.report.next_command = run.settings.command("restore", "--backup", backup.path, "--yes")
@@ -92,6 +101,12 @@ def recover(run: Run, start: str | None, start_fp: str | None, backup: FileRef |
         return
     run.report.next_command = None
     run.report.finish(Outcome.RESTORED)
+
+
+def _recovery_command(run: Run) -> str | None:
+    """The point-in-time recovery to this run's restore point, where it created one."""
+    name = pitr.point_of(run)
+    return None if name is None else pitr.recovery_command(run, name)
 
 
 # The single steps, for operators and for Ansible tasks --------------------------------
@@ -214,8 +229,8 @@ def rollback(
         steps.lock(run, remedy=True)
         dead = run.dead_run_start
         # A downgrade may drop tables and columns: backed up first, as a release is.
-        backup = steps.backup(run) if settings.options.backup else None
-        if backup is None:
+        backup = steps.backup(run) if settings.options.backup_methods else None
+        if not settings.options.backup_methods:
             run.report.skip("backup", f"backup: false for {settings.env}")
         try:
             steps.rollback(run, target, dead[1] if dead and dead[0] == target else None)
@@ -226,6 +241,8 @@ def rollback(
                 run.report.next_command = settings.command(
                     "restore", "--backup", backup.path, "--yes"
                 )
+            else:
+                run.report.next_command = _recovery_command(run)
             run.report.finish(Outcome.NEEDS_ATTENTION)
             return run.report
         run.report.finish(Outcome.APPLIED)

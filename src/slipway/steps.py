@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
-from slipway import ledger, lint, progress, schema, sequences
+from slipway import ledger, lint, pitr, progress, schema, sequences
 from slipway.artifacts import checksum, make_private, private_dir, remove, write_atomic
 from slipway.dialects import (
     Dialect,
@@ -55,6 +55,7 @@ def preflight(run: Run, *, gate: bool = True, backup_early: bool = False) -> Sta
     ``backup_early`` (a release in one process) the backup begins as soon as the
     database is known to have room for it (see :func:`begin_backup`)."""
     with run.report.step("preflight") as step:
+        pitr.check_dialect(run)
         state = run.state()
         run.report.from_revision = state.current
         run.report.to_revision = state.head
@@ -66,7 +67,7 @@ def preflight(run: Run, *, gate: bool = True, backup_early: bool = False) -> Sta
             _refuse_unversioned_tables(run)
         if state.exists:
             with run.connect() as conn:
-                backs_up = bool(state.pending and run.settings.options.backup)
+                backs_up = bool(state.pending and run.settings.options.dumps)
                 if backs_up:
                     _check_room(run, run.dialect.size_bytes(conn))
                     if backup_early:
@@ -92,6 +93,8 @@ def preflight(run: Run, *, gate: bool = True, backup_early: bool = False) -> Sta
                             check="tools",
                             hint="install a working postgresql-client / mariadb-client",
                         ) from err
+                if state.pending and "restore_point" in run.settings.options.backup_methods:
+                    notes.append(pitr.check_archive(run, conn))
                 if state.pending:
                     server = lint.server_version(conn)
         if gate and state.pending and run.settings.options.lint_fail_on != "never":
@@ -116,7 +119,7 @@ def _downgrades_by_restore(run: Run, state: State) -> list[str]:
     if not live:
         return []
     run.report.data["downgrade_live_only"] = live
-    if run.settings.options.backup and run.settings.options.restore_on_failed_rollback:
+    if run.settings.options.dumps and run.settings.options.restore_on_failed_rollback:
         said = (
             f"downgrade of {', '.join(live)} cannot render offline: if the release rolls "
             "back and it fails, the release rolls back by restoring its backup"
@@ -348,40 +351,60 @@ def drop_early_backup(run: Run) -> None:
         run.early_backup = None
 
 
-def backup(run: Run) -> FileRef:
+def backup(run: Run) -> FileRef | None:
+    """The environment's backup methods, in order: a restore point (its WAL archived),
+    a dump (written, validated, renamed whole). The dump's file, when one was taken."""
     with run.report.step("backup") as step:
-        settings = run.settings
-        dump, run.early_backup = run.early_backup, None
-        early = dump is not None
-        if dump is None:
-            dump = Dump(run)
-        try:
-            with progress.ticking(progress.file_growth(dump.partial, "backup")):
-                step.detail = dump.result() if early else dump.take()
-            os.replace(dump.partial, dump.target)
-        except (ToolFailed, OSError, sqlite3.Error) as err:  # a full disk shows up as any
-            remove(dump.partial)
-            raise Refused(
-                f"backup failed: {redact(first_line(err), settings.secrets)}",
-                check="backup",
-                hint="no change was made; fix the backup and release again",
-            ) from err
-        except BaseException:  # interrupted: a partial dump is never a backup
-            remove(dump.partial)
-            raise
-        if early:
-            step.detail += "; begun under the lock while preflight ended"
-        target = dump.target
-        sha, size = checksum(target)
-        ref = FileRef(path=str(target), sha256=sha, bytes=size)
-        # In the ledger at once: a run killed later still names its backup, and restore
-        # trusts it.
-        run.record(backup_path=ref.path, backup_sha256=sha, backup_bytes=size)
-        pruned = _prune(dump.folder, f"{dump.stem}-*{dump.suffix}", settings.options.backup_keep)
-        if pruned:
-            step.detail += f"; pruned {len(pruned)} old backup(s)"
-        run.report.backup = ref
+        said: list[str] = []
+        if "restore_point" in run.settings.options.backup_methods:
+            said.append(pitr.take(run))
+        ref = None
+        if run.settings.options.dumps:
+            ref, detail = _dump(run)
+            said.append(detail)
+        step.detail = "; ".join(said)
     return ref
+
+
+def _dump(run: Run) -> tuple[FileRef, str]:
+    """Take (or finish the early) dump; its file and what was found of it."""
+    settings = run.settings
+    detail = ""
+    dump, run.early_backup = run.early_backup, None
+    early = dump is not None
+    if dump is None:
+        dump = Dump(run)
+    try:
+        with progress.ticking(progress.file_growth(dump.partial, "backup")):
+            detail = dump.result() if early else dump.take()
+        os.replace(dump.partial, dump.target)
+    except (ToolFailed, OSError, sqlite3.Error) as err:  # a full disk shows up as any
+        remove(dump.partial)
+        raise Refused(
+            f"backup failed: {redact(first_line(err), settings.secrets)}",
+            check="backup",
+            hint="no change was made; fix the backup and release again",
+        ) from err
+    except BaseException:  # interrupted: a partial dump is never a backup
+        remove(dump.partial)
+        raise
+    if early:
+        detail += "; begun under the lock while preflight ended"
+    target = dump.target
+    sha, size = checksum(target)
+    ref = FileRef(path=str(target), sha256=sha, bytes=size)
+    # In the ledger at once: a run killed later still names its backup, and restore
+    # trusts it.
+    run.record(backup_path=ref.path, backup_sha256=sha, backup_bytes=size)
+    pruned = _prune(dump.folder, f"{dump.stem}-*{dump.suffix}", settings.options.backup_keep)
+    if pruned:
+        detail += f"; pruned {len(pruned)} old backup(s)"
+    run.report.backup = ref
+    return ref, detail
+
+
+def _methods(run: Run) -> str:
+    return ", ".join(run.settings.options.backup_methods) or "false"
 
 
 def _prune(folder: Path, pattern: str, keep: int) -> list[Path]:
@@ -472,9 +495,9 @@ def rehearse(run: Run, state: State, backup: FileRef | None) -> None:
         why = "rehearse: never" if mode == "never" else "every revision renders offline"
         run.report.skip("rehearse", why)
         return
-    if backup is None and not run.settings.options.backup:
+    if backup is None and not run.settings.options.dumps:
         run.report.skip(
-            "rehearse", f"no backup to rehearse on (backup: false for {run.settings.env})"
+            "rehearse", f"no dump to rehearse on (backup: {_methods(run)} for {run.settings.env})"
         )
         return
     if backup is None:
