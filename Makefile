@@ -60,6 +60,7 @@ bench: setup
 	$(BIN)/python bench/adopted_history.py --out bench/results
 	$(BIN)/python bench/status_speed.py --out bench/results
 	$(BIN)/python bench/backup_cost.py --out bench/results
+	$(BIN)/python bench/backup_methods.py --out bench/results
 	$(BIN)/python bench/restore_memory.py --out bench/results
 	$(BIN)/python bench/lock_latency.py --out bench/results
 	$(BIN)/python bench/rolling_deploy.py --out bench/results
