@@ -137,6 +137,39 @@ def test_preflight_refuses_while_the_archiver_fails(
         db.dispose()
 
 
+def test_preflight_refuses_an_archive_further_behind_than_allowed(
+    archived: Archived, project: Project, tmp_path: Path
+) -> None:
+    db = _database(archived, tmp_path, "app3")
+    _history(project)
+    config = _config(tmp_path, archived)
+    config.write_text(config.read_text().replace("archive_max_lag_s: 30", "archive_max_lag_s: 1"))
+    release = Release(db, project.ini, config)
+    good = str(archived.scalar("SHOW archive_command")).replace("%", "%%")
+    slow = f"sleep 15 && {good}"
+    archived.execute(f"ALTER SYSTEM SET archive_command = '{slow}'", "SELECT pg_reload_conf()")
+    try:
+        for _ in range(3):  # segments completed while the archiver sleeps on the first
+            archived.execute("CREATE TABLE IF NOT EXISTS wal_filler (id int)")
+            archived.execute("SELECT pg_switch_wal()")
+        time.sleep(1.5)
+
+        refused = release("release", "--to", "r1")
+
+        assert refused.code == 3, refused.stderr
+        assert refused.report["error"]["check"] == "archive"
+        assert "over archive_max_lag_s 1" in refused.stderr
+        assert "segment(s) waiting" in refused.stderr
+        assert db.tables() == []
+    finally:
+        archived.execute(
+            "ALTER SYSTEM RESET archive_command",
+            "SELECT pg_reload_conf()",
+            "DROP TABLE IF EXISTS wal_filler",
+        )
+        db.dispose()
+
+
 def test_restore_point_on_sqlite_is_bad_input(
     lite: ThrowawayDB, project: Project, tmp_path: Path
 ) -> None:
