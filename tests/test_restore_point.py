@@ -170,6 +170,40 @@ def test_preflight_refuses_an_archive_further_behind_than_allowed(
         db.dispose()
 
 
+def test_a_deploy_user_that_is_not_a_superuser_needs_only_the_two_grants(
+    archived: Archived, project: Project, tmp_path: Path
+) -> None:
+    archived.execute(
+        "DROP DATABASE IF EXISTS app4",
+        "DROP ROLE IF EXISTS deployer",
+        "CREATE ROLE deployer LOGIN",
+        "CREATE DATABASE app4 OWNER deployer",
+    )
+    db = ThrowawayDB("postgresql", archived.url("app4").set(username="deployer"), tmp_path)
+    _history(project)
+    release = Release(db, project.ini, _config(tmp_path, archived))
+    try:
+        refused = release("release", "--to", "r1")
+
+        assert refused.code == 3, refused.stderr
+        assert refused.report["error"]["check"] == "archive"
+        assert "pg_create_restore_point" in refused.stderr  # the hint: what to grant
+        assert db.revision() is None
+
+        archived.execute(
+            "GRANT EXECUTE ON FUNCTION pg_create_restore_point(text) TO deployer",
+            "GRANT EXECUTE ON FUNCTION pg_switch_wal() TO deployer",
+            database="app4",  # functions are granted per database
+        )
+        done = release("release", "--to", "r1")
+
+        assert done.code == 0, done.stderr
+        assert done.report["data"]["restore_point"]["name"].startswith("slipway-")
+        assert db.revision() == "r1"
+    finally:
+        db.dispose()
+
+
 def test_restore_point_on_sqlite_is_bad_input(
     lite: ThrowawayDB, project: Project, tmp_path: Path
 ) -> None:

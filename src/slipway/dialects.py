@@ -185,8 +185,8 @@ LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 class ArchiveState:
     """The server's WAL archiving as pg_stat_archiver and the settings show it."""
 
-    mode: str
-    command: str
+    mode: str | None  # None: this user may not read it
+    command: str | None
     last_archived_wal: str | None
     last_archived_age_s: float | None
     last_failed_wal: str | None
@@ -677,7 +677,10 @@ class PostgreSQL(Dialect):
     def archive_state(self, conn: Connection) -> ArchiveState:
         row = conn.execute(
             text(
-                "SELECT current_setting('archive_mode'), current_setting('archive_command'), "
+                # pg_settings leaves out what this user may not read (archive_command,
+                # without pg_read_all_settings): unknown, not an error.
+                "SELECT (SELECT setting FROM pg_settings WHERE name = 'archive_mode'), "
+                "(SELECT setting FROM pg_settings WHERE name = 'archive_command'), "
                 "a.last_archived_wal, "
                 "extract(epoch FROM now() - a.last_archived_time)::float8, "
                 "a.last_failed_wal, "
@@ -701,8 +704,8 @@ class PostgreSQL(Dialect):
 
             waiting = max(0, number(current) - number(segment.group()) - 1)
         return ArchiveState(
-            mode=str(mode),
-            command=str(command or ""),
+            mode=str(mode) if mode is not None else None,
+            command=command,
             last_archived_wal=archived,
             last_archived_age_s=None if age is None else float(age),
             last_failed_wal=failed,

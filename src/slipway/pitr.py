@@ -49,7 +49,7 @@ def check_archive(run: Run, conn: Connection) -> str:
     and the archive is at most ``archive_max_lag_s`` behind; say how it stands."""
     state = run.dialect.archive_state(conn)
     max_lag = run.settings.options.archive_max_lag_s
-    if state.mode not in ("on", "always") or not state.command:
+    if state.mode not in ("on", "always", None) or state.command == "":
         raise Refused(
             f"backup: restore_point needs WAL archiving, and archive_mode is {state.mode}"
             + ("" if state.command else " with no archive_command"),
@@ -114,8 +114,8 @@ def take(run: Run) -> str:
         raise Refused(
             f"cannot create a restore point: {str(err.orig or err).strip().splitlines()[0]}",
             check="archive",
-            hint="the release's user needs EXECUTE on pg_create_restore_point(text) and "
-            "pg_switch_wal() (or use backup: full)",
+            hint="grant the release's user EXECUTE on pg_create_restore_point(text) and "
+            "pg_switch_wal(), in this database (or use backup: full)",
         ) from err
     took = time.monotonic() - began
     run.record(restore_point=f"{name}@{lsn}")
