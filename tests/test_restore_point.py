@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from archived_pg import STANZA, Archived, archived_server, as_postgres, bindir
-from conftest import Project, Release, ThrowawayDB, write_config
+from conftest import Project, Release, ThrowawayDB, things_table, write_config
 
 
 @pytest.fixture(scope="module")
@@ -46,15 +47,7 @@ def _database(archived: Archived, tmp_path: Path, name: str) -> ThrowawayDB:
 
 
 def _history(project: Project) -> None:
-    project.add(
-        "r1",
-        """
-        t = op.create_table("things", sa.Column("id", sa.Integer, primary_key=True),
-                            sa.Column("name", sa.String(50), nullable=False))
-        op.bulk_insert(t, [{"id": i, "name": f"thing {i}"} for i in range(1, 6)])
-        """,
-        'op.drop_table("things")',
-    )
+    things_table(project)
     project.add(
         "r2",
         """
@@ -64,6 +57,20 @@ def _history(project: Project) -> None:
         'raise RuntimeError("this downgrade cannot run")',
     )
     project.add("r3", 'raise RuntimeError("this upgrade fails")', "pass")
+
+
+@contextmanager
+def archive_command(archived: Archived, command: str) -> Iterator[None]:
+    """The server archives with ``command`` meanwhile, then with its own again."""
+    archived.execute(f"ALTER SYSTEM SET archive_command = '{command}'", "SELECT pg_reload_conf()")
+    try:
+        yield
+    finally:
+        archived.execute(
+            "ALTER SYSTEM RESET archive_command",
+            "SELECT pg_reload_conf()",
+            "DROP TABLE IF EXISTS wal_filler",
+        )
 
 
 def test_a_failed_rollback_names_the_recovery_and_it_recovers_the_point(
@@ -112,8 +119,7 @@ def test_preflight_refuses_while_the_archiver_fails(
     db = _database(archived, tmp_path, "app2")
     _history(project)
     release = Release(db, project.ini, _config(tmp_path, archived))
-    archived.execute("ALTER SYSTEM SET archive_command = '/bin/false'", "SELECT pg_reload_conf()")
-    try:
+    with archive_command(archived, "/bin/false"):
         failures = archived.scalar("SELECT failed_count FROM pg_stat_archiver")
         archived.execute("CREATE TABLE wal_filler (id int)", "SELECT pg_switch_wal()")
         deadline = time.monotonic() + 30
@@ -127,14 +133,8 @@ def test_preflight_refuses_while_the_archiver_fails(
         assert refused.report["error"]["check"] == "archive"
         assert "archiver's last attempt failed" in refused.stderr
         assert db.tables() == []
-    finally:
-        archived.execute(
-            "ALTER SYSTEM RESET archive_command",
-            "SELECT pg_reload_conf()",
-            "DROP TABLE IF EXISTS wal_filler",
-            "SELECT pg_switch_wal()",
-        )
-        db.dispose()
+    archived.execute("SELECT pg_switch_wal()")
+    db.dispose()
 
 
 def test_preflight_refuses_an_archive_further_behind_than_allowed(
@@ -147,8 +147,7 @@ def test_preflight_refuses_an_archive_further_behind_than_allowed(
     release = Release(db, project.ini, config)
     good = str(archived.scalar("SHOW archive_command")).replace("%", "%%")
     slow = f"sleep 15 && {good}"
-    archived.execute(f"ALTER SYSTEM SET archive_command = '{slow}'", "SELECT pg_reload_conf()")
-    try:
+    with archive_command(archived, slow):
         for _ in range(3):  # segments completed while the archiver sleeps on the first
             archived.execute("CREATE TABLE IF NOT EXISTS wal_filler (id int)")
             archived.execute("SELECT pg_switch_wal()")
@@ -161,13 +160,7 @@ def test_preflight_refuses_an_archive_further_behind_than_allowed(
         assert "over archive_max_lag_s 1" in refused.stderr
         assert "segment(s) waiting" in refused.stderr
         assert db.tables() == []
-    finally:
-        archived.execute(
-            "ALTER SYSTEM RESET archive_command",
-            "SELECT pg_reload_conf()",
-            "DROP TABLE IF EXISTS wal_filler",
-        )
-        db.dispose()
+    db.dispose()
 
 
 def test_a_deploy_user_that_is_not_a_superuser_needs_only_the_two_grants(
