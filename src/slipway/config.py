@@ -188,10 +188,10 @@ class Options(BaseModel):
             raise ValueError("an empty list: name a method, or write false")
         if len(set(methods)) != len(methods):
             raise ValueError("a method is named twice")
-        if "targeted" in methods:
+        if "targeted" in methods and "full" in methods:
             raise ValueError(
-                "backup method 'targeted' is not available in this version: "
-                "use full or restore_point"
+                "full and targeted together: a full backup already holds every table; "
+                "name one of them"
             )
         return value
 
@@ -206,13 +206,15 @@ class Options(BaseModel):
 
     @property
     def backup_methods(self) -> tuple[str, ...]:
-        """What a release's backup step does, in order: full, restore_point."""
+        """What a release's backup step does, in order: restore_point, then a dump
+        (full, or targeted)."""
         return _backup_methods(self.backup)
 
     @property
     def dumps(self) -> bool:
-        """The backup step writes a dump, which slipway restores by itself."""
-        return "full" in self.backup_methods
+        """The backup step writes a dump (of everything, or of the tables at risk), which
+        slipway restores by itself."""
+        return "full" in self.backup_methods or "targeted" in self.backup_methods
 
 
 def _backup_methods(value: object) -> tuple[str, ...]:

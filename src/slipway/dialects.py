@@ -34,9 +34,11 @@ from sqlalchemy import Connection, Engine, create_engine, event, pool, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 
+from slipway import pgtables
 from slipway.artifacts import private_file
-from slipway.errors import BadInput, LockHeld, Refused, SlipwayError
+from slipway.errors import BadInput, LockHeld, Refused, SlipwayError, first_line
 from slipway.ledger import Kept
+from slipway.targeted import DUMP
 
 log = logging.getLogger(__name__)
 
@@ -376,6 +378,25 @@ class Dialect:
 
     def data_directory(self, conn: Connection) -> str | None:
         return None
+
+    # targeted backups ---------------------------------------------------------------
+    # The tables a release puts at risk, with their rows, and the schema of everything.
+    targeted_backups: ClassVar[bool] = False
+
+    def backup_tables(
+        self, folder: Path, tables: set[str], described: dict[str, Any], lock_wait_s: float
+    ) -> list[str]:
+        """Write a targeted backup into the private folder ``folder``: the schema of
+        everything, the rows of ``tables`` (the version table among them), and
+        ``described`` (the schema now). Those of ``tables`` that exist (whose rows it
+        holds)."""
+        raise NotImplementedError  # pragma: no cover - see targeted_backups
+
+    def restore_tables(self, folder: Path, waits: Iterable[float]) -> str:
+        """Undo a release with the targeted backup in ``folder``, in one transaction:
+        its tables with their rows, the schema of the rest as it was, every other
+        table's rows untouched. What was done."""
+        raise NotImplementedError  # pragma: no cover - see targeted_backups
 
     def backup(self, target: Path, lock_wait_s: float, jobs: int) -> None:  # pragma: no cover
         """Write a private (0600) backup to ``target``; wait at most ``lock_wait_s`` for
@@ -731,6 +752,57 @@ class PostgreSQL(Dialect):
 
     def suffix(self, jobs: int) -> str:
         return ".dir" if jobs > 1 else self.backup_suffix
+
+    targeted_backups = True
+
+    def backup_tables(
+        self, folder: Path, tables: set[str], described: dict[str, Any], lock_wait_s: float
+    ) -> list[str]:
+        engine = self.create_engine()
+        try:
+            with engine.connect() as conn:
+                present = sorted(tables & pgtables.live_tables(conn))
+                excluded = pgtables.exclusions(conn, set(present))
+        finally:
+            engine.dispose()
+        target = folder / DUMP
+        private_file(target)
+        _run(
+            [
+                _require_tool("pg_dump"),
+                "--format=custom",
+                "--no-password",
+                f"--lock-wait-timeout={int(lock_wait_s * 1000)}",
+                f"--file={target}",
+                *excluded,
+            ],
+            env=self._pg_env(),
+        )
+        pgtables.write_start(folder, described, present)
+        return present
+
+    def restore_tables(self, folder: Path, waits: Iterable[float]) -> str:
+        engine = self.create_engine()
+        try:
+            return pgtables.undo(
+                engine,
+                folder,
+                waits,
+                is_lock_timeout=self.is_lock_timeout,
+                pg_restore=_require_tool("pg_restore"),
+            )
+        except pgtables.UndoFailed as err:
+            raise ToolFailed(str(err)) from err
+        except Exception as err:  # the server's refusal: nothing was committed
+            if self.is_lock_timeout(err):
+                raise LockWaitTimeout(f"targeted restore: {first_line(err)}") from err
+            if isinstance(err, (DBAPIError, subprocess.CalledProcessError)) or type(
+                err
+            ).__module__.startswith("psycopg"):
+                raise ToolFailed(f"targeted restore: {first_line(err)}") from err
+            raise
+        finally:
+            engine.dispose()
 
     def backup(self, target: Path, lock_wait_s: float, jobs: int) -> None:
         # Custom format is one file; directory format is what pg_dump can write in parallel.

@@ -37,7 +37,7 @@ def _backup(run: Run, state: State) -> None:
     if not run.settings.options.backup_methods:
         run.report.skip("backup", f"backup: false for {run.settings.env}")
         return
-    steps.backup(run)
+    steps.backup(run, state)
 
 
 def _render(run: Run, state: State) -> None:

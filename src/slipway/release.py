@@ -147,7 +147,7 @@ def backup(settings: Settings) -> Report:
     with Run(settings, "backup") as run:
         steps.preflight(run)
         state = steps.lock(run)
-        steps.backup(run)
+        steps.backup(run, state)
         run.report.to_revision = state.current
         run.report.finish(Outcome.APPLIED)
     return run.report
@@ -229,7 +229,11 @@ def rollback(
         steps.lock(run, remedy=True)
         dead = run.dead_run_start
         # A downgrade may drop tables and columns: backed up first, as a release is.
-        backup = steps.backup(run) if settings.options.backup_methods else None
+        backup = (
+            steps.backup(run, state, undoing=(target, undoing))
+            if settings.options.backup_methods
+            else None
+        )
         if not settings.options.backup_methods:
             run.report.skip("backup", f"backup: false for {settings.env}")
         try:

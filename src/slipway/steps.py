@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
-from slipway import ledger, lint, pitr, progress, schema, sequences
+from slipway import ledger, lint, pitr, progress, schema, sequences, targeted
 from slipway.artifacts import checksum, make_private, private_dir, remove, write_atomic
 from slipway.dialects import (
     Dialect,
@@ -56,6 +56,12 @@ def preflight(run: Run, *, gate: bool = True, backup_early: bool = False) -> Sta
     database is known to have room for it (see :func:`begin_backup`)."""
     with run.report.step("preflight") as step:
         pitr.check_dialect(run)
+        if "targeted" in run.settings.options.backup_methods and not run.dialect.targeted_backups:
+            raise BadInput(
+                f"backup: targeted is for PostgreSQL in this version; the database of "
+                f"{run.settings.env} is {run.dialect.name}",
+                hint="use backup: full for this environment",
+            )
         state = run.state()
         run.report.from_revision = state.current
         run.report.to_revision = state.head
@@ -68,7 +74,7 @@ def preflight(run: Run, *, gate: bool = True, backup_early: bool = False) -> Sta
         if state.exists:
             with run.connect() as conn:
                 backs_up = bool(state.pending and run.settings.options.dumps)
-                if backs_up:
+                if backs_up and "full" in run.settings.options.backup_methods:
                     _check_room(run, run.dialect.size_bytes(conn))
                     if backup_early:
                         begin_backup(run, conn)
@@ -351,19 +357,103 @@ def drop_early_backup(run: Run) -> None:
         run.early_backup = None
 
 
-def backup(run: Run) -> FileRef | None:
+def backup(
+    run: Run, state: State, undoing: tuple[str | None, list[Revision]] | None = None
+) -> FileRef | None:
     """The environment's backup methods, in order: a restore point (its WAL archived),
-    a dump (written, validated, renamed whole). The dump's file, when one was taken."""
+    a dump (written, validated, renamed whole) of everything or of the tables the
+    pending revisions put at risk (with ``undoing``, (target, revisions): the tables a
+    rollback's downgrades put at risk). The dump's file, when one was taken."""
     with run.report.step("backup") as step:
+        methods = run.settings.options.backup_methods
         said: list[str] = []
-        if "restore_point" in run.settings.options.backup_methods:
+        if "restore_point" in methods:
             said.append(pitr.take(run))
         ref = None
-        if run.settings.options.dumps:
+        if "full" in methods:
             ref, detail = _dump(run)
+            said.append(detail)
+        elif "targeted" in methods:
+            ref, detail = _targeted(run, state, undoing, point="restore_point" in methods)
             said.append(detail)
         step.detail = "; ".join(said)
     return ref
+
+
+def _targeted(
+    run: Run,
+    state: State,
+    undoing: tuple[str | None, list[Revision]] | None,
+    *,
+    point: bool,
+) -> tuple[FileRef | None, str]:
+    """The targeted backup of the pending revisions; where their SQL cannot be read,
+    the restore point alone (when one was taken) or a full dump."""
+    version_table = str(run.project.version_options["version_table"])
+    if undoing is None:
+        rendered = run.project.rendered(state.current, state.pending, up=True)
+    else:
+        rendered = run.project.rendered(undoing[0], undoing[1], up=False)
+    reading = targeted.read(
+        {rev: (r.sql if r.error is None else None) for rev, r in rendered.items()},
+        version_table,
+    )
+    if reading.unreadable:
+        why = reading.unreadable[0] + (
+            f" (and {len(reading.unreadable) - 1} more)" if len(reading.unreadable) > 1 else ""
+        )
+        run.report.data["targeted"] = {"unreadable": reading.unreadable[:20]}
+        if point:
+            log.info("targeted backup: %s; the restore point stands for it", why)
+            return None, f"no targeted backup ({why}): the restore point stands for it"
+        log.info("targeted backup: %s; a full backup instead", why)
+        ref, detail = _dump(run)
+        run.report.data["targeted"]["fell_back_to"] = "full"
+        return ref, f"full instead of targeted ({why}): {detail}"
+    settings = run.settings
+    folder = private_dir(settings.backup_dir)
+    stem = Path(settings.database_name.rsplit("/", 1)[-1]).stem or "database"
+    target = folder / f"{stem}-{run.run_id}.tables"
+    partial = folder / f".{target.name}.partial"
+    for leftover in folder.glob(".*.partial"):
+        remove(leftover)
+    described = run.start_described or describe_now(run) or {}
+    try:
+        partial.mkdir(mode=0o700)
+        with progress.ticking(progress.file_growth(partial / targeted.DUMP, "backup")):
+            present = run.dialect.backup_tables(
+                partial,
+                {*reading.tables, version_table},
+                described,
+                settings.options.own_lock_timeout_s,
+            )
+        found = run.dialect.validate_backup(partial / targeted.DUMP)
+        os.replace(partial, target)
+    except (ToolFailed, OSError) as err:
+        remove(partial)
+        raise Refused(
+            f"backup failed: {redact(first_line(err), settings.secrets)}",
+            check="backup",
+            hint="no change was made; fix the backup and release again",
+        ) from err
+    except BaseException:
+        remove(partial)
+        raise
+    sha, size = checksum(target)
+    ref = FileRef(path=str(target), sha256=sha, bytes=size)
+    run.record(backup_path=ref.path, backup_sha256=sha, backup_bytes=size)
+    at_risk = [t for t in present if t != version_table]
+    run.report.data["targeted"] = {"tables": at_risk, "bytes": size}
+    pruned = _prune(folder, f"{stem}-*.tables", settings.options.backup_keep)
+    run.report.backup = ref
+    detail = (
+        f"targeted: the rows of {len(at_risk)} table(s) at risk"
+        + (f" ({', '.join(at_risk[:10])})" if at_risk else "")
+        + f" and the schema of everything, {size} bytes; {found}"
+    )
+    if pruned:
+        detail += f"; pruned {len(pruned)} old backup(s)"
+    return ref, detail
 
 
 def _dump(run: Run) -> tuple[FileRef, str]:
@@ -495,7 +585,8 @@ def rehearse(run: Run, state: State, backup: FileRef | None) -> None:
         why = "rehearse: never" if mode == "never" else "every revision renders offline"
         run.report.skip("rehearse", why)
         return
-    if backup is None and not run.settings.options.dumps:
+    fell_back = (run.report.data.get("targeted") or {}).get("unreadable")
+    if backup is None and (not run.settings.options.dumps or fell_back):
         run.report.skip(
             "rehearse", f"no dump to rehearse on (backup: {_methods(run)} for {run.settings.env})"
         )
@@ -507,8 +598,11 @@ def rehearse(run: Run, state: State, backup: FileRef | None) -> None:
             hint=f"run 'slipway db backup --run-id {run.run_id}' first",
         )
     with run.report.step("rehearse") as step:
+        source = targeted.dump_of(Path(backup.path))
         schema_only = backup.bytes > run.settings.options.rehearsal_max_bytes
         copy = "schema-only" if schema_only else "full"
+        if source != Path(backup.path):  # the rows it holds are those the revisions change
+            schema_only, copy = False, "targeted"
         recording = Recording()
         project = run.project
         version_table = str(project.version_options["version_table"])
@@ -519,9 +613,9 @@ def rehearse(run: Run, state: State, backup: FileRef | None) -> None:
             log.warning("old rehearsal copies cannot be dropped: %s", first_line(err))
         with run.dialect.scratch(f"rehearsal_{secrets.token_hex(4)}") as url:
             try:
-                with progress.ticking(progress.file_read(Path(backup.path), "rehearsal copy")):
+                with progress.ticking(progress.file_read(source, "rehearsal copy")):
                     run.dialect.load_copy(
-                        Path(backup.path), url, schema_only=schema_only, rows_of=version_table
+                        source, url, schema_only=schema_only, rows_of=version_table
                     )
             except (ToolFailed, OSError, sqlite3.Error) as err:
                 why = redact(first_line(err), run.settings.secrets)
@@ -1157,23 +1251,33 @@ def restore(
         path = Path(backup_ref.path)
         if checksum(path)[0] != backup_ref.sha256:
             raise StepFailed("restore", f"backup {path} no longer matches its recorded sha256")
-        restore_keeping_history(run, path)
+        said = restore_keeping_history(run, path)
         _prove_at(run, start, start_fingerprint, step_name="restore")
-        step.detail = f"restored {path}; at {start or 'base'}, schema as before"
+        step.detail = f"restored {path}; at {start or 'base'}, schema as before" + (
+            f"; {said}" if said else ""
+        )
 
 
-def restore_keeping_history(run: Run, path: Path) -> None:
+def restore_keeping_history(run: Run, path: Path) -> str | None:
     """Load a backup; the run history is a log of what happened and survives it, inside
-    the restore's own transaction or swap."""
-    with run.connect() as conn:
-        keep = ledger.kept(conn)
+    the restore's own transaction or swap. What a targeted restore did."""
     tries: list[float] = []
+    waits = _counted(lock_tries(run.settings.options), tries)
     try:
+        if targeted.is_targeted(path):
+            # The run history is not among its tables: it stays as it is.
+            with BlockerWatch(run) as watch:
+                said = run.dialect.restore_tables(path, waits)
+            log.info("targeted restore: %s", said)
+            return said
+        with run.connect() as conn:
+            keep = ledger.kept(conn)
         with (
             progress.ticking(progress.file_read(path, "restore")),
             BlockerWatch(run) as watch,
         ):
-            run.dialect.restore(path, keep, _counted(lock_tries(run.settings.options), tries))
+            run.dialect.restore(path, keep, waits)
+        return None
     except LockWaitTimeout as err:
         held = describe_blockers(watch.take(), run.settings.secrets)
         raise Refused(
@@ -1242,7 +1346,7 @@ def trusted_backup(run: Run, path: Path, *, foreign: bool) -> FileRef:
                 "to load a file from elsewhere on purpose, add --foreign-backup",
             )
     try:
-        run.dialect.validate_backup(path)
+        run.dialect.validate_backup(targeted.dump_of(path))
     except (ToolFailed, OSError, sqlite3.Error) as err:
         raise BadInput(
             f"backup {path} is not a valid {run.dialect.name} backup: "

@@ -1,0 +1,253 @@
+"""backup: targeted — the rows of the tables a release puts at risk, the schema of all.
+
+What is at risk is read from the rendered upgrade SQL; what cannot be read falls back
+to a full backup. A release whose downgrade fails is undone table by table in one
+transaction: the tables at risk come back with their rows, the schema of the rest as it
+was, and the application's writes to the other tables during the release stay.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from conftest import Project, Release, ThrowawayDB, write_config
+
+from slipway.targeted import read
+
+
+def _read(*statements: str) -> tuple[set[str], list[str]]:
+    reading = read({"r": ";\n".join(statements) + ";"}, "alembic_version")
+    return reading.tables, reading.unreadable
+
+
+@pytest.mark.parametrize(
+    ("statements", "tables"),
+    [
+        (["UPDATE things SET name = 'x'"], {"things"}),
+        (["DELETE FROM public.things WHERE id > 3"], {"things"}),
+        (["TRUNCATE TABLE a, b RESTART IDENTITY"], {"a", "b"}),
+        (['DROP TABLE IF EXISTS "Orders", things CASCADE'], {"Orders", "things"}),
+        (["ALTER TABLE things DROP COLUMN label"], {"things"}),
+        (["ALTER TABLE things ALTER COLUMN name TYPE VARCHAR(10)"], {"things"}),
+        (["ALTER TABLE things RENAME TO stuff"], {"things"}),
+        (["ALTER TABLE things RENAME COLUMN name TO title"], {"things"}),
+        (["ALTER TABLE things MODIFY name VARCHAR(10) NOT NULL"], {"things"}),
+        (["INSERT INTO things (id) VALUES (1)"], {"things"}),
+        # made by the release itself: nothing of before is at risk
+        (["CREATE TABLE audit (id INT)", "INSERT INTO audit VALUES (1)"], set()),
+        (
+            [
+                "ALTER TABLE things ADD COLUMN label VARCHAR(80)",
+                "ALTER TABLE things ALTER COLUMN label SET NOT NULL",
+                "CREATE INDEX ix ON things (label)",
+                "ALTER TABLE things ADD CONSTRAINT uq UNIQUE (label)",
+                "CREATE VIEW v AS SELECT 1",
+                "UPDATE alembic_version SET version_num='r2' WHERE version_num = 'r1'",
+            ],
+            set(),
+        ),
+    ],
+)
+def test_the_tables_at_risk_are_read_from_the_sql(statements: list[str], tables: set[str]) -> None:
+    found, unreadable = _read(*statements)
+    assert (found, unreadable) == (tables, [])
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "DO $$ BEGIN DELETE FROM things; END $$",
+        "CREATE FUNCTION f() RETURNS int AS $$ SELECT 1 $$ LANGUAGE sql",
+        "ALTER TYPE mood ADD VALUE 'meh'",
+        "DROP TYPE mood CASCADE",
+        "SELECT purge_old_rows()",
+        "ALTER TABLE things SET SCHEMA archive",
+    ],
+)
+def test_what_cannot_be_read_is_named(statement: str) -> None:
+    _, unreadable = _read("UPDATE things SET name = 'x'", statement)
+    assert len(unreadable) == 1 and unreadable[0].startswith("revision r: ")
+
+
+def test_a_live_only_revision_cannot_be_read() -> None:
+    reading = read({"r1": "UPDATE a SET b = 1;", "r2": None}, "alembic_version")
+    assert reading.unreadable == ["revision r2: its upgrade only runs live"]
+
+
+def _history(project: Project) -> None:
+    project.add(
+        "r1",
+        """
+        t = op.create_table("things", sa.Column("id", sa.Integer, primary_key=True),
+                            sa.Column("name", sa.String(50), nullable=False))
+        op.bulk_insert(t, [{"id": i, "name": f"thing {i}"} for i in range(1, 6)])
+        op.create_table("orders", sa.Column("id", sa.Integer, primary_key=True),
+                        sa.Column("thing_id", sa.Integer, sa.ForeignKey("things.id")),
+                        sa.Column("note", sa.String(50), server_default="new"))
+        op.create_index("ix_orders_thing", "orders", ["thing_id"])
+        op.execute("INSERT INTO orders (thing_id, note) VALUES (1, 'first'), (2, 'second')")
+        op.execute("CREATE VIEW thing_names AS SELECT name FROM things")
+        """,
+        """
+        op.execute("DROP VIEW thing_names")
+        op.drop_table("orders")
+        op.drop_table("things")
+        """,
+    )
+    project.add(
+        "r2",
+        """
+        op.add_column("things", sa.Column("label", sa.String(80), nullable=True))
+        op.execute("UPDATE things SET label = name, name = 'renamed'")
+        op.add_column("orders", sa.Column("extra", sa.Integer, nullable=True))
+        op.create_index("ix_orders_extra", "orders", ["extra"])
+        op.alter_column("orders", "note", server_default="changed")
+        a = op.create_table("audit", sa.Column("id", sa.Integer, primary_key=True))
+        op.bulk_insert(a, [{"id": 1}])
+        """,
+        'raise RuntimeError("this downgrade cannot run")',
+    )
+    # Renders, and fails on the database: every row breaks the check.
+    project.add("r3", 'op.execute("ALTER TABLE things ADD CONSTRAINT neg CHECK (id < 0)")')
+
+
+class Writer:
+    """The application: inserts into ``orders`` every few milliseconds, and keeps the id
+    of every insert that committed."""
+
+    def __init__(self, db: ThrowawayDB) -> None:
+        self.engine = sa.create_engine(db.url, poolclass=sa.pool.NullPool)
+        self.committed: list[int] = []
+        self.failed = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        n = 0
+        while not self._stop.is_set():
+            n += 1
+            try:
+                with self.engine.begin() as conn:
+                    conn.exec_driver_sql("SET lock_timeout = '20s'")
+                    new = conn.exec_driver_sql(
+                        "INSERT INTO orders (thing_id, note) "
+                        f"VALUES ({n % 5 + 1}, 'app {n}') RETURNING id"
+                    ).scalar_one()
+                self.committed.append(new)
+            except sa.exc.DBAPIError:
+                self.failed += 1
+            time.sleep(0.01)
+
+    def __enter__(self) -> Writer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(60)
+        self.engine.dispose()
+
+
+def test_a_failed_rollback_restores_the_tables_at_risk_and_keeps_the_applications_writes(
+    pg: ThrowawayDB, project: Project, tmp_path: Path
+) -> None:
+    _history(project)
+    # r3 fails wherever it runs: a rehearsal would refuse it before the target.
+    config = write_config(tmp_path, {"backup": "targeted", "rehearse": "never"})
+    release = Release(pg, project.ini, config)
+    first = release("release", "--to", "r1")
+    assert first.code == 0, first.stderr
+    schema_before = pg.schema()
+    things_before = pg.contents()["things"]
+
+    with Writer(pg) as app:
+        time.sleep(0.3)
+        during = len(app.committed)
+        failed = release()
+        time.sleep(0.3)
+    written = set(app.committed)
+
+    assert failed.code == 5, failed.stderr
+    report = failed.report
+    assert report["outcome"] == "restored"
+    assert report["data"]["targeted"]["tables"] == ["things"]
+    assert report["backup"]["path"].endswith(".tables")
+    assert pg.revision() == "r1"
+    assert pg.schema() == schema_before
+    assert pg.contents()["things"] == things_before
+    assert "audit" not in pg.tables()
+    # Every write the application committed, before, during and after the undo, is there.
+    assert len(written) > during + 5, "the application wrote nothing during the release"
+    kept = set(pg.engine().connect().exec_driver_sql("SELECT id FROM orders").scalars())
+    assert written <= kept
+    assert kept - written == {1, 2}  # r1's own rows
+    assert pg.scalar("SELECT note FROM orders WHERE id = 1") == "first"
+    # The restored table's view, default and foreign key are back, and work.
+    assert pg.scalar("SELECT count(*) FROM thing_names") == 5
+    pg.execute("INSERT INTO orders (thing_id) VALUES (3)")
+    assert pg.scalar("SELECT note FROM orders ORDER BY id DESC LIMIT 1") == "new"
+    with pytest.raises(sa.exc.IntegrityError):
+        pg.execute("INSERT INTO orders (thing_id) VALUES (99)")
+    pg.dispose()
+
+
+def test_sql_that_cannot_be_read_takes_a_full_backup(
+    pg: ThrowawayDB, project: Project, tmp_path: Path
+) -> None:
+    _history(project)
+    project.add("r4", "op.execute(\"DO $$ BEGIN UPDATE orders SET note = 'x'; END $$\")")
+    release = Release(pg, project.ini, write_config(tmp_path, {"backup": "targeted"}))
+    assert release("release", "--to", "r1").code == 0
+    (project.root / "versions" / "r3.py").unlink()
+    project.revisions.remove("r3")
+    (project.root / "versions" / "r4.py").write_text(
+        (project.root / "versions" / "r4.py").read_text().replace("'r3'", "'r2'")
+    )
+
+    done = release()
+
+    assert done.code == 0, done.stderr
+    backup = next(s for s in done.report["steps"] if s["name"] == "backup")
+    assert backup["detail"].startswith("full instead of targeted (revision r4: cannot read 'DO $$")
+    assert done.report["backup"]["path"].endswith(".dump")
+    pg.dispose()
+
+
+def test_targeted_elsewhere_than_postgresql_is_bad_input(
+    lite: ThrowawayDB, project: Project, tmp_path: Path
+) -> None:
+    _history(project)
+    release = Release(lite, project.ini, write_config(tmp_path, {"backup": "targeted"}))
+
+    refused = release()
+
+    assert refused.code == 2, refused.stderr
+    assert "backup: targeted is for PostgreSQL" in refused.stderr
+    assert lite.tables() == []
+
+
+def test_the_rehearsal_runs_on_the_targeted_copy(
+    pg: ThrowawayDB, project: Project, tmp_path: Path
+) -> None:
+    _history(project)
+    (project.root / "versions" / "r3.py").unlink()
+    project.revisions.remove("r3")
+    config = write_config(tmp_path, {"backup": "targeted", "rehearse": "always"})
+    release = Release(pg, project.ini, config)
+    assert release("release", "--to", "r1").code == 0
+
+    done = release()
+
+    assert done.code == 0, done.stderr
+    rehearsal = done.report["data"]["rehearsal"]
+    assert rehearsal["copy"] == "targeted"
+    # r2's downgrade raised on the copy (things' rows were there for r2 to rewrite):
+    # the release goes on and would roll back by restoring the targeted backup.
+    assert rehearsal["rolls_back_by_restore"]["revision"] == "r2"
+    assert pg.revision() == "r2"
+    assert pg.scalar("SELECT count(*) FROM things WHERE name = 'renamed'") == 5
+    pg.dispose()
