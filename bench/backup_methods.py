@@ -1,15 +1,18 @@
 """The release's safety step against database size, per backup method.
 
 A private PostgreSQL archives its WAL through pgBackRest (tests/archived_pg.py); a
-database on it is filled with pgbench's tables to each size, and ``slipway db backup``
-runs with ``backup: full`` (a dump), then ``backup: restore_point`` (a named restore
-point whose WAL segment is archived before the step ends). The backup step's own
-duration is read from the report. The 1 TB figure beside the plot is each method's
+database on it is filled with pgbench's tables to each size, plus a table ``at_risk``
+of about ``--at-risk-mb`` that the one pending revision rewrites (``UPDATE``), and
+``slipway db backup`` runs with ``backup: full`` (a dump), ``backup: restore_point`` (a
+named restore point whose WAL segment is archived before the step ends), ``backup:
+targeted`` (the rows of ``at_risk`` and the schema of everything) and both of the last
+two, as a release of that revision would. The backup step's own duration is read from
+the report. The 1 TB figure beside the plot is each method's
 least-squares line through the measured sizes, taken to 1 TB (never below the largest
 time measured: a cost that does not grow stays where it was).
 
-    python bench/backup_methods.py [--sizes-mb 100 1000 2000] [--runs 3]
-        [--out bench/results]
+    python bench/backup_methods.py [--sizes-mb 100 1000 2000] [--at-risk-mb 50]
+        [--runs 3] [--out bench/results]
 
 Results: ``backup_methods.json``, ``backup_methods.md`` and, where matplotlib is
 installed, ``backup_methods.png``.
@@ -26,6 +29,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import sqlalchemy as sa
+
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
 from archived_pg import STANZA, Archived, archived_server, bindir
@@ -34,12 +39,13 @@ from release_scaling import write_project
 
 BIN = Path(sys.executable).parent
 TB_MB = 1024 * 1024
-METHODS = ("full", "restore_point")
+METHODS = ("full", "restore_point", "targeted", "[restore_point, targeted]")
 
 
-def fill(server: Archived, database: str, size_mb: int, work: Path) -> int:
+def fill(server: Archived, database: str, size_mb: int, at_risk_mb: int, work: Path) -> int:
     """A new database released to the project's revision, then pgbench's tables at the
-    scale that makes about ``size_mb``; the bytes it holds."""
+    scale that makes about ``size_mb`` and ``at_risk`` of about ``at_risk_mb``; the
+    bytes it holds."""
     server.execute(f"DROP DATABASE IF EXISTS {database}", f"CREATE DATABASE {database}")
     url = server.url(database).render_as_string(hide_password=False)
     prepare = config(work, server, "false")
@@ -66,13 +72,31 @@ def fill(server: Archived, database: str, size_mb: int, work: Path) -> int:
         check=True,
         capture_output=True,
     )
+    rows = at_risk_mb * 2**20 // 120  # about 120 bytes a row on disk
+    on = server.url(database)
+    engine = sa.create_engine(on, poolclass=sa.pool.NullPool)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE TABLE at_risk AS SELECT i AS id, md5(i::text) || md5(i::text) AS body "
+            f"FROM generate_series(1, {rows}) i"
+        )
+    engine.dispose()
     size = server.scalar(f"SELECT pg_database_size('{database}')")
     assert isinstance(size, int)
     return size
 
 
+def pending_rewrite(root: Path) -> None:
+    """The pending revision: it rewrites ``at_risk`` (what a targeted backup holds)."""
+    (root / "versions" / "rewrite.py").write_text(
+        "from alembic import op\n\nrevision = 'rewrite'\ndown_revision = 'r0000'\n\n\n"
+        "def upgrade():\n    op.execute(\"UPDATE at_risk SET body = upper(body)\")\n\n\n"
+        "def downgrade():\n    op.execute(\"UPDATE at_risk SET body = lower(body)\")\n"
+    )
+
+
 def config(root: Path, server: Archived, method: str) -> Path:
-    path = root / f"slipway-{method}.yml"
+    path = root / f"slipway-{method.strip('[]').replace(', ', '+')}.yml"
     path.write_text(
         "environments:\n  bench:\n    database_url_env: BENCH_DB_URL\n"
         f"    alembic_ini: {root / 'alembic.ini'}\n"
@@ -114,6 +138,7 @@ def fit(points: list[tuple[float, float]]) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes-mb", type=int, nargs="+", default=[100, 1000, 2000])
+    parser.add_argument("--at-risk-mb", type=int, default=50)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
@@ -123,7 +148,9 @@ def main() -> None:
         write_project(work, 1)
         with archived_server() as server:
             for size_mb in args.sizes_mb:
-                made = fill(server, "bench", size_mb, work)
+                (work / "versions" / "rewrite.py").unlink(missing_ok=True)
+                made = fill(server, "bench", size_mb, args.at_risk_mb, work)
+                pending_rewrite(work)
                 url = server.url("bench").render_as_string(hide_password=False)
                 for method in METHODS:
                     cfg = config(work, server, method)
