@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import Project, Release, ThrowawayDB, write_config
+from conftest import Project, Release, ThrowawayDB, throwaway, write_config
 
 from slipway.targeted import read
 
@@ -36,6 +37,7 @@ def _read(*statements: str) -> tuple[set[str], list[str]]:
         (["ALTER TABLE things RENAME TO stuff"], {"things"}),
         (["ALTER TABLE things RENAME COLUMN name TO title"], {"things"}),
         (["ALTER TABLE things MODIFY name VARCHAR(10) NOT NULL"], {"things"}),
+        (["UPDATE `order` SET `desc` = 'x'"], {"order"}),
         (["INSERT INTO things (id) VALUES (1)"], {"things"}),
         # made by the release itself: nothing of before is at risk
         (["CREATE TABLE audit (id INT)", "INSERT INTO audit VALUES (1)"], set()),
@@ -45,6 +47,8 @@ def _read(*statements: str) -> tuple[set[str], list[str]]:
                 "ALTER TABLE things ALTER COLUMN label SET NOT NULL",
                 "CREATE INDEX ix ON things (label)",
                 "ALTER TABLE things ADD CONSTRAINT uq UNIQUE (label)",
+                "ALTER TABLE things DROP FOREIGN KEY fk_1, DROP INDEX ix_2",
+                "ALTER TABLE things DROP CONSTRAINT ck_3",
                 "CREATE VIEW v AS SELECT 1",
                 "UPDATE alembic_version SET version_num='r2' WHERE version_num = 'r1'",
             ],
@@ -132,7 +136,10 @@ class Writer:
             n += 1
             try:
                 with self.engine.begin() as conn:
-                    conn.exec_driver_sql("SET lock_timeout = '20s'")
+                    if conn.dialect.name == "postgresql":
+                        conn.exec_driver_sql("SET lock_timeout = '20s'")
+                    else:
+                        conn.exec_driver_sql("SET SESSION lock_wait_timeout = 20")
                     new = conn.exec_driver_sql(
                         "INSERT INTO orders (thing_id, note) "
                         f"VALUES ({n % 5 + 1}, 'app {n}') RETURNING id"
@@ -152,9 +159,15 @@ class Writer:
         self.engine.dispose()
 
 
+@pytest.fixture(params=["postgresql", "mariadb"])
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ThrowawayDB]:
+    yield from throwaway(request.param, tmp_path)
+
+
 def test_a_failed_rollback_restores_the_tables_at_risk_and_keeps_the_applications_writes(
-    pg: ThrowawayDB, project: Project, tmp_path: Path
+    server: ThrowawayDB, project: Project, tmp_path: Path
 ) -> None:
+    pg = server
     _history(project)
     # r3 fails wherever it runs: a rehearsal would refuse it before the target.
     config = write_config(tmp_path, {"backup": "targeted", "rehearse": "never"})
@@ -182,7 +195,8 @@ def test_a_failed_rollback_restores_the_tables_at_risk_and_keeps_the_application
     assert "audit" not in pg.tables()
     # Every write the application committed, before, during and after the undo, is there.
     assert len(written) > during + 5, "the application wrote nothing during the release"
-    kept = set(pg.engine().connect().exec_driver_sql("SELECT id FROM orders").scalars())
+    with pg.engine().connect() as conn:
+        kept = set(conn.exec_driver_sql("SELECT id FROM orders").scalars())
     assert written <= kept
     assert kept - written == {1, 2}  # r1's own rows
     assert pg.scalar("SELECT note FROM orders WHERE id = 1") == "first"
@@ -217,7 +231,7 @@ def test_sql_that_cannot_be_read_takes_a_full_backup(
     pg.dispose()
 
 
-def test_targeted_elsewhere_than_postgresql_is_bad_input(
+def test_targeted_on_sqlite_is_bad_input(
     lite: ThrowawayDB, project: Project, tmp_path: Path
 ) -> None:
     _history(project)
@@ -226,7 +240,7 @@ def test_targeted_elsewhere_than_postgresql_is_bad_input(
     refused = release()
 
     assert refused.code == 2, refused.stderr
-    assert "backup: targeted is for PostgreSQL" in refused.stderr
+    assert "backup: targeted is for PostgreSQL and MariaDB/MySQL" in refused.stderr
     assert lite.tables() == []
 
 
@@ -251,3 +265,67 @@ def test_the_rehearsal_runs_on_the_targeted_copy(
     assert pg.revision() == "r2"
     assert pg.scalar("SELECT count(*) FROM things WHERE name = 'renamed'") == 5
     pg.dispose()
+
+
+def test_dropped_tables_and_columns_come_back_with_their_rows(
+    server: ThrowawayDB, project: Project, tmp_path: Path
+) -> None:
+    db = server
+    project.add(
+        "r1",
+        """
+        t = op.create_table("things", sa.Column("id", sa.Integer, primary_key=True),
+                            sa.Column("name", sa.String(50)), sa.Column("size", sa.Integer))
+        op.bulk_insert(t, [{"name": f"thing {i}", "size": i} for i in range(1, 51)])
+        g = op.create_table("tags", sa.Column("id", sa.Integer, primary_key=True),
+                            sa.Column("thing_id", sa.Integer, sa.ForeignKey("things.id")))
+        op.bulk_insert(g, [{"id": i, "thing_id": i} for i in range(1, 21)])
+        n = op.create_table("notes", sa.Column("id", sa.Integer, primary_key=True),
+                            sa.Column("tag_id", sa.Integer,
+                                      sa.ForeignKey("tags.id", name="notes_tag_fk")))
+        op.bulk_insert(n, [{"id": i, "tag_id": i} for i in range(1, 11)])
+        if op.get_bind().dialect.name == "postgresql":
+            op.execute("GRANT SELECT ON tags TO PUBLIC")
+        """,
+    )
+    project.add(
+        "r2",
+        """
+        op.drop_constraint("notes_tag_fk", "notes", type_="foreignkey")
+        op.drop_table("tags")
+        op.drop_column("things", "size")
+        mood = sa.Enum("happy", "sad", name="mood")
+        if op.get_bind().dialect.name == "postgresql":
+            mood.create(op.get_bind())
+        op.add_column("notes", sa.Column("mood", mood, nullable=True))
+        op.create_unique_constraint("uq_notes_mood", "notes", ["id", "mood"])
+        op.create_foreign_key("notes_thing_fk", "notes", "things", ["id"], ["id"])
+        """,
+        'raise RuntimeError("this downgrade cannot run")',
+    )
+    project.add("r3", 'op.execute("ALTER TABLE things ADD CONSTRAINT neg CHECK (id < 0)")')
+    config = write_config(tmp_path, {"backup": "targeted", "rehearse": "never"})
+    release = Release(db, project.ini, config)
+    assert release("release", "--to", "r1").code == 0
+    before = (db.schema(), db.contents())
+    grants = (
+        "SELECT count(*) FROM information_schema.role_table_grants "
+        "WHERE grantee = 'PUBLIC' AND table_schema = 'public'"
+    )
+    granted = db.scalar(grants) if db.kind == "postgresql" else 1
+
+    failed = release()
+
+    assert failed.code == 5, failed.stderr
+    assert sorted(failed.report["data"]["targeted"]["tables"]) == ["tags", "things"]
+    assert (db.schema(), db.contents()) == before
+    assert db.revision() == "r1"
+    if db.kind == "postgresql":
+        assert db.scalar(grants) == granted == 1
+    # The key goes on where it was, and the foreign keys hold again.
+    db.execute("INSERT INTO things (name) VALUES ('new')")
+    assert db.scalar("SELECT max(id) FROM things") == 51
+    with pytest.raises(sa.exc.IntegrityError):
+        db.execute("INSERT INTO notes (id, tag_id) VALUES (99, 99)")
+    db.dispose()
+

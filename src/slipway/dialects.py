@@ -34,7 +34,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, pool, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 
-from slipway import pgtables
+from slipway import mytables, pgtables, schema, targeted
 from slipway.artifacts import private_file
 from slipway.errors import BadInput, LockHeld, Refused, SlipwayError, first_line
 from slipway.ledger import Kept
@@ -778,7 +778,7 @@ class PostgreSQL(Dialect):
             ],
             env=self._pg_env(),
         )
-        pgtables.write_start(folder, described, present)
+        targeted.write_start(folder, described, present)
         return present
 
     def restore_tables(self, folder: Path, waits: Iterable[float]) -> str:
@@ -1209,6 +1209,27 @@ class MySQL(Dialect):
         return version
 
     def backup(self, target: Path, lock_wait_s: float, jobs: int) -> None:
+        self._dump(target, lock_wait_s, [])
+
+    targeted_backups = True
+
+    def backup_tables(
+        self, folder: Path, tables: set[str], described: dict[str, Any], lock_wait_s: float
+    ) -> list[str]:
+        database = self.url.database or ""
+        engine = self._autocommit_engine()
+        try:
+            with engine.connect() as conn:
+                live = self._tables(conn, database)
+        finally:
+            engine.dispose()
+        present = sorted(tables & set(live))
+        ignore = [f"--ignore-table-data={database}.{t}" for t in live if t not in present]
+        self._dump(folder / DUMP, lock_wait_s, ignore)
+        targeted.write_start(folder, described, present)
+        return present
+
+    def _dump(self, target: Path, lock_wait_s: float, extra: list[str]) -> None:
         private_file(target)
         with self._option_file() as (opts, fd), self._dump_lock_watch(lock_wait_s) as ended:
             try:
@@ -1221,6 +1242,7 @@ class MySQL(Dialect):
                         "--triggers",
                         "--hex-blob",
                         "--no-tablespaces",
+                        *extra,
                         f"--result-file={target}",
                         self.url.database or "",
                     ],
@@ -1351,6 +1373,174 @@ class MySQL(Dialect):
                     conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{old}`")
         finally:
             engine.dispose()
+
+    def restore_tables(self, folder: Path, waits: Iterable[float]) -> str:
+        """The targeted undo as one swap (see slipway.mytables): the dump is loaded into
+        a database of its own beside this one; each other table gets its start shape
+        back by one ALTER TABLE; one RENAME TABLE moves the tables at risk and those the
+        release created out (into a third database, dropped) and the loaded ones in;
+        the start's views, triggers and foreign keys are made again; then the schema is
+        compared with the start's. The run history is not touched."""
+        start, present = targeted.read_start(folder)
+        database = self.url.database or ""
+        stem = f"{database[:40]}_swr_"
+        token = secrets.token_hex(4)
+        loaded, old = stem + token, stem + "old_" + token
+        engine = self._autocommit_engine()
+        try:
+            with engine.connect() as conn:
+                self._sweep(conn, stem)
+                conn.exec_driver_sql(f"CREATE DATABASE `{loaded}`")
+            try:
+                with self._option_file() as (opts, fd), (folder / DUMP).open("rb") as dump:
+                    _run([self._client_tool(), opts, loaded], stdin=dump, pass_fds=(fd,))
+                scratch = self._engine_on(loaded)
+                try:
+                    with scratch.connect() as conn:
+                        creates = {
+                            t: str(
+                                conn.exec_driver_sql(f"SHOW CREATE TABLE {mytables.q(t)}").one()[1]
+                            )
+                            for t in self._tables(conn, loaded)
+                        }
+                        restored: list[tuple[str, str, str]] = []
+                        self._take_views_and_triggers(conn, restored)
+                finally:
+                    scratch.dispose()
+                target = self._engine_on(database)
+                try:
+                    said = self._undo_in_time(
+                        engine, target, (database, loaded, old), creates, set(present), waits
+                    )
+                    with target.connect() as conn:
+                        self._create_views_and_triggers(conn, restored)
+                        self._foreign_keys_back(conn, creates)
+                        after = schema.describe(conn)
+                finally:
+                    target.dispose()
+            finally:
+                with engine.connect() as conn:
+                    conn.exec_driver_sql("SET SESSION foreign_key_checks = 0")
+                    conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{loaded}`")
+                    conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{old}`")
+        except mytables.Unrestorable as err:
+            raise ToolFailed(str(err)) from err
+        except DBAPIError as err:
+            if self.is_lock_timeout(err):
+                raise LockWaitTimeout(f"targeted restore: {first_line(err)}") from err
+            raise ToolFailed(f"targeted restore: {first_line(err)}") from err
+        finally:
+            engine.dispose()
+        if schema.fingerprint_of(after) != schema.fingerprint_of(start):
+            raise ToolFailed(
+                "the targeted restore did not give the schema the run found: "
+                + "; ".join(schema.diff(start, after)[:3])
+            )
+        return said
+
+    def _undo_in_time(
+        self,
+        engine: Engine,
+        target: Engine,
+        names: tuple[str, str, str],
+        creates: dict[str, str],
+        at_risk: set[str],
+        waits: Iterable[float],
+    ) -> str:
+        """Each other table's start shape, then the swap, each waiting for the
+        application's metadata locks at most one timeout of ``waits`` per try."""
+        database, loaded, old = names
+        start_tables = set(creates)
+        kept = {t for t in start_tables - at_risk if not t.startswith("slipway_")}
+        last: LockWaitTimeout | None = None
+        for timeout in waits:
+            wait = f"SET SESSION lock_wait_timeout = {max(1, math.ceil(timeout))}"
+            with target.connect() as tconn, engine.connect() as conn:
+                tconn.exec_driver_sql(wait)
+                conn.exec_driver_sql(wait)
+                live = set(self._tables(tconn, database))
+                gone = sorted(kept - live)
+                if gone:
+                    raise mytables.Unrestorable(
+                        f"table {gone[0]} is gone and its rows are not in the targeted backup"
+                    )
+                taken: list[tuple[str, str, str]] = []
+                try:
+                    for table in sorted(kept):
+                        now = str(
+                            tconn.exec_driver_sql(f"SHOW CREATE TABLE {mytables.q(table)}").one()[1]
+                        )
+                        alter = mytables.alter_back(
+                            table, mytables.shape(creates[table]), mytables.shape(now)
+                        )
+                        if alter:
+                            tconn.exec_driver_sql(alter)
+                    self._take_views_and_triggers(tconn, taken)
+                    out = sorted(
+                        (live & at_risk)
+                        | {t for t in live - start_tables if not t.startswith("slipway_")}
+                    )
+                    moves = [
+                        f"`{database}`.{mytables.q(t)} TO `{old}`.{mytables.q(t)}" for t in out
+                    ]
+                    moves += [
+                        f"`{loaded}`.{mytables.q(t)} TO `{database}`.{mytables.q(t)}"
+                        for t in sorted(at_risk & start_tables)
+                    ]
+                    conn.exec_driver_sql(f"CREATE DATABASE `{old}`")
+                    if moves:
+                        conn.exec_driver_sql("RENAME TABLE " + ", ".join(moves))
+                    return (
+                        f"restored {len(at_risk & start_tables)} table(s) with their rows "
+                        f"({', '.join(sorted(at_risk & start_tables))}); {len(kept)} other "
+                        "table(s) kept their rows"
+                    )
+                except DBAPIError as err:
+                    if not self.is_lock_timeout(err):
+                        raise
+                    own = f"SET SESSION lock_wait_timeout = {max(1, int(self.lock_timeout_s))}"
+                    tconn.exec_driver_sql(own)
+                    self._create_views_and_triggers(tconn, taken)
+                    conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{old}`")
+                    last = LockWaitTimeout(
+                        f"the targeted restore waited {timeout:g} s: {first_line(err)}"
+                    )
+                    log.warning("restore: %s", last)
+        raise last or LockWaitTimeout("no try was allowed")
+
+    @staticmethod
+    def _foreign_keys_back(conn: Connection, creates: dict[str, str]) -> None:
+        """Every table's foreign keys as at the start: those the release added or that
+        point elsewhere since the swap dropped, the start's added again once no row
+        breaks them (added without the server's check, which would copy the table)."""
+        for table in sorted(creates):
+            if table.startswith("slipway_"):
+                continue
+            start = mytables.shape(creates[table]).foreign
+            now = str(conn.exec_driver_sql(f"SHOW CREATE TABLE {mytables.q(table)}").one()[1])
+            live = mytables.shape(now).foreign
+            drops = [
+                f"DROP FOREIGN KEY {mytables.q(n)}" for n, ln in live.items() if start.get(n) != ln
+            ]
+            adds = [(n, ln) for n, ln in start.items() if live.get(n) != ln]
+            if drops:
+                conn.exec_driver_sql(f"ALTER TABLE {mytables.q(table)} " + ", ".join(drops))
+            for name, line in adds:
+                fk = mytables.foreign_key(name, line)
+                if conn.exec_driver_sql(mytables.orphans_sql(table, fk)).first() is not None:
+                    raise mytables.Unrestorable(
+                        f"foreign key {table}.{name}: rows of {table} point to rows of "
+                        f"{fk.parent} that the restored {fk.parent} does not have"
+                    )
+            if adds:
+                conn.exec_driver_sql("SET SESSION foreign_key_checks = 0")
+                try:
+                    conn.exec_driver_sql(
+                        f"ALTER TABLE {mytables.q(table)} "
+                        + ", ".join(f"ADD {ln}" for _, ln in adds)
+                    )
+                finally:
+                    conn.exec_driver_sql("SET SESSION foreign_key_checks = 1")
 
     def _swap_in_time(
         self, engine: Engine, target: Engine, names: tuple[str, str, str], waits: Iterable[float]

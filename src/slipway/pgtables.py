@@ -24,7 +24,6 @@ the release survive the undo.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import subprocess
@@ -36,9 +35,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, text
 
 from slipway import schema
-from slipway.artifacts import private_file
 from slipway.errors import first_line
-from slipway.targeted import DUMP, START
+from slipway.targeted import DUMP, read_start
 
 log = logging.getLogger(__name__)
 
@@ -135,19 +133,6 @@ def live_tables(conn: Connection) -> set[str]:
             )
         ).scalars()
     )
-
-
-def write_start(folder: Path, described: dict[str, Any], tables: list[str]) -> None:
-    path = folder / START
-    private_file(path)
-    path.write_text(
-        json.dumps({"schema": schema.pack(described), "tables": tables}), encoding="utf-8"
-    )
-
-
-def read_start(folder: Path) -> tuple[dict[str, Any], list[str]]:
-    data = json.loads((folder / START).read_text(encoding="utf-8"))
-    return schema.unpack(data["schema"]), list(data["tables"])
 
 
 # The undo ---------------------------------------------------------------------------

@@ -58,9 +58,10 @@ def preflight(run: Run, *, gate: bool = True, backup_early: bool = False) -> Sta
         pitr.check_dialect(run)
         if "targeted" in run.settings.options.backup_methods and not run.dialect.targeted_backups:
             raise BadInput(
-                f"backup: targeted is for PostgreSQL in this version; the database of "
+                f"backup: targeted is for PostgreSQL and MariaDB/MySQL; the database of "
                 f"{run.settings.env} is {run.dialect.name}",
-                hint="use backup: full for this environment",
+                hint="use backup: full for this environment (a SQLite backup is a copy of "
+                "its file)",
             )
         state = run.state()
         run.report.from_revision = state.current

@@ -18,10 +18,14 @@ where one is taken).
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from slipway import schema
+from slipway.artifacts import private_file
 from slipway.sqlrules import split
 
 # A targeted backup is a folder: the dump, and the schema as the run found it.
@@ -33,12 +37,25 @@ def is_targeted(path: Path) -> bool:
     return path.is_dir() and (path / START).is_file()
 
 
+def write_start(folder: Path, described: dict[str, Any], tables: list[str]) -> None:
+    path = folder / START
+    private_file(path)
+    path.write_text(
+        json.dumps({"schema": schema.pack(described), "tables": tables}), encoding="utf-8"
+    )
+
+
+def read_start(folder: Path) -> tuple[dict[str, Any], list[str]]:
+    data = json.loads((folder / START).read_text(encoding="utf-8"))
+    return schema.unpack(data["schema"]), list(data["tables"])
+
+
 def dump_of(path: Path) -> Path:
     """The dump file of a backup: the backup itself, or a targeted backup's dump."""
     return path / DUMP if is_targeted(path) else path
 
 
-_NAME = r'(?:"(?:[^"]|"")+"|[\w$]+)'
+_NAME = r'(?:"(?:[^"]|"")+"|`(?:[^`]|``)+`|[\w$]+)'
 _QNAME = rf"{_NAME}(?:\s*\.\s*{_NAME})?"
 _IF_EXISTS = r"(?:IF\s+EXISTS\s+)?"
 _IF_NOT_EXISTS = r"(?:IF\s+NOT\s+EXISTS\s+)?"
@@ -79,7 +96,8 @@ _RENAME_TABLE = re.compile(r"^RENAME\s+TABLE\s+(.+)$", re.I)
 _CLAUSE_SAFE = re.compile(
     r"^(?:ADD\s+(?:COLUMN\s+)?(?!CONSTRAINT\b|PRIMARY\b|UNIQUE\b|FOREIGN\b|CHECK\b|EXCLUDE\b)|"
     r"ADD\s+(?:CONSTRAINT\s|PRIMARY\s|UNIQUE\b|FOREIGN\s|CHECK\b)|"
-    r"DROP\s+CONSTRAINT\s|VALIDATE\s+CONSTRAINT\s|RENAME\s+CONSTRAINT\s|"
+    r"DROP\s+(?:CONSTRAINT|FOREIGN\s+KEY|INDEX|KEY|PRIMARY\s+KEY|CHECK)\b|"
+    r"VALIDATE\s+CONSTRAINT\s|RENAME\s+CONSTRAINT\s|"
     r"ALTER\s+(?:COLUMN\s+)?\S+\s+(?:SET|DROP)\s+(?:DEFAULT|NOT\s+NULL)\b)",
     re.I,
 )
@@ -110,6 +128,8 @@ def table_name(text: str) -> str:
     last = parts[-1] if parts else text.strip()
     if last.startswith('"'):
         return last[1:-1].replace('""', '"')
+    if last.startswith("`"):
+        return last[1:-1].replace("``", "`")
     return last.lower()
 
 
