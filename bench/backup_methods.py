@@ -90,8 +90,8 @@ def pending_rewrite(root: Path) -> None:
     """The pending revision: it rewrites ``at_risk`` (what a targeted backup holds)."""
     (root / "versions" / "rewrite.py").write_text(
         "from alembic import op\n\nrevision = 'rewrite'\ndown_revision = 'r0000'\n\n\n"
-        "def upgrade():\n    op.execute(\"UPDATE at_risk SET body = upper(body)\")\n\n\n"
-        "def downgrade():\n    op.execute(\"UPDATE at_risk SET body = lower(body)\")\n"
+        'def upgrade():\n    op.execute("UPDATE at_risk SET body = upper(body)")\n\n\n'
+        'def downgrade():\n    op.execute("UPDATE at_risk SET body = lower(body)")\n'
     )
 
 

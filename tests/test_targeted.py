@@ -328,4 +328,3 @@ def test_dropped_tables_and_columns_come_back_with_their_rows(
     with pytest.raises(sa.exc.IntegrityError):
         db.execute("INSERT INTO notes (id, tag_id) VALUES (99, 99)")
     db.dispose()
-
