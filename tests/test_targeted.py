@@ -8,6 +8,7 @@ was, and the application's writes to the other tables during the release stay.
 
 from __future__ import annotations
 
+import shlex
 import threading
 import time
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import Project, Release, ThrowawayDB, throwaway, write_config
+from conftest import Project, Release, ThrowawayDB, held, slipway, throwaway, write_config
 
 from slipway.targeted import read
 
@@ -95,8 +96,12 @@ def _history(project: Project) -> None:
         op.create_index("ix_orders_thing", "orders", ["thing_id"])
         op.execute("INSERT INTO orders (thing_id, note) VALUES (1, 'first'), (2, 'second')")
         op.execute("CREATE VIEW thing_names AS SELECT name FROM things")
+        s = op.create_table("settings", sa.Column("id", sa.Integer, primary_key=True),
+                            sa.Column("v", sa.Integer))
+        op.bulk_insert(s, [{"id": 1, "v": 1}])
         """,
         """
+        op.drop_table("settings")
         op.execute("DROP VIEW thing_names")
         op.drop_table("orders")
         op.drop_table("things")
@@ -327,4 +332,41 @@ def test_dropped_tables_and_columns_come_back_with_their_rows(
     assert db.scalar("SELECT max(id) FROM things") == 51
     with pytest.raises(sa.exc.IntegrityError):
         db.execute("INSERT INTO notes (id, tag_id) VALUES (99, 99)")
+    db.dispose()
+
+
+def test_an_undo_that_cannot_get_its_locks_changes_nothing_and_names_the_restore(
+    server: ThrowawayDB, project: Project, tmp_path: Path
+) -> None:
+    db = server
+    _history(project)
+    (project.root / "versions" / "r3.py").unlink()
+    project.revisions.remove("r3")
+    # r3 rewrites settings, and waits for the application's row lock until it gives up.
+    project.add("r3", 'op.execute("UPDATE settings SET v = 3")')
+    config = write_config(
+        tmp_path, {"backup": "targeted", "rehearse": "never", "lock_timeouts_s": [1]}
+    )
+    release = Release(db, project.ini, config)
+    assert release("release", "--to", "r1").code == 0
+    before = (db.schema(), db.contents())
+
+    with held(db, "SELECT * FROM settings WHERE id = 1 FOR UPDATE"):
+        failed = release()
+        assert failed.code == 6, failed.stderr
+        assert failed.report["outcome"] == "needs_attention"
+        assert sorted(failed.report["data"]["targeted"]["tables"]) == ["settings", "things"]
+        restore = next(s for s in failed.report["steps"] if s["name"] == "restore")
+        assert restore["status"] == "failed" and "gave up waiting" in restore["detail"]
+        # Nothing of the undo happened: the database is as the failed rollback left it.
+        assert db.revision() == "r2"
+        assert "audit" in db.tables()
+    command = failed.report["next_command"]
+    assert command.startswith("slipway db restore --backup ") and ".tables --yes" in command
+
+    done = slipway(*shlex.split(command)[1:], "--json", env={"TEST_DB_URL": db.url_str})
+
+    assert done.code == 0, done.stderr
+    assert db.revision() == "r1"
+    assert (db.schema(), db.contents()) == before
     db.dispose()

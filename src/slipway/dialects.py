@@ -1410,10 +1410,14 @@ class MySQL(Dialect):
                 target = self._engine_on(database)
                 try:
                     said = self._undo_in_time(
-                        engine, target, (database, loaded, old), creates, set(present), waits
+                        target,
+                        (database, loaded, old),
+                        creates,
+                        set(present),
+                        restored,
+                        waits,
                     )
                     with target.connect() as conn:
-                        self._create_views_and_triggers(conn, restored)
                         self._foreign_keys_back(conn, creates)
                         after = schema.describe(conn)
                 finally:
@@ -1440,72 +1444,86 @@ class MySQL(Dialect):
 
     def _undo_in_time(
         self,
-        engine: Engine,
         target: Engine,
         names: tuple[str, str, str],
         creates: dict[str, str],
         at_risk: set[str],
+        restored: list[tuple[str, str, str]],
         waits: Iterable[float],
     ) -> str:
-        """Each other table's start shape, then the swap, each waiting for the
-        application's metadata locks at most one timeout of ``waits`` per try."""
+        """The swap: with the views dropped (DROP VIEW cannot run under LOCK TABLES),
+        every table of the database and the loaded tables at risk are locked for
+        writing, waiting at most one timeout of ``waits`` per try (a try that gives up
+        puts the views back: nothing changed); under the locks the triggers are
+        dropped, each other table gets its start shape, the tables at risk and those
+        the release created move out and the loaded ones in, and the start's triggers
+        are made; once unlocked, the start's views."""
         database, loaded, old = names
+        q = mytables.q
         start_tables = set(creates)
         kept = {t for t in start_tables - at_risk if not t.startswith("slipway_")}
+        incoming = sorted(at_risk & start_tables)
         last: LockWaitTimeout | None = None
         for timeout in waits:
             wait = f"SET SESSION lock_wait_timeout = {max(1, math.ceil(timeout))}"
-            with target.connect() as tconn, engine.connect() as conn:
-                tconn.exec_driver_sql(wait)
+            with target.connect() as conn:
                 conn.exec_driver_sql(wait)
-                live = set(self._tables(tconn, database))
+                live = set(self._tables(conn, database))
                 gone = sorted(kept - live)
                 if gone:
                     raise mytables.Unrestorable(
                         f"table {gone[0]} is gone and its rows are not in the targeted backup"
                     )
-                taken: list[tuple[str, str, str]] = []
+                outgoing = sorted(
+                    (live & at_risk)
+                    | {t for t in live - start_tables if not t.startswith("slipway_")}
+                )
+                views: list[tuple[str, str, str]] = []
+                self._take_views_and_triggers(conn, views, kinds=("view",))
+                conn.exec_driver_sql(f"CREATE DATABASE IF NOT EXISTS `{old}`")
+                locks = [f"`{database}`.{q(t)} WRITE" for t in sorted(live)]
+                locks += [f"`{loaded}`.{q(t)} WRITE" for t in incoming]
                 try:
-                    for table in sorted(kept):
-                        now = str(
-                            tconn.exec_driver_sql(f"SHOW CREATE TABLE {mytables.q(table)}").one()[1]
-                        )
-                        alter = mytables.alter_back(
-                            table, mytables.shape(creates[table]), mytables.shape(now)
-                        )
-                        if alter:
-                            tconn.exec_driver_sql(alter)
-                    self._take_views_and_triggers(tconn, taken)
-                    out = sorted(
-                        (live & at_risk)
-                        | {t for t in live - start_tables if not t.startswith("slipway_")}
-                    )
-                    moves = [
-                        f"`{database}`.{mytables.q(t)} TO `{old}`.{mytables.q(t)}" for t in out
-                    ]
-                    moves += [
-                        f"`{loaded}`.{mytables.q(t)} TO `{database}`.{mytables.q(t)}"
-                        for t in sorted(at_risk & start_tables)
-                    ]
-                    conn.exec_driver_sql(f"CREATE DATABASE `{old}`")
-                    if moves:
-                        conn.exec_driver_sql("RENAME TABLE " + ", ".join(moves))
-                    return (
-                        f"restored {len(at_risk & start_tables)} table(s) with their rows "
-                        f"({', '.join(sorted(at_risk & start_tables))}); {len(kept)} other "
-                        "table(s) kept their rows"
-                    )
+                    conn.exec_driver_sql("LOCK TABLES " + ", ".join(locks))
                 except DBAPIError as err:
                     if not self.is_lock_timeout(err):
                         raise
                     own = f"SET SESSION lock_wait_timeout = {max(1, int(self.lock_timeout_s))}"
-                    tconn.exec_driver_sql(own)
-                    self._create_views_and_triggers(tconn, taken)
-                    conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{old}`")
+                    conn.exec_driver_sql(own)
+                    self._create_views_and_triggers(conn, views)
                     last = LockWaitTimeout(
-                        f"the targeted restore waited {timeout:g} s: {first_line(err)}"
+                        f"the targeted restore waited {timeout:g} s for a metadata lock: "
+                        f"{first_line(err)}"
                     )
                     log.warning("restore: %s", last)
+                    continue
+                try:
+                    self._take_views_and_triggers(conn, [], kinds=("trigger",))
+                    for table in sorted(kept):
+                        now = conn.exec_driver_sql(f"SHOW CREATE TABLE {q(table)}").one()[1]
+                        alter = mytables.alter_back(
+                            table, mytables.shape(creates[table]), mytables.shape(str(now))
+                        )
+                        if alter:
+                            conn.exec_driver_sql(alter)
+                    for table in outgoing:
+                        conn.exec_driver_sql(
+                            f"ALTER TABLE `{database}`.{q(table)} RENAME TO `{old}`.{q(table)}"
+                        )
+                    for table in incoming:
+                        conn.exec_driver_sql(
+                            f"ALTER TABLE `{loaded}`.{q(table)} RENAME TO `{database}`.{q(table)}"
+                        )
+                    self._create_views_and_triggers(
+                        conn, [r for r in restored if r[0] == "trigger"]
+                    )
+                finally:
+                    conn.exec_driver_sql("UNLOCK TABLES")
+                self._create_views_and_triggers(conn, [r for r in restored if r[0] == "view"])
+            return (
+                f"restored {len(incoming)} table(s) with their rows ({', '.join(incoming)}); "
+                f"{len(kept)} other table(s) kept their rows"
+            )
         raise last or LockWaitTimeout("no try was allowed")
 
     @staticmethod
@@ -1582,28 +1600,37 @@ class MySQL(Dialect):
         )
 
     @staticmethod
-    def _take_views_and_triggers(conn: Connection, taken: list[tuple[str, str, str]]) -> None:
-        """The views and triggers of the connection's database as (kind, sql_mode, CREATE
-        statement), appended to ``taken`` as each is dropped from it: ``RENAME TABLE``
-        moves neither a view nor a table with triggers to another database."""
-        views = conn.execute(
-            text(
-                "SELECT table_name FROM information_schema.views "
-                "WHERE table_schema = DATABASE() ORDER BY table_name"
-            )
-        ).scalars()
-        triggers = conn.execute(
-            text(
-                "SELECT trigger_name FROM information_schema.triggers "
-                "WHERE trigger_schema = DATABASE() ORDER BY event_object_table, "
-                "action_timing, event_manipulation, action_order"
-            )
-        ).scalars()
-        for view in list(views):
+    def _take_views_and_triggers(
+        conn: Connection,
+        taken: list[tuple[str, str, str]],
+        kinds: tuple[str, ...] = ("view", "trigger"),
+    ) -> None:
+        """The views and triggers (``kinds``) of the connection's database as (kind,
+        sql_mode, CREATE statement), appended to ``taken`` as each is dropped from it:
+        ``RENAME TABLE`` moves neither a view nor a table with triggers to another
+        database."""
+        views = list(
+            conn.execute(
+                text(
+                    "SELECT table_name FROM information_schema.views "
+                    "WHERE table_schema = DATABASE() ORDER BY table_name"
+                )
+            ).scalars()
+        )
+        triggers = list(
+            conn.execute(
+                text(
+                    "SELECT trigger_name FROM information_schema.triggers "
+                    "WHERE trigger_schema = DATABASE() ORDER BY event_object_table, "
+                    "action_timing, event_manipulation, action_order"
+                )
+            ).scalars()
+        )
+        for view in views if "view" in kinds else []:
             row = conn.exec_driver_sql(f"SHOW CREATE VIEW `{view}`").one()
             conn.exec_driver_sql(f"DROP VIEW `{view}`")
             taken.append(("view", "", str(row[1])))
-        for trigger in list(triggers):
+        for trigger in triggers if "trigger" in kinds else []:
             row = conn.exec_driver_sql(f"SHOW CREATE TRIGGER `{trigger}`").one()
             conn.exec_driver_sql(f"DROP TRIGGER `{trigger}`")
             taken.append(("trigger", str(row[1]), str(row[2])))
