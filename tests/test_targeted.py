@@ -71,6 +71,8 @@ def test_the_tables_at_risk_are_read_from_the_sql(statements: list[str], tables:
         "DROP TYPE mood CASCADE",
         "SELECT purge_old_rows()",
         "ALTER TABLE things SET SCHEMA archive",
+        "UPDATE archive.things SET name = 'x'",
+        "DROP TABLE things, archive.old_things",
     ],
 )
 def test_what_cannot_be_read_is_named(statement: str) -> None:
@@ -370,3 +372,31 @@ def test_an_undo_that_cannot_get_its_locks_changes_nothing_and_names_the_restore
     assert db.revision() == "r1"
     assert (db.schema(), db.contents()) == before
     db.dispose()
+
+
+def test_a_staged_release_backs_up_and_restores_the_tables_at_risk(
+    pg: ThrowawayDB, project: Project, tmp_path: Path
+) -> None:
+    """Steps as separate processes (as the Ansible role runs them): the backup step
+    reads what is at risk itself, and the rollback of the run restores it."""
+    _history(project)
+    config = write_config(tmp_path, {"backup": "targeted", "rehearse": "never"})
+    step = Release(pg, project.ini, config)
+    assert step("release", "--to", "r1").code == 0
+    before = (pg.schema(), pg.contents())
+
+    run_id = step("preflight").report["run_id"]
+    for name in ("claim", "backup", "render"):
+        result = step(name, "--run-id", run_id)
+        assert result.code == 0, (name, result.stderr)
+    assert step("apply", "--run-id", run_id).code == 6
+    pg.execute("INSERT INTO orders (thing_id, note) VALUES (2, 'while it was down')")
+    ended = step("rollback", "--run-id", run_id)
+
+    assert ended.code == 5, ended.stderr
+    assert ended.report["backup"]["path"].endswith(".tables")
+    assert pg.revision() == "r1"
+    assert pg.schema() == before[0]
+    assert pg.contents()["things"] == before[1]["things"]
+    assert pg.scalar("SELECT count(*) FROM orders WHERE note = 'while it was down'") == 1
+    pg.dispose()

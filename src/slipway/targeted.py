@@ -133,6 +133,13 @@ def table_name(text: str) -> str:
     return last.lower()
 
 
+def elsewhere(text: str) -> bool:
+    """A name qualified with a schema other than ``public``: the targeted undo works in
+    the release's own schema only."""
+    parts = re.findall(_NAME, text.strip())
+    return len(parts) > 1 and parts[0].strip('"`').lower() != "public"
+
+
 def _names(listed: str) -> list[str]:
     return [table_name(p) for p in re.split(r"\s*,\s*", listed.strip()) if p.strip()]
 
@@ -144,15 +151,16 @@ def read_statement(reading: Reading, text: str) -> str | None:
         return None
     if _CREATE_ENUM.match(text) or _HARMLESS.match(text):
         return None
-    if m := _DROP_TABLE.match(text):
-        for name in _names(m.group(1)):
-            reading.touch(name)
-        return None
-    if m := _TRUNCATE.match(text):
+    if m := _DROP_TABLE.match(text) or _TRUNCATE.match(text):
+        listed = re.split(r"\s*,\s*", m.group(1).strip())
+        if any(elsewhere(p) for p in listed):
+            return text[:80]
         for name in _names(m.group(1)):
             reading.touch(name)
         return None
     if m := _ROWS.match(text):
+        if elsewhere(m.group(1)):
+            return text[:80]
         reading.touch(table_name(m.group(1)))
         return None
     if m := _RENAME_TABLE.match(text):  # MySQL: RENAME TABLE a TO b, c TO d
@@ -162,6 +170,8 @@ def read_statement(reading: Reading, text: str) -> str | None:
             reading.created.add(table_name(new))
         return None
     if m := _ALTER_TABLE.match(text):
+        if elsewhere(m.group(1)):
+            return text[:80]
         name = table_name(m.group(1))
         for clause in _clauses(m.group(2)):
             if _CLAUSE_DESTROYS.match(clause):
