@@ -20,7 +20,11 @@ from conftest import ROOT
         ("backup_cost.py", ["--size-mb", "2", "--runs", "1"], "backup_cost"),
         ("restore_memory.py", ["--size-mb", "2", "--runs", "1"], "restore_memory"),
         ("lock_latency.py", ["--hold-s", "2"], "lock_latency"),
-        ("backup_methods.py", ["--sizes-mb", "15", "30", "--runs", "1"], "backup_methods"),
+        (
+            "backup_methods.py",
+            ["--sizes-mb", "15", "--at-risk-mb", "2", "--runs", "1"],
+            "backup_methods",
+        ),
         (
             "adopted_history.py",
             [

@@ -400,3 +400,39 @@ def test_a_staged_release_backs_up_and_restores_the_tables_at_risk(
     assert pg.contents()["things"] == before[1]["things"]
     assert pg.scalar("SELECT count(*) FROM orders WHERE note = 'while it was down'") == 1
     pg.dispose()
+
+
+def test_a_partitioned_table_at_risk_comes_back_with_every_partitions_rows(
+    pg: ThrowawayDB, project: Project, tmp_path: Path
+) -> None:
+    project.add(
+        "r1",
+        """
+        op.execute("CREATE TABLE readings (id int, at date NOT NULL, v int) "
+                   "PARTITION BY RANGE (at)")
+        for year in (2025, 2026):
+            op.execute(f"CREATE TABLE readings_{year} PARTITION OF readings "
+                       f"FOR VALUES FROM ('{year}-01-01') TO ('{year + 1}-01-01')")
+        op.execute("CREATE INDEX ix_readings_at ON readings (at)")
+        op.execute("INSERT INTO readings SELECT i, DATE '2025-06-01' + i, i "
+                   "FROM generate_series(1, 400) i")
+        """,
+    )
+    project.add(
+        "r2",
+        'op.execute("UPDATE readings SET v = -v")',
+        'raise RuntimeError("this downgrade cannot run")',
+    )
+    project.add("r3", 'op.execute("ALTER TABLE readings ADD CONSTRAINT neg CHECK (v > 0)")')
+    config = write_config(tmp_path, {"backup": "targeted", "rehearse": "never"})
+    release = Release(pg, project.ini, config)
+    assert release("release", "--to", "r1").code == 0
+    before = (pg.schema(), pg.contents())
+
+    failed = release()
+
+    assert failed.code == 5, failed.stderr
+    assert failed.report["data"]["targeted"]["tables"] == ["readings"]
+    assert (pg.schema(), pg.contents()) == before
+    assert pg.scalar("SELECT count(*) FROM readings WHERE v > 0") == 400
+    pg.dispose()

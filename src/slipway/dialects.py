@@ -1506,14 +1506,24 @@ class MySQL(Dialect):
                         )
                         if alter:
                             conn.exec_driver_sql(alter)
+                    # Each table at risk out and its start in, one after the other: a
+                    # kill between leaves one table missing, which the restore run
+                    # again brings back from the dump.
                     for table in outgoing:
                         conn.exec_driver_sql(
                             f"ALTER TABLE `{database}`.{q(table)} RENAME TO `{old}`.{q(table)}"
                         )
+                        if table in incoming:
+                            conn.exec_driver_sql(
+                                f"ALTER TABLE `{loaded}`.{q(table)} "
+                                f"RENAME TO `{database}`.{q(table)}"
+                            )
                     for table in incoming:
-                        conn.exec_driver_sql(
-                            f"ALTER TABLE `{loaded}`.{q(table)} RENAME TO `{database}`.{q(table)}"
-                        )
+                        if table not in outgoing:
+                            conn.exec_driver_sql(
+                                f"ALTER TABLE `{loaded}`.{q(table)} "
+                                f"RENAME TO `{database}`.{q(table)}"
+                            )
                     self._create_views_and_triggers(
                         conn, [r for r in restored if r[0] == "trigger"]
                     )

@@ -46,6 +46,8 @@ _KINDS = sorted(
     [
         "TABLE",
         "TABLE DATA",
+        "TABLE ATTACH",
+        "INDEX ATTACH",
         "SEQUENCE",
         "SEQUENCE OWNED BY",
         "SEQUENCE SET",
@@ -110,10 +112,13 @@ def parse_toc(listing: str) -> list[Entry]:
 
 def exclusions(conn: Connection, keep: set[str]) -> list[str]:
     """``--exclude-table-data`` patterns: every table but those of ``keep`` in the
-    current schema (quoted: a pattern's wildcards do not apply inside quotes)."""
+    current schema and their partitions (quoted: a pattern's wildcards do not apply
+    inside quotes)."""
     rows = conn.execute(
         text(
-            "SELECT n.nspname = current_schema(), c.relname, "
+            "SELECT n.nspname = current_schema(), "
+            "coalesce((SELECT r.relname FROM pg_class r "
+            "WHERE r.oid = pg_partition_root(c.oid)), c.relname), "
             "'\"' || replace(n.nspname, '\"', '\"\"') || '\".\"' "
             "|| replace(c.relname, '\"', '\"\"') || '\"' "
             "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
@@ -235,7 +240,7 @@ def undo(
     was (module docstring), in one transaction; what was done. Tables named in
     ``keep`` (slipway's own) are never touched. Each try waits at most the next of
     ``waits`` for a lock; a lock timeout on the last raises it."""
-    start, _ = read_start(folder)
+    start, present = read_start(folder)
     dump = folder / DUMP
     toc = subprocess.run(
         [pg_restore, "--list", str(dump)], check=True, capture_output=True, text=True
@@ -245,7 +250,7 @@ def undo(
         try:
             with engine.connect() as conn, conn.begin():
                 conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{max(1, int(timeout * 1000))}ms'")
-                return _undo(conn, start, toc, dump, pg_restore, set(keep))
+                return _undo(conn, start, set(present), toc, dump, pg_restore, set(keep))
         except UndoFailed:
             raise
         except Exception as err:
@@ -257,14 +262,22 @@ def undo(
 
 
 def _undo(
-    conn: Connection, start: dict[str, Any], toc: str, dump: Path, pg_restore: str, keep: set[str]
+    conn: Connection,
+    start: dict[str, Any],
+    present: set[str],
+    toc: str,
+    dump: Path,
+    pg_restore: str,
+    keep: set[str],
 ) -> str:
     here = conn.execute(text("SELECT current_schema()")).scalar()
     search_path = conn.exec_driver_sql("SHOW search_path").scalar()
     lock_timeout = conn.exec_driver_sql("SHOW lock_timeout").scalar()
     entries = [e for e in parse_toc(toc) if e.schema == here]
     start_tables = {e.tag for e in entries if e.kind == "TABLE"}
-    with_rows = {e.tag for e in entries if e.kind == "TABLE DATA"}
+    # The tables whose rows the dump holds, and those recorded at risk (a partitioned
+    # table holds no rows itself: its partitions do).
+    with_rows = {e.tag for e in entries if e.kind == "TABLE DATA"} | (present & start_tables)
     live = _live(conn)
     mine = {t for t in live.tables | start_tables if t in keep or t.startswith("slipway_")}
     kept = (start_tables - with_rows) - mine
@@ -329,7 +342,15 @@ def _undo(
     }
 
     def wanted(e: Entry) -> bool:
-        if e.kind in ("TABLE", "TABLE DATA", "DEFAULT", "POLICY", "RULE", "ROW SECURITY"):
+        if e.kind in (
+            "TABLE",
+            "TABLE DATA",
+            "TABLE ATTACH",
+            "DEFAULT",
+            "POLICY",
+            "RULE",
+            "ROW SECURITY",
+        ):
             return e.table in with_rows and e.table not in mine
         if e.kind in ("SEQUENCE", "SEQUENCE OWNED BY", "SEQUENCE SET"):
             return e.tag not in now.sequences
@@ -337,6 +358,8 @@ def _undo(
             return (e.table, e.name) not in now.constraints and e.table not in mine
         if e.kind == "TRIGGER":
             return (e.table, e.name) not in now.triggers and e.table not in mine
+        if e.kind == "INDEX ATTACH":
+            return e.tag not in now.indexes
         if e.kind == "INDEX":
             table = start_index_table.get(e.tag)
             return e.tag not in now.indexes and table not in mine
