@@ -126,6 +126,11 @@ def _history(project: Project) -> None:
     project.add("r3", 'op.execute("ALTER TABLE things ADD CONSTRAINT neg CHECK (id < 0)")')
 
 
+def _without_r3(project: Project) -> None:
+    (project.root / "versions" / "r3.py").unlink()
+    project.revisions.remove("r3")
+
+
 class Writer:
     """The application: inserts into ``orders`` every few milliseconds, and keeps the id
     of every insert that committed."""
@@ -223,8 +228,7 @@ def test_sql_that_cannot_be_read_takes_a_full_backup(
     project.add("r4", "op.execute(\"DO $$ BEGIN UPDATE orders SET note = 'x'; END $$\")")
     release = Release(pg, project.ini, write_config(tmp_path, {"backup": "targeted"}))
     assert release("release", "--to", "r1").code == 0
-    (project.root / "versions" / "r3.py").unlink()
-    project.revisions.remove("r3")
+    _without_r3(project)
     (project.root / "versions" / "r4.py").write_text(
         (project.root / "versions" / "r4.py").read_text().replace("'r3'", "'r2'")
     )
@@ -255,8 +259,7 @@ def test_the_rehearsal_runs_on_the_targeted_copy(
     pg: ThrowawayDB, project: Project, tmp_path: Path
 ) -> None:
     _history(project)
-    (project.root / "versions" / "r3.py").unlink()
-    project.revisions.remove("r3")
+    _without_r3(project)
     config = write_config(tmp_path, {"backup": "targeted", "rehearse": "always"})
     release = Release(pg, project.ini, config)
     assert release("release", "--to", "r1").code == 0
@@ -342,8 +345,7 @@ def test_an_undo_that_cannot_get_its_locks_changes_nothing_and_names_the_restore
 ) -> None:
     db = server
     _history(project)
-    (project.root / "versions" / "r3.py").unlink()
-    project.revisions.remove("r3")
+    _without_r3(project)
     # r3 rewrites settings, and waits for the application's row lock until it gives up.
     project.add("r3", 'op.execute("UPDATE settings SET v = 3")')
     config = write_config(

@@ -1334,23 +1334,11 @@ class MySQL(Dialect):
         swap waits for the application's metadata locks at most one lock timeout of
         ``waits`` per try; a try that gives up puts the views and triggers back."""
         database = self.url.database or ""
-        stem = f"{database[:40]}_swr_"
-        loaded, old = stem + secrets.token_hex(4), stem + "old_" + secrets.token_hex(4)
         engine = self._autocommit_engine()
         try:
-            with engine.connect() as conn:
-                self._sweep(conn, stem)
-                try:
-                    conn.exec_driver_sql(f"CREATE DATABASE `{loaded}`")
-                except DBAPIError as err:
-                    raise ToolFailed(
-                        f"the restore needs a database of its own beside {database} and "
-                        f"cannot create {loaded}: {err.orig}; grant CREATE and DROP on "
-                        f"`{database}\\_swr\\_%`.* to the user"
-                    ) from err
+            loaded, old = self._database_beside(engine)
             try:
-                with self._option_file() as (opts, fd), source.open("rb") as dump:
-                    _run([self._client_tool(), opts, loaded], stdin=dump, pass_fds=(fd,))
+                self._load(source, loaded)
                 scratch = self._engine_on(loaded)
                 try:
                     with scratch.connect() as conn, conn.begin():
@@ -1383,17 +1371,11 @@ class MySQL(Dialect):
         compared with the start's. The run history is not touched."""
         start, present = targeted.read_start(folder)
         database = self.url.database or ""
-        stem = f"{database[:40]}_swr_"
-        token = secrets.token_hex(4)
-        loaded, old = stem + token, stem + "old_" + token
         engine = self._autocommit_engine()
         try:
-            with engine.connect() as conn:
-                self._sweep(conn, stem)
-                conn.exec_driver_sql(f"CREATE DATABASE `{loaded}`")
+            loaded, old = self._database_beside(engine)
             try:
-                with self._option_file() as (opts, fd), (folder / DUMP).open("rb") as dump:
-                    _run([self._client_tool(), opts, loaded], stdin=dump, pass_fds=(fd,))
+                self._load(folder / DUMP, loaded)
                 scratch = self._engine_on(loaded)
                 try:
                     with scratch.connect() as conn:
@@ -1569,6 +1551,30 @@ class MySQL(Dialect):
                     )
                 finally:
                     conn.exec_driver_sql("SET SESSION foreign_key_checks = 1")
+
+    def _database_beside(self, engine: Engine) -> tuple[str, str]:
+        """Create the database a restore loads into, beside this one, once what a killed
+        restore left there is dropped: its name, and the name of the one the old tables
+        move to."""
+        database = self.url.database or ""
+        stem = f"{database[:40]}_swr_"
+        token = secrets.token_hex(4)
+        loaded, old = stem + token, stem + "old_" + token
+        with engine.connect() as conn:
+            self._sweep(conn, stem)
+            try:
+                conn.exec_driver_sql(f"CREATE DATABASE `{loaded}`")
+            except DBAPIError as err:
+                raise ToolFailed(
+                    f"the restore needs a database of its own beside {database} and "
+                    f"cannot create {loaded}: {err.orig}; grant CREATE and DROP on "
+                    f"`{database}\\_swr\\_%`.* to the user"
+                ) from err
+        return loaded, old
+
+    def _load(self, source: Path, database: str) -> None:
+        with self._option_file() as (opts, fd), source.open("rb") as dump:
+            _run([self._client_tool(), opts, database], stdin=dump, pass_fds=(fd,))
 
     def _swap_in_time(
         self, engine: Engine, target: Engine, names: tuple[str, str, str], waits: Iterable[float]

@@ -197,7 +197,7 @@ class SqlRules:
         if not m:
             return hits
         table, body = m.group(1), m.group(2)
-        for clause in _clauses(body):
+        for clause in clauses(body):
             self._alter_clause(hit, table, clause, server)
         return hits
 
@@ -291,7 +291,7 @@ class SqlRules:
             )
 
 
-def _clauses(body: str) -> list[str]:
+def clauses(body: str) -> list[str]:
     """The comma-separated clauses of an ALTER TABLE, commas inside brackets kept."""
     out, depth, start, quote = [], 0, 0, ""
     for i, ch in enumerate(body):

@@ -26,7 +26,7 @@ from typing import Any
 
 from slipway import schema
 from slipway.artifacts import private_file
-from slipway.sqlrules import split
+from slipway.sqlrules import clauses, split
 
 # A targeted backup is a folder: the dump, and the schema as the run found it.
 DUMP = "tables.dump"
@@ -173,7 +173,7 @@ def read_statement(reading: Reading, text: str) -> str | None:
         if elsewhere(m.group(1)):
             return text[:80]
         name = table_name(m.group(1))
-        for clause in _clauses(m.group(2)):
+        for clause in clauses(m.group(2)):
             if _CLAUSE_DESTROYS.match(clause):
                 reading.touch(name)
                 renamed = re.match(rf"^RENAME\s+TO\s+({_QNAME})", clause, re.I)
@@ -183,24 +183,6 @@ def read_statement(reading: Reading, text: str) -> str | None:
                 return f"ALTER TABLE {name} {clause[:60]}"
         return None
     return text[:80]
-
-
-def _clauses(body: str) -> list[str]:
-    out, depth, start, quote = [], 0, 0, ""
-    for i, ch in enumerate(body):
-        if quote:
-            quote = "" if ch == quote else quote
-        elif ch in "'\"`":
-            quote = ch
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            out.append(body[start:i].strip())
-            start = i + 1
-    out.append(body[start:].strip())
-    return [c for c in out if c]
 
 
 def read(rendered: dict[str, str | None], version_table: str) -> Reading:
