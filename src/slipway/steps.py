@@ -276,6 +276,11 @@ def lock(run: Run, *, remedy: bool = False, lease: bool = False) -> State:
     return state
 
 
+def backup_stem(run: Run) -> str:
+    """What a backup's file name begins with: the database's name (a file's stem)."""
+    return Path(run.settings.database_name.rsplit("/", 1)[-1]).stem or "database"
+
+
 class Dump:
     """One backup being written: under a hidden partial name, renamed to its own name
     by :func:`backup` when whole and valid, so that a dump cut short by a kill never
@@ -287,8 +292,7 @@ class Dump:
         settings = run.settings
         self.run = run
         self.folder = private_dir(settings.backup_dir)
-        name = f"{settings.database_name.rsplit('/', 1)[-1]}"
-        self.stem = Path(name).stem or "database"
+        self.stem = backup_stem(run)
         self.suffix = run.dialect.suffix(settings.options.backup_jobs)
         self.target = self.folder / f"{self.stem}-{run.run_id}{self.suffix}"
         self.partial = self.folder / f".{self.target.name}.partial"
@@ -413,7 +417,7 @@ def _targeted(
         return ref, f"full instead of targeted ({why}): {detail}"
     settings = run.settings
     folder = private_dir(settings.backup_dir)
-    stem = Path(settings.database_name.rsplit("/", 1)[-1]).stem or "database"
+    stem = backup_stem(run)
     target = folder / f"{stem}-{run.run_id}.tables"
     partial = folder / f".{target.name}.partial"
     for leftover in folder.glob(".*.partial"):
@@ -440,20 +444,14 @@ def _targeted(
     except BaseException:
         remove(partial)
         raise
-    sha, size = checksum(target)
-    ref = FileRef(path=str(target), sha256=sha, bytes=size)
-    run.record(backup_path=ref.path, backup_sha256=sha, backup_bytes=size)
+    ref, pruned = _keep(run, target, f"{stem}-*.tables")
     at_risk = [t for t in present if t != version_table]
-    run.report.data["targeted"] = {"tables": at_risk, "bytes": size}
-    pruned = _prune(folder, f"{stem}-*.tables", settings.options.backup_keep)
-    run.report.backup = ref
+    run.report.data["targeted"] = {"tables": at_risk, "bytes": ref.bytes}
     detail = (
         f"targeted: the rows of {len(at_risk)} table(s) at risk"
         + (f" ({', '.join(at_risk[:10])})" if at_risk else "")
-        + f" and the schema of everything, {size} bytes; {found}"
+        + f" and the schema of everything, {ref.bytes} bytes; {found}{pruned}"
     )
-    if pruned:
-        detail += f"; pruned {len(pruned)} old backup(s)"
     return ref, detail
 
 
@@ -481,17 +479,20 @@ def _dump(run: Run) -> tuple[FileRef, str]:
         raise
     if early:
         detail += "; begun under the lock while preflight ended"
-    target = dump.target
+    ref, pruned = _keep(run, dump.target, f"{dump.stem}-*{dump.suffix}")
+    return ref, detail + pruned
+
+
+def _keep(run: Run, target: Path, pattern: str) -> tuple[FileRef, str]:
+    """A whole backup at ``target``: recorded in the ledger at once (a run killed later
+    still names it, and restore trusts it) and in the report; the oldest of those
+    matching ``pattern`` beyond backup_keep pruned. Its ref, and what was pruned."""
     sha, size = checksum(target)
     ref = FileRef(path=str(target), sha256=sha, bytes=size)
-    # In the ledger at once: a run killed later still names its backup, and restore
-    # trusts it.
     run.record(backup_path=ref.path, backup_sha256=sha, backup_bytes=size)
-    pruned = _prune(dump.folder, f"{dump.stem}-*{dump.suffix}", settings.options.backup_keep)
-    if pruned:
-        detail += f"; pruned {len(pruned)} old backup(s)"
+    pruned = _prune(target.parent, pattern, run.settings.options.backup_keep)
     run.report.backup = ref
-    return ref, detail
+    return ref, f"; pruned {len(pruned)} old backup(s)" if pruned else ""
 
 
 def _methods(run: Run) -> str:
