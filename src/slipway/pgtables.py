@@ -234,12 +234,11 @@ def undo(
     *,
     is_lock_timeout: Any,
     pg_restore: str,
-    keep: Iterable[str] = (),
 ) -> str:
     """Put the tables of the targeted backup in ``folder`` back and the schema as it
-    was (module docstring), in one transaction; what was done. Tables named in
-    ``keep`` (slipway's own) are never touched. Each try waits at most the next of
-    ``waits`` for a lock; a lock timeout on the last raises it."""
+    was (module docstring), in one transaction; what was done. slipway's own tables
+    are never touched. Each try waits at most the next of ``waits`` for a lock; a lock
+    timeout on the last raises it."""
     start, present = read_start(folder)
     dump = folder / DUMP
     toc = subprocess.run(
@@ -250,7 +249,7 @@ def undo(
         try:
             with engine.connect() as conn, conn.begin():
                 conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{max(1, int(timeout * 1000))}ms'")
-                return _undo(conn, start, set(present), toc, dump, pg_restore, set(keep))
+                return _undo(conn, start, set(present), toc, dump, pg_restore)
         except UndoFailed:
             raise
         except Exception as err:
@@ -268,7 +267,6 @@ def _undo(
     toc: str,
     dump: Path,
     pg_restore: str,
-    keep: set[str],
 ) -> str:
     here = conn.execute(text("SELECT current_schema()")).scalar()
     search_path = conn.exec_driver_sql("SHOW search_path").scalar()
@@ -279,7 +277,7 @@ def _undo(
     # table holds no rows itself: its partitions do).
     with_rows = {e.tag for e in entries if e.kind == "TABLE DATA"} | (present & start_tables)
     live = _live(conn)
-    mine = {t for t in live.tables | start_tables if t in keep or t.startswith("slipway_")}
+    mine = {t for t in live.tables | start_tables if t.startswith("slipway_")}
     kept = (start_tables - with_rows) - mine
     gone = sorted(kept - live.tables)
     if gone:
