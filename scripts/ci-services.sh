@@ -33,6 +33,9 @@ command -v curl >/dev/null || need+=(curl)
 # Restore points (tests/test_restore_point.py): a private PostgreSQL archives its WAL
 # through pgBackRest, and is recovered to a restore point by it.
 command -v pgbackrest >/dev/null || need+=(pgbackrest)
+# ... and a private MariaDB writing binary logs (tests/test_restore_point_mariadb.py) is
+# recovered from a mariadb-backup base backup.
+command -v mariadb-backup >/dev/null || need+=(mariadb-backup)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -69,10 +69,12 @@ class Options(BaseModel):
     artifacts_keep: int = Field(50, ge=1)
     # A release backs the database up before it changes anything: how (a method or a
     # list of them). full (or true): a dump of the database, restored by slipway when a
-    # rollback fails. restore_point (PostgreSQL with WAL archiving through pgBackRest): a
-    # named restore point whose WAL is archived before anything changes; slipway never
-    # rewinds the cluster itself, a failed rollback ends needs_attention with the
-    # point-in-time recovery command. false opts an environment out (a scratch database,
+    # rollback fails. targeted: a dump of the tables the pending SQL puts at risk (and
+    # the schema of everything). restore_point (PostgreSQL with WAL archiving through
+    # pgBackRest; MariaDB/MySQL with binary logging and a base backup): a point the
+    # server can be recovered to, taken before anything changes; slipway never rewinds
+    # the server itself, a failed rollback ends needs_attention with the point-in-time
+    # recovery command. false opts an environment out (a scratch database,
     # a tenant restored from elsewhere): then no rehearsal runs, and a failed downgrade
     # ends needs_attention, with nothing to restore.
     backup: bool | BackupMethod | tuple[BackupMethod, ...] = True
@@ -83,12 +85,15 @@ class Options(BaseModel):
     # configuration file when not pgBackRest's default.
     pgbackrest_stanza: str | None = Field(None, min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     pgbackrest_config: str | None = Field(None, min_length=1)
+    # restore_point on MariaDB/MySQL: the folder, on the database host, of a physical
+    # base backup (mariadb-backup or xtrabackup) the recovery starts from; the binary
+    # logs from its position on must still be on the server.
+    pitr_base_backup: str | None = Field(None, min_length=1)
     # restore_point: how the server is stopped and started around the recovery, in the
-    # printed command ({data_directory}: the server's, as it reports it).
-    pitr_stop_command: str = Field("pg_ctl stop -D {data_directory} -m fast", min_length=1)
-    pitr_start_command: str = Field(
-        "pg_ctl start -D {data_directory} -l {data_directory}/slipway-pitr.log", min_length=1
-    )
+    # printed command ({data_directory}, {socket}: the server's, as it reports them).
+    # Unset: pg_ctl stop/start on PostgreSQL, systemctl stop/start mariadb (or mysql).
+    pitr_stop_command: str | None = Field(None, min_length=1)
+    pitr_start_command: str | None = Field(None, min_length=1)
     backup_dir: str = "var/backups/{env}"
     backup_keep: int = Field(5, ge=1)
     # PostgreSQL only: more than 1 writes a directory-format dump with that many jobs.
@@ -196,11 +201,16 @@ class Options(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _restore_point_needs_a_stanza(self) -> Options:
-        if "restore_point" in self.backup_methods and self.pgbackrest_stanza is None:
+    def _restore_point_needs_its_recovery(self) -> Options:
+        if (
+            "restore_point" in self.backup_methods
+            and self.pgbackrest_stanza is None
+            and self.pitr_base_backup is None
+        ):
             raise ValueError(
-                "backup: restore_point needs pgbackrest_stanza (the pgBackRest stanza "
-                "that archives this server's WAL)"
+                "backup: restore_point needs pgbackrest_stanza (PostgreSQL: the pgBackRest "
+                "stanza that archives the server's WAL) or pitr_base_backup (MariaDB/MySQL: "
+                "the base backup the binary logs replay onto)"
             )
         return self
 

@@ -34,7 +34,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, pool, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 
-from slipway import mytables, pgtables, schema, targeted
+from slipway import mytables, pgtables, pitr, schema, targeted
 from slipway.artifacts import private_file
 from slipway.errors import BadInput, LockHeld, Refused, SlipwayError, first_line
 from slipway.ledger import Kept
@@ -181,20 +181,6 @@ class Counter:
 
 # Names of this machine: a URL naming any of them reaches the same server.
 LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
-
-
-@dataclass(frozen=True)
-class ArchiveState:
-    """The server's WAL archiving as pg_stat_archiver and the settings show it."""
-
-    mode: str | None  # None: this user may not read it
-    command: str | None
-    last_archived_wal: str | None
-    last_archived_age_s: float | None
-    last_failed_wal: str | None
-    failed_after_archived: bool
-    current_wal: str
-    segments_waiting: int | None  # completed segments not archived yet; None: unknown
 
 
 class Dialect:
@@ -364,20 +350,9 @@ class Dialect:
         return self.backup_suffix
 
     # restore points ---------------------------------------------------------------
-    # Restore points: a server whose WAL an archiver keeps (PostgreSQL).
-    restore_points: ClassVar[bool] = False
-
-    def archive_state(self, conn: Connection) -> ArchiveState:
-        """How far the server's WAL archive is (restore points need one)."""
-        raise NotImplementedError  # pragma: no cover - see restore_points
-
-    def create_restore_point(self, conn: Connection, name: str) -> tuple[str, str]:
-        """Create the restore point ``name`` and end its WAL segment: (its LSN, the WAL
-        file that holds it)."""
-        raise NotImplementedError  # pragma: no cover - archive_state refused before
-
-    def data_directory(self, conn: Connection) -> str | None:
-        return None
+    # How a server of this family is brought back to a point in time (backup:
+    # restore_point), where it can be.
+    recovery: ClassVar[pitr.Recovery | None] = None
 
     # targeted backups ---------------------------------------------------------------
     # The tables a release puts at risk, with their rows, and the schema of everything.
@@ -483,7 +458,7 @@ class PostgreSQL(Dialect):
     """
 
     name = "postgresql"
-    restore_points = True
+    recovery = pitr.WalArchive()
     extra = "postgresql"
     transactional_ddl = True
     backup_suffix = ".dump"
@@ -694,61 +669,6 @@ class PostgreSQL(Dialect):
                 hint=f"install postgresql-client-{server} or newer",
             )
         return f"pg_dump {client} for server {server}"
-
-    def archive_state(self, conn: Connection) -> ArchiveState:
-        row = conn.execute(
-            text(
-                # pg_settings leaves out what this user may not read (archive_command,
-                # without pg_read_all_settings): unknown, not an error.
-                "SELECT (SELECT setting FROM pg_settings WHERE name = 'archive_mode'), "
-                "(SELECT setting FROM pg_settings WHERE name = 'archive_command'), "
-                "a.last_archived_wal, "
-                "extract(epoch FROM now() - a.last_archived_time)::float8, "
-                "a.last_failed_wal, "
-                "coalesce(a.last_failed_time > a.last_archived_time "
-                "OR (a.last_failed_time IS NOT NULL AND a.last_archived_time IS NULL), false), "
-                "pg_walfile_name(pg_current_wal_lsn()), "
-                "pg_size_bytes(current_setting('wal_segment_size')) "
-                "FROM pg_stat_archiver a"
-            )
-        ).one()
-        mode, command, archived, age, failed, failed_last, current, seg_bytes = row
-        waiting = None
-        # A backup label (SEGMENT.OFFSET.backup) names its segment; a timeline history
-        # file (00000002.history) names none.
-        segment = re.match(r"[0-9A-F]{24}", archived or "")
-        if segment and segment.group()[:8] == current[:8]:
-            per_id = 0x100000000 // int(seg_bytes)
-
-            def number(wal: str) -> int:
-                return int(wal[8:16], 16) * per_id + int(wal[16:24], 16)
-
-            waiting = max(0, number(current) - number(segment.group()) - 1)
-        return ArchiveState(
-            mode=str(mode) if mode is not None else None,
-            command=command,
-            last_archived_wal=archived,
-            last_archived_age_s=None if age is None else float(age),
-            last_failed_wal=failed,
-            failed_after_archived=bool(failed_last),
-            current_wal=str(current),
-            segments_waiting=waiting,
-        )
-
-    def create_restore_point(self, conn: Connection, name: str) -> tuple[str, str]:
-        lsn, wal = conn.execute(
-            text("SELECT p::text, pg_walfile_name(p) FROM pg_create_restore_point(:n) AS p"),
-            {"n": name},
-        ).one()
-        conn.execute(text("SELECT pg_switch_wal()"))
-        return str(lsn), str(wal)
-
-    def data_directory(self, conn: Connection) -> str | None:
-        try:
-            with conn.begin_nested():
-                return str(conn.execute(text("SHOW data_directory")).scalar_one())
-        except DBAPIError:  # not a superuser, nor in pg_read_all_settings
-            return None
 
     def suffix(self, jobs: int) -> str:
         return ".dir" if jobs > 1 else self.backup_suffix
@@ -983,6 +903,7 @@ class MySQL(Dialect):
     """
 
     name = "mysql"
+    recovery = pitr.BinaryLog()
     extra = "mysql"
     transactional_ddl = False
     backup_suffix = ".sql"

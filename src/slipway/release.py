@@ -105,8 +105,8 @@ def recover(run: Run, start: str | None, start_fp: str | None, backup: FileRef |
 
 def _recovery_command(run: Run) -> str | None:
     """The point-in-time recovery to this run's restore point, where it created one."""
-    name = pitr.point_of(run)
-    return None if name is None else pitr.recovery_command(run, name)
+    point = pitr.point_of(run)
+    return None if point is None else pitr.recovery_command(run, *point)
 
 
 # The single steps, for operators and for Ansible tasks --------------------------------

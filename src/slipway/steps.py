@@ -101,7 +101,7 @@ def preflight(run: Run, *, gate: bool = True, backup_early: bool = False) -> Sta
                             hint="install a working postgresql-client / mariadb-client",
                         ) from err
                 if state.pending and "restore_point" in run.settings.options.backup_methods:
-                    notes.append(pitr.check_archive(run, conn))
+                    notes.append(pitr.check(run, conn))
                 if state.pending:
                     server = lint.server_version(conn)
         if gate and state.pending and run.settings.options.lint_fail_on != "never":
