@@ -124,9 +124,32 @@ def test_a_user_who_may_not_read_the_binary_log_is_told_what_to_grant(
 
         assert done.code == 0, done.stderr
         assert done.report["data"]["restore_point"]["file"].startswith("binlog.")
+        preflight = next(s for s in done.report["steps"] if s["name"] == "preflight")
+        assert "base backup at binlog.000001:" in preflight["detail"], preflight
         assert db.revision() == "r1"
     finally:
         db.dispose()
+
+
+def test_preflight_refuses_a_base_backup_whose_binary_logs_are_gone(
+    binlogged: Binlogged, project: Project, tmp_path: Path
+) -> None:
+    db = _database(binlogged, tmp_path, "app3")
+    _history(project)
+    # A base backup taken before the oldest binary log the server still keeps.
+    old = tmp_path / "old-base"
+    old.mkdir()
+    (old / "xtrabackup_binlog_info").write_text("binlog.000000\t4\t0-1-1\n")
+    config = _config(tmp_path, binlogged)
+    config.write_text(config.read_text().replace(str(binlogged.backup), str(old)))
+
+    refused = Release(db, project.ini, config)("release", "--to", "r1")
+
+    assert refused.code == 3, refused.stderr
+    assert refused.report["error"]["check"] == "archive"
+    assert "binary log binlog.000000 is no longer on the server" in refused.stderr
+    assert db.tables() == []
+    db.dispose()
 
 
 def test_preflight_refuses_a_server_without_binary_logging(

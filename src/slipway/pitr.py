@@ -18,6 +18,7 @@ import re
 import shlex
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, text
@@ -259,6 +260,23 @@ class WalArchive(Recovery):
         return f"{stop} && {restore} && {start} && {ready}"
 
 
+# Where a base backup's binary log position is (mariadb-backup 11 names the file anew).
+BINLOG_INFO = ("mariadb_backup_binlog_info", "xtrabackup_binlog_info")
+
+
+def base_position(folder: str) -> tuple[str, int] | None:
+    """The binary log file and position a base backup starts from, where its folder is
+    readable here."""
+    for name in BINLOG_INFO:
+        try:
+            fields = (Path(folder) / name).read_text().split()
+        except OSError:
+            continue
+        if len(fields) >= 2 and fields[1].isdigit():
+            return fields[0], int(fields[1])
+    return None
+
+
 class BinaryLog(Recovery):
     """MariaDB/MySQL with binary logging: the point is a binary log position; the
     recovery restores a physical base backup (mariadb-backup, or Percona XtraBackup for
@@ -302,13 +320,26 @@ class BinaryLog(Recovery):
             )
         try:
             file, position = self._position(conn)
+            kept = [str(row[0]) for row in conn.execute(text("SHOW BINARY LOGS"))]
         except DBAPIError as err:
             raise Refused(
                 f"cannot read the binary log position: {first_line(err)}",
                 check="archive",
                 hint=self.grant_hint,
             ) from err
-        return f"binary log on: {file} at {position}"
+        said = f"binary log on: {file} at {position}"
+        base = base_position(str(run.settings.options.pitr_base_backup))
+        if base is None:  # on the database host, not here
+            return f"{said}; the base backup is not readable from here (not checked)"
+        if base[0] not in kept:
+            raise Refused(
+                f"the base backup's binary log {base[0]} is no longer on the server (oldest "
+                f"kept: {kept[0] if kept else 'none'}): a recovery could not replay from it",
+                check="archive",
+                hint="take a new base backup (mariadb-backup --backup --target-dir="
+                f"{run.settings.options.pitr_base_backup}), or use backup: full",
+            )
+        return f"{said}; base backup at {base[0]}:{base[1]}, its logs kept"
 
     def _facts(self, conn: Connection) -> dict[str, Any]:
         datadir, basename, socket, version = conn.execute(
@@ -365,9 +396,7 @@ class BinaryLog(Recovery):
         too_new = f"slipway: the base backup {options.pitr_base_backup} is newer than {name}"
         return " && ".join(
             [
-                # Where the base backup's logs begin (mariadb-backup 11 names the file anew).
-                f"set -- $(cat {base}/mariadb_backup_binlog_info 2>/dev/null "
-                f"|| cat {base}/xtrabackup_binlog_info)",
+                f"set -- $(cat {base}/{BINLOG_INFO[0]} 2>/dev/null || cat {base}/{BINLOG_INFO[1]})",
                 'first=$(expr "${1##*.}" + 0)',
                 "base_position=$2",
                 f'{{ [ "$first" -le {last} ] || {{ echo {q(too_new)} >&2; false; }}; }}',
