@@ -41,7 +41,7 @@ def _database(server: Binlogged, tmp_path: Path, name: str) -> ThrowawayDB:
     return ThrowawayDB("mariadb", server.url(name), tmp_path)
 
 
-def _history(project: Project) -> None:
+def _history(project: Project, r3: str = 'raise RuntimeError("this upgrade fails")') -> None:
     things_table(project)
     project.add(
         "r2",
@@ -51,7 +51,7 @@ def _history(project: Project) -> None:
         """,
         'raise RuntimeError("this downgrade cannot run")',
     )
-    project.add("r3", 'raise RuntimeError("this upgrade fails")', "pass")
+    project.add("r3", r3, "pass")
 
 
 def test_a_failed_rollback_names_the_recovery_and_it_recovers_the_point(
@@ -143,11 +143,20 @@ def test_preflight_refuses_a_base_backup_whose_binary_logs_are_gone(
     config = _config(tmp_path, binlogged)
     config.write_text(config.read_text().replace(str(binlogged.backup), str(old)))
 
-    refused = Release(db, project.ini, config)("release", "--to", "r1")
+    release = Release(db, project.ini, config)
+    refused = release("release", "--to", "r1")
 
     assert refused.code == 3, refused.stderr
     assert refused.report["error"]["check"] == "archive"
     assert "binary log binlog.000000 is no longer on the server" in refused.stderr
+    assert db.tables() == []
+
+    # A folder that is no base backup at all.
+    (old / "xtrabackup_binlog_info").unlink()
+    refused = release("release", "--to", "r1")
+
+    assert refused.code == 3, refused.stderr
+    assert "it is not a base backup" in refused.stderr
     assert db.tables() == []
     db.dispose()
 
@@ -180,3 +189,28 @@ def test_restore_point_on_mariadb_without_a_base_backup_is_bad_input(
     assert "needs pitr_base_backup" in result.stderr
     assert "Traceback" not in result.stderr
     assert maria.tables() == []
+
+
+def test_with_a_targeted_backup_beside_the_point_slipway_undoes_the_release_itself(
+    binlogged: Binlogged, project: Project, tmp_path: Path
+) -> None:
+    db = _database(binlogged, tmp_path, "app4")
+    # r3's SQL can be read (it puts no table at risk), and fails on the server.
+    _history(project, r3='op.add_column("no_such_table", sa.Column("x", sa.Integer))')
+    config = _config(tmp_path, binlogged)
+    config.write_text(
+        config.read_text().replace("backup: restore_point", "backup: [restore_point, targeted]")
+    )
+    release = Release(db, project.ini, config)
+    assert release("release", "--to", "r1").code == 0
+    before = (db.revision(), db.schema(), db.contents())
+
+    failed = release()
+
+    report = failed.report
+    assert failed.code == 5, failed.stderr
+    assert report["outcome"] == "restored"
+    assert report["data"]["restore_point"]["name"] == f"slipway-{report['run_id']}"
+    assert report["data"]["targeted"]["tables"] == ["things"]
+    assert (db.revision(), db.schema(), db.contents()) == before
+    db.dispose()

@@ -328,7 +328,15 @@ class BinaryLog(Recovery):
                 hint=self.grant_hint,
             ) from err
         said = f"binary log on: {file} at {position}"
-        base = base_position(str(run.settings.options.pitr_base_backup))
+        folder = str(run.settings.options.pitr_base_backup)
+        base = base_position(folder)
+        if base is None and Path(folder).is_dir():
+            raise Refused(
+                f"pitr_base_backup {folder} holds no binary log position ({BINLOG_INFO[1]}): "
+                "it is not a base backup of a server writing binary logs",
+                check="archive",
+                hint=f"take one with mariadb-backup --backup --target-dir={folder}",
+            )
         if base is None:  # on the database host, not here
             return f"{said}; the base backup is not readable from here (not checked)"
         if base[0] not in kept:
