@@ -300,6 +300,23 @@ def things_table(project: Project, rows: int = 5) -> None:
     )
 
 
+def unrecoverable_history(
+    project: Project, r3: str = 'raise RuntimeError("this upgrade fails")'
+) -> None:
+    """r1 ``things``; r2 rewrites its rows and cannot be downgraded; r3 (``r3``) fails:
+    a release from r1 fails and its rollback fails too."""
+    things_table(project)
+    project.add(
+        "r2",
+        """
+        op.add_column("things", sa.Column("label", sa.String(80), nullable=True))
+        op.execute("UPDATE things SET label = name, name = 'renamed'")
+        """,
+        'raise RuntimeError("this downgrade cannot run")',
+    )
+    project.add("r3", r3, "pass")
+
+
 def standard_history(project: Project) -> Project:
     """Three revisions: a table with rows, a column with a data backfill, an index."""
     project.add(

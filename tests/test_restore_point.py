@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from archived_pg import STANZA, Archived, archived_server, as_postgres, bindir
-from conftest import Project, Release, ThrowawayDB, things_table, write_config
+from conftest import Project, Release, ThrowawayDB, unrecoverable_history, write_config
 
 
 @pytest.fixture(scope="module")
@@ -46,19 +46,6 @@ def _database(archived: Archived, tmp_path: Path, name: str) -> ThrowawayDB:
     return ThrowawayDB("postgresql", archived.url(name), tmp_path)
 
 
-def _history(project: Project) -> None:
-    things_table(project)
-    project.add(
-        "r2",
-        """
-        op.add_column("things", sa.Column("label", sa.String(80), nullable=True))
-        op.execute("UPDATE things SET label = name, name = 'renamed'")
-        """,
-        'raise RuntimeError("this downgrade cannot run")',
-    )
-    project.add("r3", 'raise RuntimeError("this upgrade fails")', "pass")
-
-
 @contextmanager
 def archive_command(archived: Archived, command: str) -> Iterator[None]:
     """The server archives with ``command`` meanwhile, then with its own again."""
@@ -77,7 +64,7 @@ def test_a_failed_rollback_names_the_recovery_and_it_recovers_the_point(
     archived: Archived, project: Project, tmp_path: Path
 ) -> None:
     db = _database(archived, tmp_path, "app")
-    _history(project)
+    unrecoverable_history(project)
     release = Release(db, project.ini, _config(tmp_path, archived))
     first = release("release", "--to", "r1")
     assert first.code == 0, first.stderr
@@ -117,7 +104,7 @@ def test_preflight_refuses_while_the_archiver_fails(
     archived: Archived, project: Project, tmp_path: Path
 ) -> None:
     db = _database(archived, tmp_path, "app2")
-    _history(project)
+    unrecoverable_history(project)
     release = Release(db, project.ini, _config(tmp_path, archived))
     with archive_command(archived, "/bin/false"):
         failures = archived.scalar("SELECT failed_count FROM pg_stat_archiver")
@@ -141,7 +128,7 @@ def test_preflight_refuses_an_archive_further_behind_than_allowed(
     archived: Archived, project: Project, tmp_path: Path
 ) -> None:
     db = _database(archived, tmp_path, "app3")
-    _history(project)
+    unrecoverable_history(project)
     config = _config(tmp_path, archived)
     config.write_text(config.read_text().replace("archive_max_lag_s: 30", "archive_max_lag_s: 1"))
     release = Release(db, project.ini, config)
@@ -173,7 +160,7 @@ def test_a_deploy_user_that_is_not_a_superuser_needs_only_the_two_grants(
         "CREATE DATABASE app4 OWNER deployer",
     )
     db = ThrowawayDB("postgresql", archived.url("app4").set(username="deployer"), tmp_path)
-    _history(project)
+    unrecoverable_history(project)
     release = Release(db, project.ini, _config(tmp_path, archived))
     try:
         refused = release("release", "--to", "r1")
@@ -200,7 +187,7 @@ def test_a_deploy_user_that_is_not_a_superuser_needs_only_the_two_grants(
 def test_restore_point_on_sqlite_is_bad_input(
     lite: ThrowawayDB, project: Project, tmp_path: Path
 ) -> None:
-    _history(project)
+    unrecoverable_history(project)
     config = write_config(tmp_path, {"backup": "restore_point", "pgbackrest_stanza": STANZA})
 
     result = Release(lite, project.ini, config)("release", "--to", "r1")

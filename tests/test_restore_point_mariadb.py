@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from binlogged_maria import Binlogged, binlogged_server
-from conftest import Project, Release, ThrowawayDB, things_table, write_config
+from conftest import Project, Release, ThrowawayDB, unrecoverable_history, write_config
 
 
 @pytest.fixture(scope="module")
@@ -41,24 +41,11 @@ def _database(server: Binlogged, tmp_path: Path, name: str) -> ThrowawayDB:
     return ThrowawayDB("mariadb", server.url(name), tmp_path)
 
 
-def _history(project: Project, r3: str = 'raise RuntimeError("this upgrade fails")') -> None:
-    things_table(project)
-    project.add(
-        "r2",
-        """
-        op.add_column("things", sa.Column("label", sa.String(80), nullable=True))
-        op.execute("UPDATE things SET label = name, name = 'renamed'")
-        """,
-        'raise RuntimeError("this downgrade cannot run")',
-    )
-    project.add("r3", r3, "pass")
-
-
 def test_a_failed_rollback_names_the_recovery_and_it_recovers_the_point(
     binlogged: Binlogged, project: Project, tmp_path: Path
 ) -> None:
     db = _database(binlogged, tmp_path, "app")
-    _history(project)
+    unrecoverable_history(project)
     release = Release(db, project.ini, _config(tmp_path, binlogged))
     first = release("release", "--to", "r1")
     assert first.code == 0, first.stderr
@@ -109,7 +96,7 @@ def test_a_user_who_may_not_read_the_binary_log_is_told_what_to_grant(
         "GRANT ALL PRIVILEGES ON app2.* TO deployer@'127.0.0.1'"
     )
     db = ThrowawayDB("mariadb", binlogged.url("app2").set(username="deployer"), tmp_path)
-    _history(project)
+    unrecoverable_history(project)
     release = Release(db, project.ini, _config(tmp_path, binlogged))
     try:
         refused = release("release", "--to", "r1")
@@ -135,7 +122,7 @@ def test_preflight_refuses_a_base_backup_whose_binary_logs_are_gone(
     binlogged: Binlogged, project: Project, tmp_path: Path
 ) -> None:
     db = _database(binlogged, tmp_path, "app3")
-    _history(project)
+    unrecoverable_history(project)
     # A base backup taken before the oldest binary log the server still keeps.
     old = tmp_path / "old-base"
     old.mkdir()
@@ -166,7 +153,7 @@ def test_preflight_refuses_a_server_without_binary_logging(
 ) -> None:
     if maria.scalar("SELECT @@log_bin"):
         pytest.skip("the shared MariaDB writes binary logs")
-    _history(project)
+    unrecoverable_history(project)
     config = write_config(tmp_path, {"backup": "restore_point", "pitr_base_backup": "/srv/base"})
 
     refused = Release(maria, project.ini, config)("release", "--to", "r1")
@@ -180,7 +167,7 @@ def test_preflight_refuses_a_server_without_binary_logging(
 def test_restore_point_on_mariadb_without_a_base_backup_is_bad_input(
     maria: ThrowawayDB, project: Project, tmp_path: Path
 ) -> None:
-    _history(project)
+    unrecoverable_history(project)
     config = write_config(tmp_path, {"backup": "restore_point", "pgbackrest_stanza": "main"})
 
     result = Release(maria, project.ini, config)("release", "--to", "r1")
@@ -196,7 +183,7 @@ def test_with_a_targeted_backup_beside_the_point_slipway_undoes_the_release_itse
 ) -> None:
     db = _database(binlogged, tmp_path, "app4")
     # r3's SQL can be read (it puts no table at risk), and fails on the server.
-    _history(project, r3='op.add_column("no_such_table", sa.Column("x", sa.Integer))')
+    unrecoverable_history(project, r3='op.add_column("no_such_table", sa.Column("x", sa.Integer))')
     config = _config(tmp_path, binlogged)
     config.write_text(
         config.read_text().replace("backup: restore_point", "backup: [restore_point, targeted]")

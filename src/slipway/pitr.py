@@ -48,10 +48,18 @@ class Recovery:
     needs = ""
     # The hint when the release's user may not create the point.
     grant_hint = ""
+    # The setting the family's recovery cannot do without, and what it names.
+    family = ""
+    required = ""
+    required_is = ""
 
     def settings_problem(self, options: Options) -> str | None:
         """What the environment's settings lack for this family's recovery."""
-        raise NotImplementedError
+        if getattr(options, self.required) is None:
+            return (
+                f"backup: restore_point on {self.family} needs {self.required} ({self.required_is})"
+            )
+        return None
 
     def check(self, run: Run, conn: Connection) -> str:
         """Refuse unless a point taken now could be recovered; say how it stands."""
@@ -107,13 +115,9 @@ class WalArchive(Recovery):
         "pg_switch_wal(), in this database (or use backup: full)"
     )
 
-    def settings_problem(self, options: Options) -> str | None:
-        if options.pgbackrest_stanza is None:
-            return (
-                "backup: restore_point on PostgreSQL needs pgbackrest_stanza (the pgBackRest "
-                "stanza that archives this server's WAL)"
-            )
-        return None
+    family = "PostgreSQL"
+    required = "pgbackrest_stanza"
+    required_is = "the pgBackRest stanza that archives this server's WAL"
 
     def state(self, conn: Connection) -> ArchiveState:
         row = conn.execute(
@@ -288,14 +292,12 @@ class BinaryLog(Recovery):
         "or use backup: full"
     )
 
-    def settings_problem(self, options: Options) -> str | None:
-        if options.pitr_base_backup is None:
-            return (
-                "backup: restore_point on MariaDB/MySQL needs pitr_base_backup (the folder, "
-                "on the database host, of a mariadb-backup or xtrabackup base backup the "
-                "recovery starts from)"
-            )
-        return None
+    family = "MariaDB/MySQL"
+    required = "pitr_base_backup"
+    required_is = (
+        "the folder, on the database host, of a mariadb-backup or xtrabackup base backup "
+        "the recovery starts from"
+    )
 
     def _position(self, conn: Connection) -> tuple[str, int]:
         try:
