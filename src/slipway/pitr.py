@@ -352,14 +352,14 @@ class BinaryLog(Recovery):
         return f"{said}; base backup at {base[0]}:{base[1]}, its logs kept"
 
     def _facts(self, conn: Connection) -> dict[str, Any]:
-        datadir, basename, socket, version = conn.execute(
-            text("SELECT @@datadir, @@log_bin_basename, @@socket, VERSION()")
+        datadir, basename, socket = conn.execute(
+            text("SELECT @@datadir, @@log_bin_basename, @@socket")
         ).one()
         return {
             "data_directory": str(datadir).rstrip("/"),
             "log_bin_basename": str(basename),
             "socket": str(socket),
-            "mariadb": "mariadb" in str(version).lower(),
+            "mariadb": bool(getattr(conn.dialect, "is_mariadb", False)),
         }
 
     def create(self, run: Run, conn: Connection, name: str) -> tuple[str, dict[str, Any]]:
