@@ -5,6 +5,7 @@ where it does; `db status` shows it; `db adopt --accept-drift` keeps the schema 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -90,3 +91,58 @@ def test_accepting_the_schema_as_it_is_ends_the_refusal(
     assert db.revision() == "r2" and "by_hand" in db.tables()
     assert release("release").code == 0
     assert db.revision() == "r3"
+
+
+@pytest.mark.parametrize("db", ["postgresql", "mariadb", "sqlite"], indirect=True)
+def test_the_schema_a_release_records_is_the_schema_read_whole(
+    db: ThrowawayDB, project: Project, tmp_path: Path
+) -> None:
+    """A release reads again only what the catalog shows changed since its lock step:
+    what it records (what the next run's drift check names differences against) is
+    still the whole schema, as a full read finds it."""
+    from slipway import ledger, schema
+
+    history(project)
+    project.add(
+        "r3",
+        """
+        op.create_table("gone", sa.Column("id", sa.Integer, primary_key=True))
+        op.create_table("kept", sa.Column("id", sa.Integer, primary_key=True),
+                        sa.Column("code", sa.String(10)))
+        """,
+        'op.drop_table("kept"); op.drop_table("gone")',
+    )
+    release = Release(db, project.ini, write_config(tmp_path))
+    first = release("release", env="prod")
+    assert first.code == 0, first.stderr
+    project.add(
+        "r4",
+        """
+        op.add_column("things", sa.Column("size", sa.Integer, nullable=True))
+        op.create_index("ix_things_size", "things", ["size"])
+        op.drop_table("gone")
+        op.create_table("parts", sa.Column("id", sa.Integer, primary_key=True),
+                        sa.Column("thing_id", sa.Integer, sa.ForeignKey("things.id")))
+        with op.batch_alter_table("kept") as kept:
+            kept.create_unique_constraint("uq_kept_code", ["code"])
+        """,
+        """
+        with op.batch_alter_table("kept") as kept:
+            kept.drop_constraint("uq_kept_code", type_="unique")
+        op.drop_table("parts")
+        op.create_table("gone", sa.Column("id", sa.Integer, primary_key=True))
+        op.drop_index("ix_things_size", "things")
+        with op.batch_alter_table("things") as things:
+            things.drop_column("size")
+        """,
+    )
+
+    second = release("release", env="prod")
+
+    assert second.code == 0, second.stderr
+    with db.engine().connect() as conn:
+        recorded = schema.unpack(str(ledger.last_end(conn)["end_schema"]))
+        whole = schema.describe(conn)
+    assert db.revision() == "r4"
+    assert "parts" in recorded["tables"] and "gone" not in recorded["tables"]
+    assert recorded == json.loads(json.dumps(whole, default=str))

@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
     insert,
     inspect,
     null,
@@ -31,13 +32,29 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects.mysql import LONGTEXT
 from sqlalchemy.engine import Dialect
 from sqlalchemy.schema import CreateTable
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from slipway.outcomes import Outcome
 
 metadata = MetaData()
+
+
+class LongText(TypeDecorator[str]):
+    """Text of any length: LONGTEXT on MySQL and MariaDB (whose TEXT holds 64 KiB),
+    TEXT elsewhere. The MySQL dialect is loaded only where it is the database's."""
+
+    impl = Text
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name in ("mysql", "mariadb"):
+            from sqlalchemy.dialects.mysql import LONGTEXT
+
+            return LONGTEXT()
+        return Text()
+
 
 history = Table(
     "slipway_history",
@@ -71,7 +88,7 @@ history = Table(
     # left the database at its target revision with this schema, a known state.
     Column("end_fingerprint", String(64)),
     # The schema itself there (schema.describe, compressed): drift is named against it.
-    Column("end_schema", Text().with_variant(LONGTEXT(), "mysql", "mariadb")),
+    Column("end_schema", LongText()),
     # The digest of the server's catalog there (schema.catalog): while the catalog's
     # digest is the same, end_schema is the schema, without reading it again.
     Column("end_catalog", String(64)),
@@ -126,15 +143,21 @@ class Claim:
 
 
 def exists(conn: Connection) -> bool:
-    insp = inspect(conn)
-    return all(insp.has_table(t.name) for t in metadata.sorted_tables)
+    names = set(inspect(conn).get_table_names())
+    return all(t.name in names for t in metadata.sorted_tables)
+
+
+def _columns(conn: Connection, table: Table) -> set[str]:
+    """The names of the columns ``table`` has in this database (it exists): one query
+    that reads no row, cheaper than the catalog's reflection."""
+    return set(conn.execute(select(text("*")).select_from(table).where(false())).keys())
 
 
 def ensure(conn: Connection) -> None:
     """Create the tables, or add the columns that later versions of slipway introduced."""
     metadata.create_all(conn, checkfirst=True)
     for table in (history, checksums):
-        have = {c["name"] for c in inspect(conn).get_columns(table.name)}
+        have = _columns(conn, table)
         for column in table.columns:
             if column.name not in have and column.nullable:
                 kind = column.type.compile(dialect=conn.dialect)
@@ -143,12 +166,10 @@ def ensure(conn: Connection) -> None:
 
 def is_current(conn: Connection) -> bool:
     """Every table and column of the ledger is there: :func:`ensure` would change nothing."""
-    found = inspect(conn)
-    names = set(found.get_table_names())
-    if any(t.name not in names for t in metadata.sorted_tables):
+    if not exists(conn):
         return False
     for table in (history, checksums):
-        have = {c["name"] for c in found.get_columns(table.name)}
+        have = _columns(conn, table)
         if any(c.name not in have for c in table.columns):
             return False
     return True
@@ -157,7 +178,7 @@ def is_current(conn: Connection) -> bool:
 def _present(conn: Connection, table: Table) -> list[Column[Any]]:
     """The columns of ``table`` this database has: one written by an older slipway lacks
     the newer ones until its next run adds them (:func:`ensure`); reading must not."""
-    have = {c["name"] for c in inspect(conn).get_columns(table.name)}
+    have = _columns(conn, table)
     return [c for c in table.columns if c.name in have]
 
 

@@ -192,6 +192,8 @@ class Run:
         self.dead_run_start: tuple[str | None, str | None] | None = None
         # The schema as the lock step found it (schema.describe): the run's start.
         self.start_described: dict[str, Any] | None = None
+        # The catalog it was read with (schema.read_catalog): what changed since is read again.
+        self.start_catalog: schema.Catalog | None = None
         # A backup begun in preflight (steps.begin_backup), until the backup step takes it.
         self.early_backup: Dump | None = None
         self.claimed = False

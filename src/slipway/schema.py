@@ -10,6 +10,8 @@ import base64
 import hashlib
 import json
 import zlib
+from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, inspect
@@ -24,10 +26,20 @@ def user_tables(conn: Connection, version_table: str) -> list[str]:
     ]
 
 
-def describe(conn: Connection, *, skip: tuple[str, ...] = ("alembic_version",)) -> dict[str, Any]:
+def describe(
+    conn: Connection,
+    *,
+    skip: tuple[str, ...] = ("alembic_version",),
+    only: Collection[str] | None = None,
+) -> dict[str, Any]:
+    """The schema: every user table (with ``only``, those of its names that exist), its
+    columns, indexes, unique constraints and foreign keys; views, triggers, and on
+    PostgreSQL enum types and sequences."""
     insp = inspect(conn)
     names = [
-        t for t in sorted(insp.get_table_names()) if t not in skip and not t.startswith("slipway_")
+        t
+        for t in sorted(insp.get_table_names())
+        if t not in skip and not t.startswith("slipway_") and (only is None or t in only)
     ]
     tables: dict[str, Any] = {}
     if names:
@@ -140,20 +152,72 @@ FROM information_schema.views WHERE table_schema = DATABASE()
 }
 
 
-def catalog(conn: Connection, *, skip: tuple[str, ...] = ("alembic_version",)) -> str | None:
-    """The digest of the catalog's rows for the user schema (slipway's tables and the
-    tables in ``skip`` left out, as :func:`describe` leaves them out); None where the
-    dialect has no such query."""
+@dataclass(frozen=True)
+class Catalog:
+    """What :func:`read_catalog` found: the digest of all its rows, and the digest of the
+    rows of each table (view, sequence, enum type) by name."""
+
+    digest: str
+    parts: dict[str, str]
+
+    def changed_since(self, was: Catalog) -> set[str]:
+        """The names whose rows differ from ``was``'s (added and removed ones included)."""
+        return {
+            n for n in self.parts.keys() | was.parts.keys() if self.parts.get(n) != was.parts.get(n)
+        }
+
+
+def read_catalog(
+    conn: Connection, *, skip: tuple[str, ...] = ("alembic_version",)
+) -> Catalog | None:
+    """The catalog's rows for the user schema (slipway's tables and the tables in
+    ``skip`` left out, as :func:`describe` leaves them out); None where the dialect has
+    no such query."""
     dialect = "mysql" if conn.dialect.name in ("mysql", "mariadb") else conn.dialect.name
     query = _CATALOG.get(dialect)
     if query is None:
         return None
     rows = sorted(
-        "\x1f".join("" if v is None else str(v) for v in row)
+        (str(row[1]), "\x1f".join("" if v is None else str(v) for v in row))
         for row in conn.exec_driver_sql(query)
         if str(row[1]) not in skip and not str(row[1]).startswith(("slipway_", "sqlite_"))
     )
-    return hashlib.sha256("\x1e".join(rows).encode()).hexdigest()
+    by_name: dict[str, list[str]] = {}
+    for name, line in rows:
+        by_name.setdefault(name, []).append(line)
+    return Catalog(
+        digest=_digest(sorted(line for _, line in rows)),
+        parts={name: _digest(lines) for name, lines in by_name.items()},
+    )
+
+
+def _digest(lines: list[str]) -> str:
+    return hashlib.sha256("\x1e".join(lines).encode()).hexdigest()
+
+
+def catalog(conn: Connection, *, skip: tuple[str, ...] = ("alembic_version",)) -> str | None:
+    """The digest of the catalog's rows for the user schema (see :func:`read_catalog`)."""
+    found = read_catalog(conn, skip=skip)
+    return None if found is None else found.digest
+
+
+def describe_since(
+    conn: Connection,
+    before: dict[str, Any],
+    was: Catalog,
+    now: Catalog,
+    *,
+    skip: tuple[str, ...] = ("alembic_version",),
+) -> dict[str, Any]:
+    """The schema as :func:`describe` reads it, where ``before`` described it when the
+    catalog was ``was`` and the catalog is ``now``: the tables whose catalog rows are
+    the same are as ``before`` describes them (the rows are a superset of what describe
+    reads), the others are read again, as are the views, triggers, enums and sequences."""
+    changed = now.changed_since(was)
+    fresh = describe(conn, skip=skip, only=changed)
+    tables = {t: d for t, d in before.get("tables", {}).items() if t not in changed}
+    tables.update(fresh["tables"])
+    return {**fresh, "tables": tables}
 
 
 def fingerprint(conn: Connection) -> str:

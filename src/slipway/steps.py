@@ -269,7 +269,7 @@ def lock(run: Run, *, remedy: bool = False, lease: bool = False) -> State:
         if not remedy and state.exists:
             # The schema as the run finds it, under the lock: its start fingerprint, and
             # what drift is judged on.
-            run.start_described = describe_now(run)
+            run.start_described, run.start_catalog = read_schema(run)
             said = check_drift(run, state.current, run.start_described)
         run.claim(state.current, state.head, lease=lease)
         step.detail = "; ".join([f"held for run {run.run_id}", *said])
@@ -1065,15 +1065,19 @@ def _revision_checks(run: Run, revisions: list[Revision], name: str) -> int:
 def record_end_schema(run: Run, described: dict[str, Any] | None = None) -> None:
     """The schema this run leaves (``described``, else read now), into its claim
     (fingerprint and description): what a run killed later is judged by, and what the
-    next run's drift check compares with."""
+    next run's drift check compares with. Where the lock step read the schema, only
+    what the catalog shows changed since is read again."""
     with run.connect() as conn:
+        now = schema.read_catalog(conn)
+        start, was = run.start_described, run.start_catalog
+        if described is None and start is not None and was is not None and now is not None:
+            described = schema.describe_since(conn, start, was, now)
         if described is None:
             described = schema.describe(conn)
-        digest = schema.catalog(conn)
     run.record(
         end_fingerprint=schema.fingerprint_of(described),
         end_schema=schema.pack(described),
-        end_catalog=digest,
+        end_catalog=None if now is None else now.digest,
     )
 
 
@@ -1081,18 +1085,25 @@ def describe_now(run: Run) -> dict[str, Any] | None:
     """The schema as it is (None: no database yet). Where the catalog's digest is the
     one the last run recorded with its end, that run's description is the schema's,
     and the schema is not read again."""
+    return read_schema(run)[0]
+
+
+def read_schema(run: Run) -> tuple[dict[str, Any] | None, schema.Catalog | None]:
+    """The schema as it is (:func:`describe_now`), and the catalog it was read with."""
     if not run.dialect.database_exists():
-        return None
+        return None, None
     with run.connect() as conn:
         last = ledger.last_end(conn)
+        found = schema.read_catalog(conn)
         if (
             last
             and last["end_catalog"]
             and last["end_schema"]
-            and schema.catalog(conn) == last["end_catalog"]
+            and found is not None
+            and found.digest == last["end_catalog"]
         ):
-            return schema.unpack(str(last["end_schema"]))
-        return schema.describe(conn)
+            return schema.unpack(str(last["end_schema"])), found
+        return schema.describe(conn), found
 
 
 def drift_of(
