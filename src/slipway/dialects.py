@@ -192,6 +192,10 @@ class Dialect:
     # The backup is a client tool's process (a ToolGroup can stop it at once), so a
     # release may begin it while its last read-only checks run.
     backup_by_tool: ClassVar[bool] = True
+    # The dump is the client tool's process alone: slipway opens no connection of its own
+    # while it runs, so it may run while env.py runs under a guard (steps.preflight
+    # begins it before the revision graph is read).
+    dumps_alone: ClassVar[bool] = False
     default_port: ClassVar[int | None] = None
     # The driver slipway's own connections use when the URL names an async one: the
     # ledger, locks and backups are synchronous work; env.py still gets the URL as given.
@@ -458,6 +462,7 @@ class PostgreSQL(Dialect):
     """
 
     name = "postgresql"
+    dumps_alone = True  # pg_dump alone
     recovery = pitr.WalArchive()
     extra = "postgresql"
     transactional_ddl = True

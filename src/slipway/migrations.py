@@ -278,6 +278,19 @@ def _needs_async_driver(err: BaseException) -> bool:
     return False
 
 
+def script_folder(ini: Path) -> Path | None:
+    """The folder of env.py and the revisions that ``ini`` names, read from the ini
+    alone (no file of the project runs); None where it names no folder (a package)."""
+    location = Config(str(ini)).get_main_option("script_location")
+    here = ini.parent
+    if location is None:  # Flask-Migrate: the ini beside env.py
+        return here if (here / "env.py").is_file() else None
+    for folder in (here / location, Path(location)):
+        if folder.is_dir():
+            return folder
+    return None
+
+
 class Project:
     """An Alembic project, read once from its ini file. With ``run_revisions`` false
     (read-only commands: status) the revision graph is read from what each file

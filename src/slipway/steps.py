@@ -22,8 +22,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Connection, inspect
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from slipway import ledger, lint, pitr, progress, schema, sequences, targeted
 from slipway.artifacts import checksum, make_private, private_dir, remove, write_atomic
@@ -38,7 +38,7 @@ from slipway.dialects import (
 from slipway.errors import BadInput, LockHeld, Refused, SlipwayError, StepFailed, first_line
 from slipway.guard import Recording
 from slipway.logs import redact
-from slipway.migrations import BASELINE_FILE, Revision, env_error
+from slipway.migrations import BASELINE_FILE, Revision, env_error, script_folder
 from slipway.report import FileRef, Step
 from slipway.run import Run, State
 from slipway.sqlrules import ServerVersion
@@ -63,6 +63,8 @@ def preflight(run: Run, *, gate: bool = True, backup_early: bool = False) -> Sta
                 hint="use backup: full for this environment (a SQLite backup is a copy of "
                 "its file)",
             )
+        if backup_early:
+            _begin_backup_if_likely(run)
         state = run.state()
         run.report.from_revision = state.current
         run.report.to_revision = state.head
@@ -72,9 +74,11 @@ def preflight(run: Run, *, gate: bool = True, backup_early: bool = False) -> Sta
         server = lint.local_server(lint_dialect(run))
         if state.exists and state.current is None:
             _refuse_unversioned_tables(run)
+        backs_up = bool(state.pending and run.settings.options.dumps)
+        if not backs_up or "full" not in run.settings.options.backup_methods:
+            drop_early_backup(run)  # begun on a guess that proved wrong
         if state.exists:
             with run.connect() as conn:
-                backs_up = bool(state.pending and run.settings.options.dumps)
                 if backs_up and "full" in run.settings.options.backup_methods:
                     _check_room(run, run.dialect.size_bytes(conn))
                     if backup_early:
@@ -240,10 +244,7 @@ def beyond_baseline(run: Run, state: State) -> tuple[str | None, list[Revision],
 
 def _check_room(run: Run, size: int) -> None:
     folder = run.settings.backup_dir
-    probe = folder
-    while not probe.exists():
-        probe = probe.parent
-    free = shutil.disk_usage(probe).free
+    free = shutil.disk_usage(_existing(folder)).free
     need = int(size * run.settings.options.backup_min_free_ratio)
     if free < need:
         raise Refused(
@@ -251,6 +252,13 @@ def _check_room(run: Run, size: int) -> None:
             check="backup_room",
             hint="free space there, or set backup_dir to a larger disk",
         )
+
+
+def _existing(folder: Path) -> Path:
+    """``folder``, or its nearest ancestor that exists (where it will be created)."""
+    while not folder.exists():
+        folder = folder.parent
+    return folder
 
 
 def lock(run: Run, *, remedy: bool = False, lease: bool = False) -> State:
@@ -332,6 +340,64 @@ class Dump:
             future.result()
         remove(self.partial)
         log.info("backup begun early stopped and removed: the run ended before it")
+
+
+def _begin_backup_if_likely(run: Run) -> None:
+    """Begin the backup (:func:`begin_backup`) before the revision graph is read, where
+    a release is likely: reading the graph runs every revision file, the longest part
+    of preflight, and the dump, a client tool's process, runs beside it. Likely: the
+    version table is empty, or a file of the project other than the current revision's
+    names the current revision (a revision that follows it). A guess only: preflight
+    stops the dump once the graph shows nothing pending, and a run this misses begins
+    its backup at the usual point."""
+    options = run.settings.options
+    if not (options.dumps and "full" in options.backup_methods and run.dialect.dumps_alone):
+        return
+    location = script_folder(run.settings.alembic_ini)
+    if location is None:
+        return
+    try:
+        _begin_if_followed(run, location)
+    except (OperationalError, InterfaceError) as err:
+        raise run.unreachable(err) from err
+
+
+def _begin_if_followed(run: Run, location: Path) -> None:
+    options = run.settings.options
+    if not run.dialect.database_exists():
+        return
+    with run.connect() as conn:
+        table = options.version_table
+        if not inspect(conn).has_table(table):
+            return  # no history, or env.py names its own version table: the usual point
+        quoted = conn.dialect.identifier_preparer.quote(table)
+        current = [
+            str(v) for v in conn.exec_driver_sql(f"SELECT version_num FROM {quoted}").scalars()
+        ]
+        if current and not any(_followed(location, rev) for rev in current):
+            return
+        size = run.dialect.size_bytes(conn)
+        if (
+            shutil.disk_usage(_existing(run.settings.backup_dir)).free
+            < size * options.backup_min_free_ratio
+        ):
+            return  # preflight refuses it, if a revision is pending
+        begin_backup(run, conn)
+
+
+def _followed(folder: Path, revision: str) -> bool:
+    """Whether more than one Python file under ``folder`` names ``revision`` (its own
+    file does): the others likely revise it."""
+    needle = revision.encode()
+    named = 0
+    for path in folder.rglob("*.py"):
+        try:
+            named += needle in path.read_bytes()
+        except OSError:
+            continue
+        if named > 1:
+            return True
+    return False
 
 
 def begin_backup(run: Run, conn: Connection) -> None:
