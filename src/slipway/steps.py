@@ -794,7 +794,8 @@ def apply(run: Run, state: State) -> None:
 
 class BlockerWatch:
     """While apply runs, a connection of its own asks the server ten times a second who
-    holds the locks slipway's sessions wait for; a lock timeout then names them."""
+    holds the locks slipway's sessions wait for; a lock timeout then names them. The
+    connection opens when the first look is due: an apply done sooner needs none."""
 
     def __init__(self, run: Run, every_s: float = 0.1) -> None:
         self.run, self.every_s = run, every_s
@@ -815,14 +816,17 @@ class BlockerWatch:
             self._thread.join(timeout=5)
 
     def _watch(self) -> None:
+        if self._done.wait(self.every_s):
+            return
         engine = self.run.dialect.create_engine()
         try:
             with engine.connect() as conn:
-                while not self._done.wait(self.every_s):
+                while not self._done.is_set():
                     found = self.run.dialect.blockers(conn)
                     conn.rollback()
                     if found:
                         self.seen = found
+                    self._done.wait(self.every_s)
         except Exception as err:  # noqa: BLE001 - naming blockers is a courtesy
             log.debug("blocker watch stopped: %s", err)
         finally:
