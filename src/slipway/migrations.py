@@ -291,6 +291,16 @@ def script_folder(ini: Path) -> Path | None:
     return None
 
 
+def version_heads(conn: Connection, version_options: dict[str, Any]) -> tuple[str, ...] | None:
+    """The revisions the version table named by ``version_options`` holds (Alembic's
+    ``version_table`` and ``version_table_schema``); None where there is no such table."""
+    table = version_options["version_table"]
+    if not inspect(conn).has_table(table, schema=version_options.get("version_table_schema")):
+        return None
+    ctx = MigrationContext.configure(conn, opts=dict(version_options))
+    return tuple(ctx.get_current_heads())
+
+
 class Project:
     """An Alembic project, read once from its ini file. With ``run_revisions`` false
     (read-only commands: status) the revision graph is read from what each file
@@ -595,12 +605,7 @@ class Project:
 
     # the database's position -------------------------------------------------------
     def current(self, conn: Connection) -> tuple[str, ...]:
-        table = self.version_options["version_table"]
-        schema = self.version_options.get("version_table_schema")
-        if not inspect(conn).has_table(table, schema=schema):
-            return ()
-        ctx = MigrationContext.configure(conn, opts=dict(self.version_options))
-        return tuple(ctx.get_current_heads())
+        return version_heads(conn, self.version_options) or ()
 
     # running env.py ---------------------------------------------------------------------
     def _env_config(

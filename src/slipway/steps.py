@@ -22,7 +22,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, inspect
+from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from slipway import ledger, lint, pitr, progress, schema, sequences, targeted
@@ -38,7 +38,13 @@ from slipway.dialects import (
 from slipway.errors import BadInput, LockHeld, Refused, SlipwayError, StepFailed, first_line
 from slipway.guard import Recording
 from slipway.logs import redact
-from slipway.migrations import BASELINE_FILE, Revision, env_error, script_folder
+from slipway.migrations import (
+    BASELINE_FILE,
+    Revision,
+    env_error,
+    script_folder,
+    version_heads,
+)
 from slipway.report import FileRef, Step
 from slipway.run import Run, State
 from slipway.sqlrules import ServerVersion
@@ -367,13 +373,9 @@ def _begin_if_followed(run: Run, location: Path) -> None:
     if not run.dialect.database_exists():
         return
     with run.connect() as conn:
-        table = options.version_table
-        if not inspect(conn).has_table(table):
+        current = version_heads(conn, {"version_table": options.version_table})
+        if current is None:
             return  # no history, or env.py names its own version table: the usual point
-        quoted = conn.dialect.identifier_preparer.quote(table)
-        current = [
-            str(v) for v in conn.exec_driver_sql(f"SELECT version_num FROM {quoted}").scalars()
-        ]
         if current and not any(_followed(location, rev) for rev in current):
             return
         size = run.dialect.size_bytes(conn)
