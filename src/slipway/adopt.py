@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any
 
 import yaml
-from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection
 from sqlalchemy.exc import InterfaceError, OperationalError
 
@@ -91,7 +89,7 @@ def _reachable(run: Run) -> bool:
 def _adopt_database(run: Run, revision: str | None, *, accept_drift: bool = False) -> None:
     project = run.project
     heads = run.heads()  # runs env.py online: proves where it reaches, learns its options
-    version_table = str(project.version_options["version_table"])
+    version_table = project.version_table
     with run.connect() as conn:
         tables = schema.user_tables(conn, version_table)
         watched = bool(ledger.recorded_checksums(conn))
@@ -189,7 +187,7 @@ def _prove_schema(run: Run, at: str, version_table: str) -> None:
                     check="adopt",
                     hint="the history must upgrade from empty for slipway to prove it",
                 ) from err
-            built = db.describe(skip=skip)
+            built = db.describe()
         differences = schema.diff(
             built, live, more="in the database only", less="missing from the database"
         )
@@ -207,5 +205,4 @@ def _prove_schema(run: Run, at: str, version_table: str) -> None:
 
 
 def _stamp(run: Run, conn: Connection, at: str) -> None:
-    opts: dict[str, Any] = dict(run.project.version_options)
-    MigrationContext.configure(conn, opts=opts).stamp(run.project.script, at)
+    run.project.stamp(conn, at)

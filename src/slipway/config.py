@@ -41,7 +41,10 @@ else:  # pragma: no cover - Python 3.10
 
 CONFIG_ENV = "SLIPWAY_CONFIG"
 DEFAULT_CONFIG = "slipway.yml"
-SUPPORTED_BACKENDS = ("postgresql", "mysql", "mariadb", "sqlite")
+SUPPORTED_DIALECTS = ("postgresql", "mysql", "mariadb", "sqlite")
+# The migration tools a project's environment may name (``backend:``).
+BackendName = Literal["alembic"]
+BACKEND_NAMES: tuple[str, ...] = ("alembic",)
 
 REHEARSE_MODES = ("always", "live", "never")
 LINT_LEVELS = ("error", "warning", "never")
@@ -63,6 +66,8 @@ class Options(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
+    # The migration tool of the project: alembic (the default).
+    backend: BackendName = "alembic"
     alembic_ini: str = "alembic.ini"
     artifacts_dir: str = "artifacts"
     # Run folders kept under artifacts_dir; older ones are pruned when a run begins.
@@ -272,7 +277,7 @@ class Settings:
     release: str | None = None
 
     @property
-    def backend(self) -> str:
+    def dialect_name(self) -> str:
         return self.url.get_backend_name()
 
     @property
@@ -314,15 +319,15 @@ def parse_url(raw: str, *, source: str) -> URL:
             f"the database URL from {source} holds a control character (a NUL byte, %00?)",
             hint="client libraries cut or misread such URLs; remove it",
         )
-    backend = url.get_backend_name()
-    if backend not in SUPPORTED_BACKENDS:
+    dialect = url.get_backend_name()
+    if dialect not in SUPPORTED_DIALECTS:
         raise BadInput(
-            f"the database URL from {source} names '{backend}', which slipway does not support",
+            f"the database URL from {source} names '{dialect}', which slipway does not support",
             hint="use postgresql, mysql/mariadb or sqlite",
         )
-    if backend != "sqlite" and not url.database:
+    if dialect != "sqlite" and not url.database:
         raise BadInput(f"the database URL from {source} names no database", hint="add /NAME")
-    if backend == "sqlite" and (not url.database or url.database == ":memory:"):
+    if dialect == "sqlite" and (not url.database or url.database == ":memory:"):
         raise BadInput(
             f"the SQLite URL from {source} names no file",
             hint="use sqlite:///relative/path.db or sqlite:////absolute/path.db",

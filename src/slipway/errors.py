@@ -69,3 +69,16 @@ class StepFailed(SlipwayError):
         self.revision = revision
         # Where in the revision file it failed: "versions/0007_x.py:41".
         self.location = location
+
+
+def env_error(err: BaseException) -> SlipwayError | None:
+    """slipway's own refusal (the connection guard's, say), wherever a migration tool or
+    a project's code wrapped it."""
+    seen: set[int] = set()
+    cur: BaseException | None = err
+    while cur is not None and id(cur) not in seen:
+        if isinstance(cur, SlipwayError):
+            return cur
+        seen.add(id(cur))
+        cur = cur.__cause__ or cur.__context__
+    return None

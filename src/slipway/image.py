@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from slipway.backends import backend_class
 from slipway.errors import BadInput, Refused, first_line
 
 log = logging.getLogger(__name__)
@@ -112,7 +113,7 @@ def build(
         labels = {
             LABEL_RELEASE: release,
             LABEL_REVISION: (manifest.get("commit") or "unknown").split()[0],
-            LABEL_HEAD: _alembic_head(context / "migrations"),
+            LABEL_HEAD: backend_class("alembic").folder_head(context / "migrations"),
             LABEL_CREATED_BY: "slipway",
         }
         (context / "Dockerfile").write_bytes(dockerfile.read_bytes())
@@ -147,21 +148,6 @@ def _unpack(bundle: Path, into: Path) -> dict[str, str]:
     if "release_id" not in fields:
         raise BadInput(f"the MANIFEST of {bundle} names no release_id")
     return fields
-
-
-def _alembic_head(migrations: Path) -> str:
-    from alembic.script import ScriptDirectory
-
-    try:
-        heads = ScriptDirectory(str(migrations)).get_heads()
-    except Exception as err:  # a broken history is bad input here
-        raise BadInput(f"the bundle's migrations cannot be read: {first_line(err)}") from err
-    if len(heads) != 1:
-        raise BadInput(
-            f"the bundle's migrations have {len(heads)} heads: {', '.join(heads) or 'none'}",
-            hint="merge the heads before building the release's image",
-        )
-    return str(heads[0])
 
 
 def _client() -> Any:

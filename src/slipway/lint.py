@@ -31,8 +31,8 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from slipway.backends import ACCEPT_ATTRIBUTE, Backend, Rendered, Revision
 from slipway.errors import Refused, first_line
-from slipway.migrations import ACCEPT_ATTRIBUTE, Project, Rendered, Revision
 from slipway.sqlrules import RULES, ServerVersion, Statement, split
 
 # Dangerous to run against a live service: these block by default.
@@ -178,7 +178,7 @@ def local_server(dialect: str) -> ServerVersion | None:
 
 
 def check(
-    project: Project,
+    project: Backend,
     start: str | None,
     revisions: list[Revision],
     *,
@@ -251,10 +251,10 @@ def _default_severity(rule: str) -> str:
 _Raw = tuple[str, str, str, str, str, str, int | None]
 
 
-def _relevant(project: Project) -> Callable[[Rendered], list[Statement]]:
+def _relevant(project: Backend) -> Callable[[Rendered], list[Statement]]:
     """The statements of a revision's SQL without alembic's version-table bookkeeping and
     the transaction around it."""
-    version_table = re.compile(rf"\b{re.escape(project.settings.options.version_table)}\b", re.I)
+    version_table = re.compile(rf"\b{re.escape(project.version_table)}\b", re.I)
 
     def relevant(rendered: Rendered) -> list[Statement]:
         return [
@@ -267,7 +267,7 @@ def _relevant(project: Project) -> Callable[[Rendered], list[Statement]]:
 
 
 def _raw_findings(
-    project: Project,
+    project: Backend,
     revisions: list[Revision],
     ups: Mapping[str, Rendered],
     render_downs: Callable[[], Mapping[str, Rendered]],

@@ -126,7 +126,7 @@ class Report:
             run_id=run_id,
             env=settings.env,
             database={
-                "dialect": settings.backend,
+                "dialect": settings.dialect_name,
                 "name": settings.database_name,
                 "host": settings.url.host or "",
                 "url": settings.safe_url(),

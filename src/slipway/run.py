@@ -32,12 +32,12 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from slipway import ledger, schema
 from slipway.artifacts import new_run_id, private_dir
+from slipway.backends import Backend, Revision, get_backend
 from slipway.config import Settings
 from slipway.dialects import Dialect, dialect_for
-from slipway.errors import BadInput, Refused, SlipwayError, first_line
+from slipway.errors import BadInput, Refused, SlipwayError, env_error, first_line
 from slipway.guard import Guard, Recording
 from slipway.logs import redact, run_log
-from slipway.migrations import Project, Revision, env_error
 from slipway.outcomes import Outcome, Phase
 from slipway.report import Report
 
@@ -180,7 +180,7 @@ class Run:
         )
         self._engine: Engine | None = None
         self._own_engine: Engine | None = None
-        self._project: Project | None = None
+        self._project: Backend | None = None
         self._relpaths: dict[Path, str] = {}
         self._probed = False
         self._stack = contextlib.ExitStack()
@@ -204,9 +204,9 @@ class Run:
 
     # resources ------------------------------------------------------------------
     @property
-    def project(self) -> Project:
+    def project(self) -> Backend:
         if self._project is None:
-            self._project = Project(self.settings, run_revisions=not self.read_only)
+            self._project = get_backend(self.settings, run_revisions=not self.read_only)
         return self._project
 
     @property

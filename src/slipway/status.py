@@ -18,16 +18,14 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from slipway import ledger
+from slipway.backends import Backend, backend_class
 from slipway.config import Settings, environments, load_settings
 from slipway.dialects import dialect_for
 from slipway.errors import SlipwayError, first_line
 from slipway.logs import redact
-from slipway.migrations import Project
 from slipway.outcomes import Outcome
 from slipway.report import Report
 from slipway.run import Run, claim_alive
@@ -101,7 +99,7 @@ def status(settings: Settings) -> Report:
 
 def revision_states(
     run: Run,
-    project: Project,
+    project: Backend,
     db_heads: tuple[str, ...],
     recorded: dict[str, dict[str, Any]],
     failed: str | None,
@@ -165,11 +163,8 @@ def _environment_row(path: Path, env: str) -> dict[str, Any]:
         engine = dialect.create_engine()
         try:
             with engine.connect() as conn:
-                table = settings.options.version_table
-                heads: tuple[str, ...] = ()
-                if inspect(conn).has_table(table):
-                    context = MigrationContext.configure(conn, opts={"version_table": table})
-                    heads = tuple(context.get_current_heads())
+                backend = backend_class(settings.options.backend)
+                heads = backend.recorded_heads(settings, conn) or ()
                 last = ledger.last_run(conn)
                 release = ledger.last_release(conn)
         finally:

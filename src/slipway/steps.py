@@ -27,6 +27,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from slipway import ledger, lint, pitr, progress, schema, sequences, targeted
 from slipway.artifacts import checksum, make_private, private_dir, remove, write_atomic
+from slipway.backends import BASELINE_FILE, Revision, backend_class
 from slipway.dialects import (
     Dialect,
     LockWaitTimeout,
@@ -35,16 +36,17 @@ from slipway.dialects import (
     dialect_for,
     in_group,
 )
-from slipway.errors import BadInput, LockHeld, Refused, SlipwayError, StepFailed, first_line
+from slipway.errors import (
+    BadInput,
+    LockHeld,
+    Refused,
+    SlipwayError,
+    StepFailed,
+    env_error,
+    first_line,
+)
 from slipway.guard import Recording
 from slipway.logs import redact
-from slipway.migrations import (
-    BASELINE_FILE,
-    Revision,
-    env_error,
-    script_folder,
-    version_heads,
-)
 from slipway.report import FileRef, Step
 from slipway.run import Run, State
 from slipway.sqlrules import ServerVersion
@@ -154,7 +156,7 @@ def _downgrades_by_restore(run: Run, state: State) -> list[str]:
 def _refuse_unversioned_tables(run: Run) -> None:
     """A database with tables but no Alembic version: applying the history from base
     would collide with them, and slipway cannot tell which revision made them."""
-    version_table = str(run.project.version_options["version_table"])
+    version_table = run.project.version_table
     with run.connect() as conn:
         tables = schema.user_tables(conn, version_table)
     if tables:
@@ -201,7 +203,8 @@ def _counters_behind(run: Run, state: State) -> list[str]:
 
 
 def lint_dialect(run: Run) -> str:
-    return "mysql" if run.settings.backend in ("mysql", "mariadb") else run.settings.backend
+    name = run.settings.dialect_name
+    return "mysql" if name in ("mysql", "mariadb") else name
 
 
 def lint_revisions(
@@ -359,7 +362,7 @@ def _begin_backup_if_likely(run: Run) -> None:
     options = run.settings.options
     if not (options.dumps and "full" in options.backup_methods and run.dialect.dumps_alone):
         return
-    location = script_folder(run.settings.alembic_ini)
+    location = backend_class(options.backend).migrations_folder(run.settings)
     if location is None:
         return
     try:
@@ -373,7 +376,7 @@ def _begin_if_followed(run: Run, location: Path) -> None:
     if not run.dialect.database_exists():
         return
     with run.connect() as conn:
-        current = version_heads(conn, {"version_table": options.version_table})
+        current = backend_class(options.backend).recorded_heads(run.settings, conn)
         if current is None:
             return  # no history, or env.py names its own version table: the usual point
         if current and not any(_followed(location, rev) for rev in current):
@@ -462,7 +465,7 @@ def _targeted(
 ) -> tuple[FileRef | None, str]:
     """The targeted backup of the pending revisions; where their SQL cannot be read,
     the restore point alone (when one was taken) or a full dump."""
-    version_table = str(run.project.version_options["version_table"])
+    version_table = run.project.version_table
     if undoing is None:
         rendered = run.project.rendered(state.current, state.pending, up=True)
     else:
@@ -675,7 +678,7 @@ def rehearse(run: Run, state: State, backup: FileRef | None) -> None:
             schema_only, copy = False, "targeted"
         recording = Recording()
         project = run.project
-        version_table = str(project.version_options["version_table"])
+        version_table = project.version_table
         try:
             for leftover in run.dialect.sweep_scratch("rehearsal"):
                 log.info("dropped %s, the rehearsal copy of a killed run", leftover)
