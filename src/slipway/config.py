@@ -31,7 +31,7 @@ from pydantic import (
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-from slipway import rulenames
+from slipway import dialects, rulenames
 from slipway.errors import BadInput
 
 if sys.version_info >= (3, 11):
@@ -41,7 +41,6 @@ else:  # pragma: no cover - Python 3.10
 
 CONFIG_ENV = "SLIPWAY_CONFIG"
 DEFAULT_CONFIG = "slipway.yml"
-SUPPORTED_DIALECTS = ("postgresql", "mysql", "mariadb", "sqlite")
 # The migration tools a project's environment may name (``backend:``).
 BackendName = Literal["alembic"]
 BACKEND_NAMES: tuple[str, ...] = ("alembic",)
@@ -320,18 +319,12 @@ def parse_url(raw: str, *, source: str) -> URL:
             hint="client libraries cut or misread such URLs; remove it",
         )
     dialect = url.get_backend_name()
-    if dialect not in SUPPORTED_DIALECTS:
+    if dialect not in dialects.supported():
         raise BadInput(
             f"the database URL from {source} names '{dialect}', which slipway does not support",
             hint="use postgresql, mysql/mariadb or sqlite",
         )
-    if dialect != "sqlite" and not url.database:
-        raise BadInput(f"the database URL from {source} names no database", hint="add /NAME")
-    if dialect == "sqlite" and (not url.database or url.database == ":memory:"):
-        raise BadInput(
-            f"the SQLite URL from {source} names no file",
-            hint="use sqlite:///relative/path.db or sqlite:////absolute/path.db",
-        )
+    dialects.dialect_class(url).check_url(url, source)
     return url
 
 
@@ -542,8 +535,7 @@ def load_settings(
             hint="set database_url_env (or database_url without a password), or pass --db-url",
         )
 
-    if url.get_backend_name() == "sqlite" and url.database and not os.path.isabs(url.database):
-        url = url.set(database=str(base / url.database))
+    url = dialects.dialect_class(url).resolved(url, base)
 
     def _path(key: str) -> Path:
         value = getattr(options, key)

@@ -35,7 +35,7 @@ def lint(
     with Run(settings, "lint") as run:
         dialect = steps.lint_dialect(run)
         with run.report.step("lint") as step:
-            server = lint_lib.local_server(dialect)
+            server = lint_lib.local_server(run.dialect)
             if server_version:
                 server = ServerVersion.parse(server_version, dialect)
                 if server is None:
@@ -43,7 +43,7 @@ def lint(
                         f"--server-version '{server_version}' names no version",
                         hint="for example mariadb-10.4, mysql-5.7 or 15",
                     )
-                fits = {"mysql": ("mysql", "mariadb")}.get(dialect, (dialect,))
+                fits = run.dialect.names
                 if server.flavour not in fits:
                     raise BadInput(
                         f"--server-version '{server_version}' names a {server.flavour} "
@@ -57,7 +57,7 @@ def lint(
                 run.report.from_revision, run.report.to_revision = state.current, state.head
                 if state.exists and not server_version:
                     with run.connect() as conn:
-                        server = lint_lib.server_version(conn)
+                        server = lint_lib.server_version(run.dialect, conn)
             elif from_revision is not None:
                 start, revisions = run.project.above(from_revision)
                 run.report.from_revision = start

@@ -20,7 +20,6 @@ import hashlib
 import json
 import re
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from slipway.backends import ACCEPT_ATTRIBUTE, Backend, Rendered, Revision
+from slipway.dialects import Dialect
 from slipway.errors import Refused, first_line
 from slipway.sqlrules import RULES, ServerVersion, Statement, split
 
@@ -161,20 +161,15 @@ class LintResult:
         }
 
 
-def server_version(conn: Connection) -> ServerVersion:
+def server_version(dialect: Dialect, conn: Connection) -> ServerVersion:
     """What the connected server is (MariaDB and MySQL differ in what they can do)."""
-    name = conn.dialect.name
-    if name == "sqlite":
-        return ServerVersion("sqlite", sqlite3.sqlite_version_info)
-    info = tuple(int(p) for p in (conn.dialect.server_version_info or ()) if isinstance(p, int))
-    if name == "mysql" and getattr(conn.dialect, "is_mariadb", False):
-        return ServerVersion("mariadb", info)
-    return ServerVersion(name, info)
+    return ServerVersion(*dialect.server_version(conn))
 
 
-def local_server(dialect: str) -> ServerVersion | None:
-    """Without a connection only SQLite's version is known: it is the library's own."""
-    return ServerVersion("sqlite", sqlite3.sqlite_version_info) if dialect == "sqlite" else None
+def local_server(dialect: Dialect) -> ServerVersion | None:
+    """The server as known without a connection (SQLite's is the library's own)."""
+    known = dialect.local_server_version()
+    return ServerVersion(*known) if known is not None else None
 
 
 def check(

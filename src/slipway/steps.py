@@ -14,7 +14,6 @@ import os
 import random
 import secrets
 import shutil
-import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -79,7 +78,7 @@ def preflight(run: Run, *, gate: bool = True, backup_early: bool = False) -> Sta
         run.report.at(state.current)
         run.report.pending = [r.id for r in state.pending]
         notes = [f"at {state.current or 'base'}, head {state.head}, {len(state.pending)} pending"]
-        server = lint.local_server(lint_dialect(run))
+        server = lint.local_server(run.dialect)
         if state.exists and state.current is None:
             _refuse_unversioned_tables(run)
         backs_up = bool(state.pending and run.settings.options.dumps)
@@ -115,7 +114,7 @@ def preflight(run: Run, *, gate: bool = True, backup_early: bool = False) -> Sta
                 if state.pending and "restore_point" in run.settings.options.backup_methods:
                     notes.append(pitr.check(run, conn))
                 if state.pending:
-                    server = lint.server_version(conn)
+                    server = lint.server_version(run.dialect, conn)
         if gate and state.pending and run.settings.options.lint_fail_on != "never":
             notes.append(lint_gate(run, state, server).summary())
             skipped = run.report.data.get("lint_baseline_skipped")
@@ -203,8 +202,8 @@ def _counters_behind(run: Run, state: State) -> list[str]:
 
 
 def lint_dialect(run: Run) -> str:
-    name = run.settings.dialect_name
-    return "mysql" if name in ("mysql", "mariadb") else name
+    """The dialect family whose rules lint the SQL (MariaDB's is MySQL's)."""
+    return run.dialect.name
 
 
 def lint_revisions(
@@ -538,7 +537,7 @@ def _dump(run: Run) -> tuple[FileRef, str]:
         with progress.ticking(progress.file_growth(dump.partial, "backup")):
             detail = dump.result() if early else dump.take()
         os.replace(dump.partial, dump.target)
-    except (ToolFailed, OSError, sqlite3.Error) as err:  # a full disk shows up as any
+    except run.dialect.failures as err:  # a full disk shows up as any
         remove(dump.partial)
         raise Refused(
             f"backup failed: {redact(first_line(err), settings.secrets)}",
@@ -690,7 +689,7 @@ def rehearse(run: Run, state: State, backup: FileRef | None) -> None:
                     run.dialect.load_copy(
                         source, url, schema_only=schema_only, rows_of=version_table
                     )
-            except (ToolFailed, OSError, sqlite3.Error) as err:
+            except run.dialect.failures as err:
                 why = redact(first_line(err), run.settings.secrets)
                 raise Refused(
                     f"the rehearsal copy cannot be made: {why}",
@@ -1376,7 +1375,7 @@ def restore_keeping_history(run: Run, path: Path) -> str | None:
             hint="end the sessions holding locks on the database's tables (long "
             "transactions), then run the restore again",
         ) from err
-    except (ToolFailed, OSError, sqlite3.Error) as err:
+    except run.dialect.failures as err:
         raise StepFailed("restore", redact(first_line(err), run.settings.secrets)) from err
     finally:
         run.forget_connections()
@@ -1435,7 +1434,7 @@ def trusted_backup(run: Run, path: Path, *, foreign: bool) -> FileRef:
             )
     try:
         run.dialect.validate_backup(targeted.dump_of(path))
-    except (ToolFailed, OSError, sqlite3.Error) as err:
+    except run.dialect.failures as err:
         raise BadInput(
             f"backup {path} is not a valid {run.dialect.name} backup: "
             f"{redact(first_line(err), run.settings.secrets)}",

@@ -41,6 +41,7 @@ from sqlalchemy.engine import URL
 from slipway import logs
 from slipway.backends._base import PHASE_ATTRIBUTE, Backend, Rendered, Revision
 from slipway.config import Settings
+from slipway.dialects import dialect_class
 from slipway.errors import BadInput, env_error, first_line
 from slipway.guard import Guard
 
@@ -156,24 +157,14 @@ def _declared_revisions(script: ScriptDirectory) -> Iterable[Script]:
                 yield found
 
 
-# The async driver of each backend, for an env.py that builds an async engine from a
-# URL written with the sync one (alembic init -t async with sqlite:///app.db).
-_ASYNC_DRIVERS = {
-    "sqlite": "aiosqlite",
-    "postgresql": "asyncpg",
-    "mysql": "aiomysql",
-    "mariadb": "aiomysql",
-}
-
-
 def async_variant(url: URL) -> URL:
     """``url`` with its backend's async driver (as it is, when it names one already)."""
     with contextlib.suppress(Exception):  # a driver that does not load: judged by the caller
         if getattr(url.get_dialect(), "is_async", False):
             return url
     backend = url.get_backend_name()
-    driver = _ASYNC_DRIVERS.get(backend)
-    return url.set(drivername=f"{backend}+{driver}") if driver else url
+    driver = dialect_class(url).async_driver
+    return url.set(drivername=f"{backend}+{driver}")
 
 
 def _needs_async_driver(err: BaseException) -> bool:

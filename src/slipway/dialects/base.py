@@ -203,6 +203,37 @@ class Dialect:
     # The driver slipway's own connections use when the URL names an async one: the
     # ledger, locks and backups are synchronous work; env.py still gets the URL as given.
     sync_driver: ClassVar[str]
+    # The async driver an env.py that builds an async engine gets for a URL written with
+    # the sync one (alembic init -t async with sqlite:///app.db).
+    async_driver: ClassVar[str]
+    # What a failed backup, restore or copy raises besides a client tool's failure (a
+    # full disk shows up as any of them).
+    failures: ClassVar[tuple[type[BaseException], ...]] = (ToolFailed, OSError)
+    # The database is a file: the URL names a path (relative to the project).
+    file_based: ClassVar[bool] = False
+
+    @classmethod
+    def check_url(cls, url: URL, source: str) -> None:
+        """Refuse a URL this dialect cannot release to (bad input, one line)."""
+        if not url.database:
+            raise BadInput(f"the database URL from {source} names no database", hint="add /NAME")
+
+    @classmethod
+    def resolved(cls, url: URL, base: Path) -> URL:
+        """``url`` with what it names relative to the project made absolute."""
+        return url
+
+    def server_version(self, conn: Connection) -> tuple[str, tuple[int, ...]]:
+        """The connected server's flavour (MariaDB and MySQL differ in what they can do)
+        and version."""
+        info = conn.dialect.server_version_info or ()
+        return self.name, tuple(int(p) for p in info if isinstance(p, int))
+
+    @classmethod
+    def local_server_version(cls) -> tuple[str, tuple[int, ...]] | None:
+        """The server's flavour and version as known without a connection (SQLite's is
+        the library's own), or None."""
+        return None
 
     def __init__(
         self, url: URL, *, statement_timeout_s: float = 900.0, lock_timeout_s: float = 15.0

@@ -54,6 +54,12 @@ class MySQL(Dialect):
     backup_suffix = ".sql"
     default_port = 3306
     sync_driver = "pymysql"
+    async_driver = "aiomysql"
+
+    def server_version(self, conn: Connection) -> tuple[str, tuple[int, ...]]:
+        flavour, version = super().server_version(conn)
+        return ("mariadb" if getattr(conn.dialect, "is_mariadb", False) else flavour), version
+
     # Learned from the first connection: the server offers no TLS (see create_engine).
     _offers_no_tls = False
     _where_sql = "SELECT DATABASE()"

@@ -53,6 +53,7 @@ class PostgreSQL(Dialect):
     backup_suffix = ".dump"
     default_port = 5432
     sync_driver = "psycopg"
+    async_driver = "asyncpg"
 
     _where_sql = "SELECT current_database()"
 

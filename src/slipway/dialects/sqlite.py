@@ -38,6 +38,31 @@ class SQLite(Dialect):
     backup_suffix = ".sqlite3"
     backup_by_tool = False  # the sqlite3 module's backup, in this process
     sync_driver = "pysqlite"
+    async_driver = "aiosqlite"
+    failures = (ToolFailed, OSError, sqlite3.Error)
+    file_based = True
+
+    @classmethod
+    def check_url(cls, url: URL, source: str) -> None:
+        if not url.database or url.database == ":memory:":
+            raise BadInput(
+                f"the SQLite URL from {source} names no file",
+                hint="use sqlite:///relative/path.db or sqlite:////absolute/path.db",
+            )
+
+    @classmethod
+    def resolved(cls, url: URL, base: Path) -> URL:
+        if url.database and not os.path.isabs(url.database):
+            return url.set(database=str(base / url.database))
+        return url
+
+    def server_version(self, conn: Connection) -> tuple[str, tuple[int, ...]]:
+        return self.name, sqlite3.sqlite_version_info
+
+    @classmethod
+    def local_server_version(cls) -> tuple[str, tuple[int, ...]] | None:
+        return cls.name, sqlite3.sqlite_version_info
+
     # A restore replaces the file: a kept connection would go on reading the old one.
     # Opening a file costs nothing worth keeping.
     poolable = False
