@@ -42,8 +42,8 @@ else:  # pragma: no cover - Python 3.10
 CONFIG_ENV = "SLIPWAY_CONFIG"
 DEFAULT_CONFIG = "slipway.yml"
 # The migration tools a project's environment may name (``backend:``).
-BackendName = Literal["alembic"]
-BACKEND_NAMES: tuple[str, ...] = ("alembic",)
+BackendName = Literal["alembic", "django"]
+BACKEND_NAMES: tuple[str, ...] = ("alembic", "django")
 
 REHEARSE_MODES = ("always", "live", "never")
 LINT_LEVELS = ("error", "warning", "never")
@@ -65,9 +65,12 @@ class Options(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
-    # The migration tool of the project: alembic (the default).
+    # The migration tool of the project: alembic (the default) or django (slipway.yml
+    # beside manage.py; django_settings names the settings module, else
+    # DJANGO_SETTINGS_MODULE does).
     backend: BackendName = "alembic"
     alembic_ini: str = "alembic.ini"
+    django_settings: str | None = Field(None, min_length=1, pattern=r"^[A-Za-z_][\w.]*$")
     artifacts_dir: str = "artifacts"
     # Run folders kept under artifacts_dir; older ones are pruned when a run begins.
     artifacts_keep: int = Field(50, ge=1)
@@ -266,7 +269,9 @@ class Settings:
     env: str
     url: URL
     url_source: str
-    alembic_ini: Path
+    # The file that says where the project's migrations are: the Alembic ini, or
+    # Django's manage.py.
+    project_file: Path
     artifacts_dir: Path
     backup_dir: Path
     options: Options = field(default_factory=Options)
@@ -294,7 +299,8 @@ class Settings:
         parts = ["slipway", "db", *args, "--env", self.env]
         if self.config_path is not None:
             parts += ["--config", str(self.config_path)]
-        parts += ["--alembic-ini", str(self.alembic_ini)]
+        if self.options.backend == "alembic":
+            parts += ["--alembic-ini", str(self.project_file)]
         if self.url_source == "--db-url":
             parts += ["--db-url", self.url.set(password=None).render_as_string()]
         elif self.url_source == "stdin":
@@ -549,14 +555,24 @@ def load_settings(
             ) from None
         return p if p.is_absolute() else base / p
 
-    ini = alembic_ini if alembic_ini is not None else _path("alembic_ini")
-    if not ini.is_file():
-        raise BadInput(f"Alembic ini file {ini} does not exist", hint="pass --alembic-ini PATH")
+    if options.backend == "django":
+        project_file = base / "manage.py"
+        if not project_file.is_file():
+            raise BadInput(
+                f"backend: django, but there is no manage.py beside {path}",
+                hint="keep slipway.yml in the folder of the project's manage.py",
+            )
+    else:
+        project_file = alembic_ini if alembic_ini is not None else _path("alembic_ini")
+        if not project_file.is_file():
+            raise BadInput(
+                f"Alembic ini file {project_file} does not exist", hint="pass --alembic-ini PATH"
+            )
     return Settings(
         env=env,
         url=url,
         url_source=source,
-        alembic_ini=ini.resolve(),
+        project_file=project_file.resolve(),
         artifacts_dir=_path("artifacts_dir"),
         backup_dir=_path("backup_dir"),
         options=options,

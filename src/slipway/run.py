@@ -268,10 +268,10 @@ class Run:
 
     def _log_settings(self) -> None:
         log.debug(
-            "settings of %s: %s; alembic ini %s; artifacts %s; backups %s",
+            "settings of %s: %s; project %s; artifacts %s; backups %s",
             self.settings.env,
             self.settings.options.model_dump(exclude={"database_url"}),
-            self.settings.alembic_ini,
+            self.settings.project_file,
             self.settings.artifacts_dir,
             self.settings.backup_dir,
         )
@@ -511,14 +511,7 @@ class Run:
             found = env_error(err)
             if found is not None:
                 raise found from err
-            hint = "run 'alembic current' with the same settings to see why"
-            if "application context" in str(err):  # Flask-Migrate's env.py reads current_app
-                hint = "set FLASK_APP to the application, as for 'flask db'"
-            raise BadInput(
-                f"env.py of {self.settings.alembic_ini.parent} failed before any migration "
-                f"ran: {type(err).__name__}: {redact(first_line(err), self.settings.secrets)}",
-                hint=hint,
-            ) from err
+            raise self.project.probe_failed(err) from err
 
     def unreachable(self, err: DBAPIError) -> BadInput:
         reason = str(err.orig).strip().splitlines()[0] if err.orig else str(err)
@@ -813,12 +806,12 @@ class Run:
             )
 
     def relpath(self, path: Path) -> str:
-        """``path`` from the ini's folder (each revision's is asked for several times
+        """``path`` from the project file's folder (each revision's is asked for several times
         per run; resolving is a system call per path component)."""
         known = self._relpaths.get(path)
         if known is None:
             try:
-                known = str(path.resolve().relative_to(self.settings.alembic_ini.parent))
+                known = str(path.resolve().relative_to(self.settings.project_file.parent))
             except ValueError:
                 known = str(path)
             self._relpaths[path] = known

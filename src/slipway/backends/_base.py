@@ -346,6 +346,10 @@ class Backend(abc.ABC):
         nothing."""
 
     @abc.abstractmethod
+    def probe_failed(self, err: Exception) -> BadInput:
+        """The project's own code failed in :meth:`probe`, before any migration ran."""
+
+    @abc.abstractmethod
     def stamp(self, conn: Connection, revision: str) -> None:
         """Record ``revision`` as the database's position, running no migration."""
 

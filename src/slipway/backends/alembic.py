@@ -44,6 +44,7 @@ from slipway.config import Settings
 from slipway.dialects import dialect_class
 from slipway.errors import BadInput, env_error, first_line
 from slipway.guard import Guard
+from slipway.logs import redact
 
 log = logging.getLogger(__name__)
 
@@ -210,7 +211,7 @@ class Project(Backend):
 
     def __init__(self, settings: Settings, *, run_revisions: bool = True) -> None:
         super().__init__(settings, run_revisions=run_revisions)
-        self.ini = settings.alembic_ini
+        self.ini = settings.project_file
         # Learned from env.py's configure() on the first online run (version_table ...).
         self.version_options: dict[str, Any] = {"version_table": settings.options.version_table}
         self._rendered: dict[tuple[str | None, str, bool], dict[str, Rendered]] = {}
@@ -325,7 +326,7 @@ class Project(Backend):
 
     @classmethod
     def migrations_folder(cls, settings: Settings) -> Path | None:
-        return script_folder(settings.alembic_ini)
+        return script_folder(settings.project_file)
 
     @classmethod
     def folder_head(cls, folder: Path) -> str:
@@ -404,6 +405,16 @@ class Project(Backend):
     # the database's position -------------------------------------------------------
     def current(self, conn: Connection) -> tuple[str, ...]:
         return version_heads(conn, self.version_options) or ()
+
+    def probe_failed(self, err: Exception) -> BadInput:
+        hint = "run 'alembic current' with the same settings to see why"
+        if "application context" in str(err):  # Flask-Migrate's env.py reads current_app
+            hint = "set FLASK_APP to the application, as for 'flask db'"
+        return BadInput(
+            f"env.py of {self.folder} failed before any migration ran: "
+            f"{type(err).__name__}: {redact(first_line(err), self.settings.secrets)}",
+            hint=hint,
+        )
 
     def stamp(self, conn: Connection, revision: str) -> None:
         opts: dict[str, Any] = dict(self.version_options)

@@ -26,6 +26,7 @@ from typing import IO, Any, ClassVar
 
 from sqlalchemy import Connection, Engine, create_engine, pool
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError
 
 from slipway import pitr
 from slipway.errors import BadInput, Refused, SlipwayError
@@ -329,10 +330,58 @@ class Dialect:
         raise NotImplementedError
         yield
 
+    def timeout_statements(
+        self, lock_timeout_s: float, statement_timeout_s: float, server: tuple[str, tuple[int, ...]]
+    ) -> list[str]:
+        """What bounds how long a session's statements may wait for locks and run, on
+        ``server`` (flavour, version)."""
+        return []
+
     def set_timeouts(
         self, conn: Connection, lock_timeout_s: float, statement_timeout_s: float
     ) -> None:
         """Bound how long this session's statements may wait for locks and run."""
+        server = self.server_version(conn)
+        for sql in self.timeout_statements(lock_timeout_s, statement_timeout_s, server):
+            conn.exec_driver_sql(sql)
+
+    # A migration tool's own driver connection (Django's), watched as slipway's are.
+    _server_sql: ClassVar[str | None] = None
+    _session_sql: ClassVar[str | None] = None
+
+    def _driver_answer(self, dbapi_conn: Any, sql: str) -> Any:
+        cursor = dbapi_conn.cursor()
+        try:
+            cursor.execute(sql)
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+        return row[0] if row else None
+
+    def driver_server(self, dbapi_conn: Any) -> tuple[str, tuple[int, ...]]:
+        """(flavour, version) of the server a driver connection is on."""
+        return self.name, ()
+
+    def set_driver_timeouts(
+        self, dbapi_conn: Any, lock_timeout_s: float, statement_timeout_s: float
+    ) -> None:
+        """:meth:`set_timeouts` on a driver connection a migration tool opened."""
+        server = self.driver_server(dbapi_conn)
+        for sql in self.timeout_statements(lock_timeout_s, statement_timeout_s, server):
+            self._driver_execute(dbapi_conn, sql)
+
+    def _driver_execute(self, dbapi_conn: Any, sql: str) -> None:
+        cursor = dbapi_conn.cursor()
+        try:
+            cursor.execute(sql)
+        finally:
+            cursor.close()
+
+    def driver_session_id(self, dbapi_conn: Any) -> str | None:
+        """:meth:`session_id` of a driver connection a migration tool opened."""
+        if self._session_sql is None:
+            return None
+        return str(self._driver_answer(dbapi_conn, self._session_sql))
 
     def is_lock_timeout(self, err: BaseException) -> bool:
         return False
@@ -349,7 +398,9 @@ class Dialect:
 
     def session_id(self, conn: Connection) -> str | None:
         """The server's id of ``conn``'s session (None where sessions die with slipway)."""
-        return None
+        if self._session_sql is None:
+            return None
+        return str(conn.exec_driver_sql(self._session_sql).scalar())
 
     def live_sessions(self, conn: Connection, ids: Sequence[str]) -> list[str]:
         """Those of ``ids`` that are still sessions of slipway's on this database."""
@@ -481,6 +532,18 @@ class Dialect:
         """slipway's own connection for statements outside transactions (CREATE and DROP
         DATABASE, RENAME TABLE across databases)."""
         return self.create_engine().execution_options(isolation_level="AUTOCOMMIT")
+
+
+def driver_errors(err: BaseException) -> Iterator[BaseException]:
+    """``err`` and the errors it wraps: the driver's own error, whether SQLAlchemy
+    (``orig``) or a migration tool (its cause) wrapped it."""
+    seen: set[int] = set()
+    cur: BaseException | None = err
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        yield cur
+        orig = cur.orig if isinstance(cur, DBAPIError) else None
+        cur = orig if isinstance(orig, BaseException) else (cur.__cause__ or cur.__context__)
 
 
 def lock_key(name: str) -> int:

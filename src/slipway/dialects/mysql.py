@@ -27,6 +27,7 @@ from slipway.dialects.base import (
     Dialect,
     LockWaitTimeout,
     ToolFailed,
+    driver_errors,
     require_tool,
     run_tool,
 )
@@ -145,22 +146,31 @@ class MySQL(Dialect):
                 except DBAPIError:
                     log.debug("RELEASE_LOCK skipped: connection lost")
 
-    def set_timeouts(
-        self, conn: Connection, lock_timeout_s: float, statement_timeout_s: float
-    ) -> None:
+    def timeout_statements(
+        self, lock_timeout_s: float, statement_timeout_s: float, server: tuple[str, tuple[int, ...]]
+    ) -> list[str]:
         seconds = max(1, int(lock_timeout_s))
-        conn.exec_driver_sql(f"SET SESSION lock_wait_timeout = {seconds}")
-        conn.exec_driver_sql(f"SET SESSION innodb_lock_wait_timeout = {seconds}")
-        if conn.dialect.name == "mysql" and getattr(conn.dialect, "is_mariadb", False):
-            conn.exec_driver_sql(f"SET SESSION max_statement_time = {float(statement_timeout_s)}")
+        out = [
+            f"SET SESSION lock_wait_timeout = {seconds}",
+            f"SET SESSION innodb_lock_wait_timeout = {seconds}",
+        ]
+        if server[0] == "mariadb":
+            out.append(f"SET SESSION max_statement_time = {float(statement_timeout_s)}")
+        return out
+
+    _session_sql = "SELECT CONNECTION_ID()"
+
+    def driver_server(self, dbapi_conn: Any) -> tuple[str, tuple[int, ...]]:
+        version = str(self._driver_answer(dbapi_conn, "SELECT VERSION()") or "")
+        numbers = tuple(int(p) for p in re.findall(r"\d+", version.partition("-")[0])[:3])
+        return ("mariadb" if "mariadb" in version.lower() else self.name), numbers
 
     def is_lock_timeout(self, err: BaseException) -> bool:
-        orig = err.orig if isinstance(err, DBAPIError) else err
-        args: tuple[object, ...] = getattr(orig, "args", ())
-        return len(args) > 0 and args[0] == 1205
-
-    def session_id(self, conn: Connection) -> str | None:
-        return str(conn.exec_driver_sql("SELECT CONNECTION_ID()").scalar())
+        for e in driver_errors(err):
+            args: tuple[object, ...] = getattr(e, "args", ())
+            if len(args) > 0 and args[0] == 1205:
+                return True
+        return False
 
     def live_sessions(self, conn: Connection, ids: Sequence[str]) -> list[str]:
         wanted = {int(i) for i in ids if i.isdigit()}

@@ -27,6 +27,7 @@ from slipway.dialects.base import (
     LockWaitTimeout,
     ToolFailed,
     die_with_parent,
+    driver_errors,
     lock_key,
     require_tool,
     run_tool,
@@ -118,23 +119,31 @@ class PostgreSQL(Dialect):
                 except DBAPIError:  # the session is gone, and the lock with it
                     log.debug("advisory unlock skipped: connection lost")
 
-    def set_timeouts(
-        self, conn: Connection, lock_timeout_s: float, statement_timeout_s: float
-    ) -> None:
+    def timeout_statements(
+        self, lock_timeout_s: float, statement_timeout_s: float, server: tuple[str, tuple[int, ...]]
+    ) -> list[str]:
         # Session-wide: a revision owns its transactions (autocommit_block commits and
         # begins anew), and every one of them must stay bounded.
-        conn.exec_driver_sql(f"SET lock_timeout = '{int(lock_timeout_s * 1000)}ms'")
-        conn.exec_driver_sql(f"SET statement_timeout = '{int(statement_timeout_s * 1000)}ms'")
-        # Named like slipway's own sessions, env.py's too: who blocks them can be found.
-        conn.exec_driver_sql("SET application_name = 'slipway'")
-        if (conn.dialect.server_version_info or (0,)) >= (14,):
+        out = [
+            f"SET lock_timeout = '{int(lock_timeout_s * 1000)}ms'",
+            f"SET statement_timeout = '{int(statement_timeout_s * 1000)}ms'",
+            # Named like slipway's own sessions, env.py's too: who blocks them can be found.
+            "SET application_name = 'slipway'",
+        ]
+        if (server[1] or (0,)) >= (14,):
             # A revision's statement stops within a second once slipway is gone (killed),
             # and its locks with it, instead of running on alone.
-            conn.exec_driver_sql("SET client_connection_check_interval = '1s'")
+            out.append("SET client_connection_check_interval = '1s'")
+        return out
+
+    _session_sql = "SELECT pg_backend_pid()"
+
+    def driver_server(self, dbapi_conn: Any) -> tuple[str, tuple[int, ...]]:
+        number = int(self._driver_answer(dbapi_conn, "SHOW server_version_num") or 0)
+        return self.name, (number // 10000, number % 10000)
 
     def is_lock_timeout(self, err: BaseException) -> bool:
-        orig = err.orig if isinstance(err, DBAPIError) else err
-        return getattr(orig, "sqlstate", None) == "55P03"
+        return any(getattr(e, "sqlstate", None) == "55P03" for e in driver_errors(err))
 
     def blockers(self, conn: Connection) -> list[dict[str, object]]:
         rows = conn.execute(
@@ -150,9 +159,6 @@ class PostgreSQL(Dialect):
             )
         ).mappings()
         return [{**dict(r), "xact_age_s": float(r["xact_age_s"] or 0)} for r in rows]
-
-    def session_id(self, conn: Connection) -> str | None:
-        return str(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar())
 
     def live_sessions(self, conn: Connection, ids: Sequence[str]) -> list[str]:
         pids = [int(i) for i in ids if i.isdigit()]
