@@ -199,7 +199,7 @@ def check(
         path = relpath(rev.path)
         result.paths[rev.id] = path
         accepted = project.acceptances(rev.id)
-        adopted = project.in_baseline(rev)
+        adopted = project.in_baseline(rev) or not project.owns(rev)
         def_lines = _def_lines(rev.path)
         phase = project.phase_of(rev.id)
         for rule, statement, message, hint, source, func, line in raw[rev.id]:

@@ -398,8 +398,7 @@ class Run:
             )
         if (
             current is not None
-            and current != head
-            and current not in {r.id for r in self.project.applied(head)}
+            and not self.project.is_below(current, head)
         ):
             raise BadInput(
                 f"--to {head}: the database is at {current}, which is not below {head}",

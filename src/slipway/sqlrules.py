@@ -126,7 +126,9 @@ def _split(sql: str, line0: int) -> list[Statement]:
 _HitFn = Callable[[str, str, str], None]
 _IDENT = r"[`\"\[]?([\w$]+)[`\"\]]?"
 _NOT_A_COLUMN = {"INDEX", "KEY", "FOREIGN", "PRIMARY", "CONSTRAINT", "CHECK", "PARTITION"}
-_TMP = "_alembic_tmp_"
+# The copy a table rebuild fills and renames over the table: Alembic's batch mode, and
+# Django's schema editor on SQLite.
+_TMP = ("_alembic_tmp_", "new__")
 
 
 class SqlRules:
@@ -167,7 +169,7 @@ class SqlRules:
             hits.append(Hit(rule, text, message, hint))
 
         if m := re.match(rf"DROP TABLE (?:IF EXISTS )?{_IDENT}", text, re.I):
-            if f"{_TMP}{m.group(1)}".lower() in rebuilt:
+            if any(f"{tmp}{m.group(1)}".lower() in rebuilt for tmp in _TMP):
                 hit(
                     "table-rebuild",
                     f"table {m.group(1)} is rebuilt (copied row by row) while writes wait",

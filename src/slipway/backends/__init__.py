@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 # backend: name -> the module whose Project answers for it.
-_MODULES = {"alembic": "slipway.backends.alembic"}
+_MODULES = {"alembic": "slipway.backends.alembic", "django": "slipway.backends.django"}
 assert set(_MODULES) == set(BACKEND_NAMES)
 
 

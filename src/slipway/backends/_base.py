@@ -206,6 +206,10 @@ class Backend(abc.ABC):
     def pending(self, current: str | None, target: str) -> list[Revision]:
         """Revisions that an upgrade to ``target`` runs from ``current``, in order."""
 
+    def is_below(self, lower: str, upper: str) -> bool:
+        """``lower`` is ``upper`` or applied before it."""
+        return lower == upper or lower in {r.id for r in self.applied(upper)}
+
     def history(self) -> list[Revision]:
         """Every revision from base to the single head, oldest first."""
         return self.pending(None, self.single_head())
@@ -295,6 +299,11 @@ class Backend(abc.ABC):
                 raise BadInput(f"{path} names revision {rev}, which is not in the graph")
             out.setdefault(rev, {})[rule] = reason
         return out
+
+    def owns(self, rev: Revision) -> bool:
+        """The revision is the team's own (not a library's, installed beside the project):
+        the lint gate judges only those; a library's findings are reported."""
+        return True
 
     # the adopted history -------------------------------------------------------------
     @property
