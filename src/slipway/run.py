@@ -396,10 +396,7 @@ class Run:
                 check="current_known",
                 hint="deploy the code that has this revision, or check out the right branch",
             )
-        if (
-            current is not None
-            and not self.project.is_below(current, head)
-        ):
+        if current is not None and not self.project.is_below(current, head):
             raise BadInput(
                 f"--to {head}: the database is at {current}, which is not below {head}",
                 hint=f"to go down, run: {self.settings.command('rollback', '--to', head)}",
