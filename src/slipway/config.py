@@ -330,6 +330,7 @@ def parse_url(raw: str, *, source: str) -> URL:
             f"the database URL from {source} names '{dialect}', which slipway does not support",
             hint="use postgresql, mysql/mariadb or sqlite",
         )
+    url = dialects.dialect_class(url).canonical(url)
     dialects.dialect_class(url).check_url(url, source)
     return url
 

@@ -185,11 +185,22 @@ class Dialect:
     name: ClassVar[str]
     # The URL backend names this dialect answers for (``mariadb`` is MySQL's family).
     names: ClassVar[tuple[str, ...]] = ()
+    # Other spellings of the scheme, as hosting platforms and dj-database-url write it
+    # (``postgres://``); a URL that uses one is read as the first of :attr:`names`.
+    aliases: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kw: Any) -> None:
         super().__init_subclass__(**kw)
-        for name in cls.names:
+        for name in (*cls.names, *cls.aliases):
             _REGISTRY[name] = cls
+
+    @classmethod
+    def canonical(cls, url: URL) -> URL:
+        """``url`` with its scheme spelled as SQLAlchemy knows it."""
+        backend, plus, driver = url.drivername.partition("+")
+        if backend in cls.aliases:
+            return url.set(drivername=f"{cls.names[0]}{plus}{driver}")
+        return url
 
     transactional_ddl: ClassVar[bool]
     backup_suffix: ClassVar[str]
@@ -553,7 +564,7 @@ def lock_key(name: str) -> int:
 
 
 def supported() -> tuple[str, ...]:
-    """The URL backend names some dialect answers for."""
+    """The URL backend names some dialect answers for (aliases included)."""
     return tuple(_REGISTRY)
 
 

@@ -47,6 +47,7 @@ class PostgreSQL(Dialect):
 
     name = "postgresql"
     names = ("postgresql",)
+    aliases = ("postgres",)
     dumps_alone = True  # pg_dump alone
     recovery = pitr.WalArchive()
     extra = "postgresql"
