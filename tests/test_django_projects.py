@@ -4,7 +4,9 @@ through dj-database-url, released with ``backend: django`` at defaults."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 import textwrap
 from pathlib import Path
 
@@ -162,3 +164,77 @@ def test_django_settings_naming_another_database_are_refused_before_anything_run
     assert "Traceback" not in result.stderr
     assert not other.exists()
     assert lite.tables() == []
+
+
+def inventory(tmp_path: Path, folder: Path, db: ThrowawayDB) -> Path:
+    """This machine as the database host (local connection), the project run from its
+    checkout with this repository's virtualenv, as `make release` does."""
+    inv = tmp_path / "inventory"
+    (inv / "group_vars").mkdir(parents=True)
+    (inv / "hosts.yml").write_text(
+        "all:\n  children:\n    db_migrator:\n      hosts:\n        localhost:\n"
+        "          ansible_connection: local\n"
+        "          ansible_python_interpreter: '{{ ansible_playbook_python }}'\n"
+    )
+    (inv / "group_vars" / "all.yml").write_text(
+        textwrap.dedent(
+            f"""\
+            slipway_db_env: test
+            slipway_db_database_url: {database_url(db)}
+            slipway_db_source_dir: {folder}
+            slipway_db_source_venv: {ROOT / ".venv"}
+            slipway_db_root: {tmp_path / "srv"}
+            slipway_db_backup_dir: {tmp_path / "srv" / "backups"}
+            slipway_db_become: false
+            slipway_db_backend: django
+            slipway_db_django_settings: bookshelf.settings
+            """
+        )
+    )
+    return inv
+
+
+def playbook(inv: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    return subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "ansible-playbook"), "playbooks/migrate.yml", "-i", str(inv),
+         "-e", f"slipway_db_fetch_dir={tmp_path / 'fetched'}"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+
+
+def test_the_migrate_playbook_releases_a_django_project_and_rolls_a_failure_back(
+    pg: ThrowawayDB, tmp_path: Path
+) -> None:
+    """PostgreSQL, as production runs it; the CLI tests above cover SQLite."""
+    djdb = pg
+    folder = bookshelf(tmp_path)
+    inv = inventory(tmp_path, folder, djdb)
+    first = playbook(inv, tmp_path)
+    assert first.returncode == 0, first.stdout[-3000:]
+    assert recorded(djdb)[-1] == "sessions:0001_initial"
+    djdb.execute(
+        "INSERT INTO catalog_author (id, name) VALUES (1, 'N. K. Jemisin')",
+        "INSERT INTO catalog_book (id, title, author_id, slug) VALUES (1, 'Stone Sky', 1, 's')",
+    )
+    before, at = djdb.contents(), recorded(djdb)
+    (folder / "catalog" / "migrations" / "0004_broken.py").write_text(
+        textwrap.dedent(
+            """\
+            from django.db import migrations, models
+
+
+            class Migration(migrations.Migration):
+                dependencies = [("catalog", "0003_fill_book_slugs")]
+                operations = [
+                    migrations.AddField("author", "born", models.IntegerField(null=True)),
+                    migrations.RunSQL("UPDATE no_such_table SET x = 1", migrations.RunSQL.noop),
+                ]
+            """
+        )
+    )
+    failed = playbook(inv, tmp_path)
+    assert failed.returncode != 0
+    assert "rolled_back" in failed.stdout
+    assert recorded(djdb) == at
+    assert djdb.contents() == before

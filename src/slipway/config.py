@@ -65,11 +65,12 @@ class Options(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
-    # The migration tool of the project: alembic (the default) or django (slipway.yml
-    # beside manage.py; django_settings names the settings module, else
-    # DJANGO_SETTINGS_MODULE does).
+    # The migration tool of the project: alembic (the default) or django (manage_py:
+    # the project's manage.py, beside slipway.yml by default; django_settings names the
+    # settings module, else DJANGO_SETTINGS_MODULE does).
     backend: BackendName = "alembic"
     alembic_ini: str = "alembic.ini"
+    manage_py: str = "manage.py"
     django_settings: str | None = Field(None, min_length=1, pattern=r"^[A-Za-z_][\w.]*$")
     artifacts_dir: str = "artifacts"
     # Run folders kept under artifacts_dir; older ones are pruned when a run begins.
@@ -557,11 +558,11 @@ def load_settings(
         return p if p.is_absolute() else base / p
 
     if options.backend == "django":
-        project_file = base / "manage.py"
+        project_file = _path("manage_py")
         if not project_file.is_file():
             raise BadInput(
-                f"backend: django, but there is no manage.py beside {path}",
-                hint="keep slipway.yml in the folder of the project's manage.py",
+                f"backend: django, but {project_file} does not exist",
+                hint="keep slipway.yml beside the project's manage.py, or set manage_py",
             )
     else:
         project_file = alembic_ini if alembic_ini is not None else _path("alembic_ini")

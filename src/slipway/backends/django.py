@@ -126,6 +126,12 @@ class Project(Backend):
     def __init__(self, settings: Settings, *, run_revisions: bool = True) -> None:
         super().__init__(settings, run_revisions=run_revisions)
         self.root = settings.project_file.parent
+        var = settings.options.database_url_env
+        if var and not os.environ.get(var):
+            # The URL came another way (stdin, --db-url): the settings read it where the
+            # environment's settings say they do, written as dj-database-url reads it.
+            plain = settings.url.set(drivername=settings.url.get_backend_name())
+            os.environ[var] = plain.render_as_string(hide_password=False)
         _setup(self.root, settings.options.django_settings)
         from django.db import connections
         from django.db.migrations.loader import MigrationLoader
