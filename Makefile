@@ -34,8 +34,10 @@ release: setup
 bundle: setup
 	VENV=$(VENV) scripts/build-bundle.sh
 
-services:
+services: setup
 	scripts/ci-services.sh
+	$(BIN)/python -c 'import MySQLdb' 2>/dev/null \
+	  || $(BIN)/pip install --quiet -c constraints.txt mysqlclient
 
 lint: setup
 	$(BIN)/ruff check .

@@ -36,6 +36,10 @@ command -v pgbackrest >/dev/null || need+=(pgbackrest)
 # ... and a private MariaDB writing binary logs (tests/test_restore_point_mariadb.py) is
 # recovered from a mariadb-backup base backup.
 command -v mariadb-backup >/dev/null || need+=(mariadb-backup)
+# Django's MySQL/MariaDB backend talks through mysqlclient, built against these
+# (tests/test_django_projects.py; make services installs it into the virtualenv).
+[ -f /usr/include/mariadb/mysql.h ] || need+=(libmariadb-dev)
+command -v pkg-config >/dev/null || need+=(pkg-config)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

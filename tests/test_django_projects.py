@@ -17,7 +17,7 @@ from conftest import ROOT, ThrowawayDB, slipway, throwaway
 BOOKSHELF = ROOT / "examples" / "bookshelf"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
 def djdb(request: pytest.FixtureRequest, tmp_path: Path):
     yield from throwaway(request.param, tmp_path)
 
@@ -49,6 +49,7 @@ def database_url(db: ThrowawayDB) -> str:
     """The URL as a Django team writes it for dj-database-url: no SQLAlchemy driver."""
     if db.kind == "sqlite":
         return f"sqlite:///{db.url.database}"
+    # mysql:// is Django's MySQL backend, whose driver is mysqlclient
     return db.url.set(drivername=db.url.get_backend_name()).render_as_string(hide_password=False)
 
 
@@ -93,7 +94,7 @@ def test_a_django_project_releases_at_defaults_with_its_data_migration(
     assert "-- live-only" in upgrade
     applied = Path(report["sql"]["applied"]["path"]).read_text()
     assert "-- revision catalog:0003_fill_book_slugs" in applied
-    assert 'UPDATE "catalog_book" SET "slug"' in applied
+    assert "'the-dispossessed'" in applied  # the data migration's UPDATE, values inlined
 
 
 def test_a_failing_django_migration_rolls_back_with_rows_identical(

@@ -260,6 +260,11 @@ class Dialect:
     # connections -------------------------------------------------------------
     @property
     def sync_url(self) -> URL:
+        own = self.url.set(drivername=f"{self.url.get_backend_name()}+{self.sync_driver}")
+        if "+" not in self.url.drivername:
+            # A URL without a driver (dj-database-url's postgresql://, mysql://): slipway's
+            # own connections use its driver, not whichever SQLAlchemy defaults to.
+            return own
         try:
             is_async = bool(getattr(self.url.get_dialect(), "is_async", False))
         except Exception as err:
@@ -267,9 +272,7 @@ class Dialect:
                 f"database driver '{self.url.drivername}' cannot be loaded: {err}",
                 hint="install the driver, or name another in the URL",
             ) from err
-        if not is_async:
-            return self.url
-        return self.url.set(drivername=f"{self.url.get_backend_name()}+{self.sync_driver}")
+        return own if is_async else self.url
 
     # The extra that brings what slipway's own connections need for this dialect.
     extra: ClassVar[str | None] = None

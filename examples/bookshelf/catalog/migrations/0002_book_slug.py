@@ -8,6 +8,7 @@ class Migration(migrations.Migration):
     slipway_accept = {
         "require-concurrent-index-creation": "catalog_book is small: the slug index "
         "builds in milliseconds",
+        "require-online-index-creation": "the same index, on MariaDB/MySQL",
     }
 
     dependencies = [
