@@ -239,3 +239,19 @@ def test_the_migrate_playbook_releases_a_django_project_and_rolls_a_failure_back
     assert "rolled_back" in failed.stdout
     assert recorded(djdb) == at
     assert djdb.contents() == before
+
+
+def test_sequence_repair_reaches_a_django_projects_identity_columns(
+    pg: ThrowawayDB, tmp_path: Path
+) -> None:
+    folder = bookshelf(tmp_path)
+    assert release(folder, pg).code == 0
+    pg.execute("INSERT INTO catalog_author (id, name) VALUES (5, 'loaded with its key')")
+    env = {"DATABASE_URL": database_url(pg)}
+    found = slipway("db", "sequences", "--env", "test", "--json", env=env, cwd=folder)
+    assert found.code == 0, found.stderr
+    assert "catalog_author" in found.stdout
+    repaired = slipway("db", "sequences", "--env", "test", "--repair", env=env, cwd=folder)
+    assert repaired.code == 0, repaired.stderr
+    pg.execute("INSERT INTO catalog_author (name) VALUES ('next')")
+    assert pg.scalar("SELECT id FROM catalog_author WHERE name = 'next'") == 6
