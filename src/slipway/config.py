@@ -42,8 +42,8 @@ else:  # pragma: no cover - Python 3.10
 CONFIG_ENV = "SLIPWAY_CONFIG"
 DEFAULT_CONFIG = "slipway.yml"
 # The migration tools a project's environment may name (``backend:``).
-BackendName = Literal["alembic", "django"]
-BACKEND_NAMES: tuple[str, ...] = ("alembic", "django")
+BackendName = Literal["alembic", "django", "aerich"]
+BACKEND_NAMES: tuple[str, ...] = ("alembic", "django", "aerich")
 
 REHEARSE_MODES = ("always", "live", "never")
 LINT_LEVELS = ("error", "warning", "never")
@@ -68,9 +68,11 @@ class Options(BaseModel):
     # The migration tool of the project: alembic (the default) or django (manage_py:
     # the project's manage.py, beside slipway.yml by default; django_settings names the
     # settings module, else DJANGO_SETTINGS_MODULE does).
+    # aerich: aerich's settings in aerich_pyproject (pyproject.toml beside slipway.yml).
     backend: BackendName = "alembic"
     alembic_ini: str = "alembic.ini"
     manage_py: str = "manage.py"
+    aerich_pyproject: str = "pyproject.toml"
     django_settings: str | None = Field(None, min_length=1, pattern=r"^[A-Za-z_][\w.]*$")
     artifacts_dir: str = "artifacts"
     # Run folders kept under artifacts_dir; older ones are pruned when a run begins.
@@ -528,6 +530,9 @@ def load_settings(
                 f"environment '{env}' takes its database URL from ${var}, which is not set",
                 hint=f"export {var}=... or pass --db-url",
             )
+        from slipway.backends import backend_class  # the backends read Settings
+
+        raw = backend_class(options.backend).url_from_app(raw)
         url, source = parse_url(raw, source=f"${var}"), f"${var}"
     elif options.database_url is not None:
         url = parse_url(options.database_url, source=f"{path}")
@@ -563,6 +568,14 @@ def load_settings(
             raise BadInput(
                 f"backend: django, but {project_file} does not exist",
                 hint="keep slipway.yml beside the project's manage.py, or set manage_py",
+            )
+    elif options.backend == "aerich":
+        project_file = _path("aerich_pyproject")
+        if not project_file.is_file():
+            raise BadInput(
+                f"backend: aerich, but {project_file} does not exist",
+                hint="keep slipway.yml beside the pyproject.toml 'aerich init' wrote, or set "
+                "aerich_pyproject",
             )
     else:
         project_file = alembic_ini if alembic_ini is not None else _path("alembic_ini")

@@ -29,7 +29,11 @@ __all__ = [
 ]
 
 # backend: name -> the module whose Project answers for it.
-_MODULES = {"alembic": "slipway.backends.alembic", "django": "slipway.backends.django"}
+_MODULES = {
+    "alembic": "slipway.backends.alembic",
+    "django": "slipway.backends.django",
+    "aerich": "slipway.backends.aerich",
+}
 assert set(_MODULES) == set(BACKEND_NAMES)
 
 

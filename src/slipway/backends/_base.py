@@ -167,6 +167,12 @@ class Backend(abc.ABC):
         project's code; None where it cannot be told."""
 
     @classmethod
+    def url_from_app(cls, raw: str) -> str:
+        """A database URL from the variable the application reads (``database_url_env``),
+        written as slipway reads URLs: the framework's own spelling made SQLAlchemy's."""
+        return raw
+
+    @classmethod
     def folder_head(cls, folder: Path) -> str:
         """The single head of the migrations in ``folder``, read without a project's
         settings: the head a bundle's image is labelled with."""

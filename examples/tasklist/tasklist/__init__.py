@@ -1,0 +1,1 @@
+"""A small Tortoise ORM service whose migrations aerich manages."""

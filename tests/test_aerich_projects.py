@@ -1,0 +1,140 @@
+"""A Tortoise ORM project whose migrations aerich manages gets the guarded release as it
+is: examples/tasklist, its migrations written by aerich itself (init-db, migrate, migrate
+--empty for the data step), released with ``backend: aerich`` at defaults."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import textwrap
+from pathlib import Path
+
+import sqlalchemy as sa
+from conftest import ROOT, ThrowawayDB, slipway
+
+TASKLIST = ROOT / "examples" / "tasklist"
+
+
+def tasklist(tmp_path: Path) -> Path:
+    folder = tmp_path / "tasklist"
+    shutil.copytree(
+        TASKLIST,
+        folder,
+        ignore=shutil.ignore_patterns("*.sqlite3*", "artifacts", "var", "__pycache__"),
+    )
+    (folder / "slipway.yml").write_text(
+        "defaults:\n  backend: aerich\nenvironments:\n  test:\n    database_url_env: DATABASE_URL\n"
+    )
+    return folder
+
+
+def release(folder: Path, db: ThrowawayDB, *args: str):
+    return slipway(
+        "db", "release", "--env", "test", "--json", *args,
+        env={"DATABASE_URL": f"sqlite://{db.url.database}"}, cwd=folder, timeout=300,
+    )  # fmt: skip
+
+
+def recorded(db: ThrowawayDB) -> list[str]:
+    with db.engine().connect() as conn:
+        rows = conn.exec_driver_sql("SELECT version FROM aerich ORDER BY id").all()
+    return [v for (v,) in rows]
+
+
+def test_an_aerich_project_releases_and_aerich_agrees(lite: ThrowawayDB, tmp_path: Path) -> None:
+    folder = tasklist(tmp_path)
+    first = release(folder, lite, "--to", "models:1_20261207221952_task_priority")
+    assert first.code == 0, first.stderr
+    lite.execute(
+        "INSERT INTO project (id, name) VALUES (1, 'launch')",
+        "INSERT INTO task (id, title, project_id, done) VALUES (1, 'write docs', 1, 0)",
+    )
+    second = release(folder, lite)
+    assert second.code == 0, second.stderr
+    assert second.report["outcome"] == "applied"
+    assert second.report["to_revision"] == "models:2_20261207222001_fill_priority"
+    assert lite.scalar("SELECT priority FROM task WHERE id = 1") == 0
+    assert recorded(lite) == [
+        "0_20261207221944_init.py",
+        "1_20261207221952_task_priority.py",
+        "2_20261207222001_fill_priority.py",
+    ]
+    # aerich reads the rows slipway wrote as its own: nothing pending, no model change
+    aerich = ROOT / ".venv" / "bin" / "aerich"
+    env = {"DATABASE_URL": f"sqlite://{lite.url.database}"}
+    heads = subprocess.run(
+        [str(aerich), "heads"], cwd=folder, env={**os.environ, **env},
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert "No available heads" in heads.stdout, heads.stdout + heads.stderr
+    applied = Path(second.report["sql"]["applied"]["path"]).read_text()
+    assert 'UPDATE "task" SET "priority" = 0' in applied
+
+
+def test_a_failing_aerich_migration_rolls_back_with_rows_identical(
+    lite: ThrowawayDB, tmp_path: Path
+) -> None:
+    folder = tasklist(tmp_path)
+    assert release(folder, lite).code == 0
+    lite.execute("INSERT INTO project (id, name) VALUES (1, 'launch')")
+    before, at = lite.contents(), recorded(lite)
+    migrations = folder / "migrations" / "models"
+    state = (migrations / "2_20261207222001_fill_priority.py").read_text().split("MODELS_STATE")[1]
+    for name, up, down in (
+        ("3_20261208000000_project_code", 'ALTER TABLE "project" ADD "code" VARCHAR(20);',
+         'ALTER TABLE "project" DROP COLUMN "code";'),
+        ("4_20261208000001_broken", 'UPDATE "no_such_table" SET "x" = 1;', "SELECT 1;"),
+    ):  # fmt: skip
+        (migrations / f"{name}.py").write_text(
+            textwrap.dedent(
+                f'''\
+                from tortoise import BaseDBAsyncClient
+
+                RUN_IN_TRANSACTION = True
+
+
+                async def upgrade(db: BaseDBAsyncClient) -> str:
+                    return """{up}"""
+
+
+                async def downgrade(db: BaseDBAsyncClient) -> str:
+                    return """{down}"""
+
+
+                '''
+            )
+            + "MODELS_STATE"
+            + state
+        )
+    failed = release(folder, lite)
+    assert failed.code == 4, failed.stderr
+    assert failed.report["outcome"] == "rolled_back"
+    assert recorded(lite) == at
+    assert lite.contents() == before
+    with lite.engine().connect() as conn:
+        assert "code" not in {c["name"] for c in sa.inspect(conn).get_columns("project")}
+
+
+def test_a_tortoise_configuration_naming_another_database_is_refused(
+    lite: ThrowawayDB, tmp_path: Path
+) -> None:
+    folder = tasklist(tmp_path)
+    result = slipway(
+        "db", "release", "--env", "test",
+        env={"DATABASE_URL": f"sqlite://{lite.url.database}"},
+        cwd=folder,
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    (folder / "slipway.yml").write_text(
+        "defaults:\n  backend: aerich\nenvironments:\n  test:\n"
+        f"    database_url: sqlite:///{tmp_path / 'other.sqlite3'}\n"
+    )
+    refused = slipway(
+        "db", "status", "--env", "test",
+        env={"DATABASE_URL": f"sqlite://{lite.url.database}"},
+        cwd=folder,
+    )  # fmt: skip
+    assert refused.code == 2, refused.stderr
+    assert "the Tortoise connection of app 'models'" in refused.stderr
+    assert not (tmp_path / "other.sqlite3").exists()
