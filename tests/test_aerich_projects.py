@@ -10,8 +10,9 @@ import subprocess
 import textwrap
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
-from conftest import ROOT, ThrowawayDB, slipway
+from conftest import ROOT, ThrowawayDB, create_database, drop_database, slipway, throwaway
 
 TASKLIST = ROOT / "examples" / "tasklist"
 
@@ -138,3 +139,54 @@ def test_a_tortoise_configuration_naming_another_database_is_refused(
     assert refused.code == 2, refused.stderr
     assert "the Tortoise connection of app 'models'" in refused.stderr
     assert not (tmp_path / "other.sqlite3").exists()
+
+
+@pytest.fixture(params=["postgresql", "mariadb"])
+def server(request: pytest.FixtureRequest, tmp_path: Path):
+    yield from throwaway(request.param, tmp_path)
+
+
+def tortoise_url(db: ThrowawayDB) -> str:
+    scheme = {"postgresql": "postgres", "mariadb": "mysql"}[db.kind]
+    return db.url.set(drivername=scheme).render_as_string(hide_password=False)
+
+
+def test_aerich_migrations_written_for_a_server_release_there_and_roll_back(
+    server: ThrowawayDB, tmp_path: Path
+) -> None:
+    """aerich writes SQL for one kind of server: the project's migrations are made by
+    'aerich init-db' on a database of that server, then released to another."""
+    folder = tasklist(tmp_path)
+    shutil.rmtree(folder / "migrations")
+    made = create_database(server.kind, tmp_path)
+    try:
+        done = subprocess.run(
+            [str(ROOT / ".venv" / "bin" / "aerich"), "init-db"], cwd=folder,
+            env={**os.environ, "DATABASE_URL": tortoise_url(made)},
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+    finally:
+        drop_database(made)
+    assert done.returncode == 0, done.stdout + done.stderr
+    env = {"DATABASE_URL": tortoise_url(server)}
+    first = slipway("db", "release", "--env", "test", "--json", env=env, cwd=folder)
+    assert first.code == 0, first.stderr
+    server.execute("INSERT INTO project (id, name) VALUES (1, 'launch')")
+    before, at = server.contents(), recorded(server)
+    migrations = folder / "migrations" / "models"
+    (init,) = migrations.glob("0_*.py")
+    state = init.read_text().split("MODELS_STATE")[1]
+    for name, up, down in (
+        ("1_20261208000000_project_code", "ALTER TABLE project ADD code VARCHAR(20);",
+         "ALTER TABLE project DROP COLUMN code;"),
+        ("2_20261208000001_broken", "UPDATE no_such_table SET x = 1;", "SELECT 1;"),
+    ):  # fmt: skip
+        (migrations / f"{name}.py").write_text(
+            f'async def upgrade(db):\n    return """{up}"""\n\n\n'
+            f'async def downgrade(db):\n    return """{down}"""\n\n\nMODELS_STATE{state}'
+        )
+    failed = slipway("db", "release", "--env", "test", "--json", env=env, cwd=folder)
+    assert failed.code == 4, failed.stderr
+    assert failed.report["outcome"] == "rolled_back"
+    assert recorded(server) == at
+    assert server.contents() == before
