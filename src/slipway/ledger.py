@@ -49,11 +49,9 @@ class LongText(TypeDecorator[str]):
     cache_ok = True
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
-        if dialect.name in ("mysql", "mariadb"):
-            from sqlalchemy.dialects.mysql import LONGTEXT
+        from slipway.dialects import dialect_named  # the dialects keep their runs here
 
-            return LONGTEXT()
-        return Text()
+        return dialect_named(dialect.name).long_text()
 
 
 history = Table(

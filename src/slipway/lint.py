@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from slipway.backends import ACCEPT_ATTRIBUTE, Backend, Rendered, Revision
-from slipway.dialects import Dialect
+from slipway.dialects import Dialect, dialect_named
 from slipway.errors import Refused, first_line
 from slipway.sqlrules import RULES, ServerVersion, Statement, split
 
@@ -294,7 +294,7 @@ def _raw_findings(
         statements[rev.id] = relevant(up)
     rendered = [r for r in revisions if r.id in statements]
     squawk = None
-    if dialect == "postgresql":
+    if dialect_named(dialect).squawk_lints:
         squawk = _Squawk({r.id: ups[r.id].sql for r in rendered}, server)
     try:
         downs = render_downs()

@@ -12,9 +12,12 @@ import json
 import zlib
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, inspect
+
+if TYPE_CHECKING:
+    from slipway.dialects import Dialect
 
 
 def user_tables(conn: Connection, version_table: str) -> list[str]:
@@ -72,29 +75,19 @@ def describe(
         "views": sorted(insp.get_view_names()),
         "triggers": _triggers(conn),
     }
-    if conn.dialect.name == "postgresql":
-        described["enums"] = sorted(
-            [e["name"], list(e["labels"])]
-            for e in insp.get_enums(schema="*")  # type: ignore[attr-defined]
-        )
-        described["sequences"] = sorted(insp.get_sequence_names())
+    described |= _dialect(conn).schema_extras(insp)
     return described
 
 
-_TRIGGERS = {
-    "postgresql": "SELECT c.relname || '.' || t.tgname FROM pg_trigger t "
-    "JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
-    "WHERE NOT t.tgisinternal AND n.nspname = current_schema()",
-    "mysql": "SELECT CONCAT(event_object_table, '.', trigger_name) "
-    "FROM information_schema.triggers WHERE trigger_schema = DATABASE()",
-    "sqlite": "SELECT tbl_name || '.' || name FROM sqlite_master WHERE type = 'trigger'",
-}
+def _dialect(conn: Connection) -> type[Dialect]:
+    from slipway.dialects import dialect_named  # the dialects read schemas through here
+
+    return dialect_named(conn.dialect.name)
 
 
 def _triggers(conn: Connection) -> list[str]:
     """table.trigger of every trigger: a restore must bring them back too."""
-    dialect = "mysql" if conn.dialect.name in ("mysql", "mariadb") else conn.dialect.name
-    query = _TRIGGERS.get(dialect)
+    query = _dialect(conn).triggers_sql
     return sorted(str(t) for t in conn.exec_driver_sql(query).scalars()) if query else []
 
 
@@ -102,54 +95,6 @@ def _triggers(conn: Connection) -> list[str]:
 # trigger, enum and sequence, as rows: a superset of what :func:`describe` reads, in one
 # query. Its digest tells, for the cost of that query, whether the schema is still the
 # one a run recorded (then the recorded description stands for it).
-_CATALOG = {
-    "postgresql": """
-SELECT 'c', c.relname, c.relkind::text, a.attname, format_type(a.atttypid, a.atttypmod),
-       a.attnotnull::text || a.attidentity::text || a.attgenerated::text,
-       pg_get_expr(d.adbin, d.adrelid)
-FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
-WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
-UNION ALL
-SELECT 'i', c.relname, '', '', '', '', pg_get_indexdef(i.indexrelid)
-FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
-JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema()
-UNION ALL
-SELECT 'k', c.relname, k.conname, '', '', '', pg_get_constraintdef(k.oid)
-FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
-JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema()
-UNION ALL
-SELECT 't', c.relname, t.tgname, '', '', '', pg_get_triggerdef(t.oid)
-FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
-JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE NOT t.tgisinternal AND n.nspname = current_schema()
-UNION ALL
-SELECT 'e', n.nspname || '.' || t.typname, e.enumlabel, '', '', '', e.enumsortorder::text
-FROM pg_enum e JOIN pg_type t ON t.oid = e.enumtypid
-JOIN pg_namespace n ON n.oid = t.typnamespace
-""",
-    "mysql": """
-SELECT 'c', table_name, column_name, column_type, is_nullable, extra, column_default
-FROM information_schema.columns WHERE table_schema = DATABASE()
-UNION ALL
-SELECT 'i', table_name, index_name, column_name, CAST(seq_in_index AS CHAR),
-       CAST(non_unique AS CHAR), ''
-FROM information_schema.statistics WHERE table_schema = DATABASE()
-UNION ALL
-SELECT 'k', table_name, constraint_name, column_name, referenced_table_name,
-       referenced_column_name, CAST(ordinal_position AS CHAR)
-FROM information_schema.key_column_usage WHERE table_schema = DATABASE()
-UNION ALL
-SELECT 't', event_object_table, trigger_name, action_timing, event_manipulation, '',
-       action_statement
-FROM information_schema.triggers WHERE trigger_schema = DATABASE()
-UNION ALL
-SELECT 'v', table_name, '', '', '', '', view_definition
-FROM information_schema.views WHERE table_schema = DATABASE()
-""",
-    "sqlite": "SELECT type, tbl_name, name, sql FROM sqlite_master",
-}
 
 
 @dataclass(frozen=True)
@@ -173,8 +118,7 @@ def read_catalog(
     """The catalog's rows for the user schema (slipway's tables and the tables in
     ``skip`` left out, as :func:`describe` leaves them out); None where the dialect has
     no such query."""
-    dialect = "mysql" if conn.dialect.name in ("mysql", "mariadb") else conn.dialect.name
-    query = _CATALOG.get(dialect)
+    query = _dialect(conn).catalog_sql
     if query is None:
         return None
     rows = sorted(

@@ -26,7 +26,9 @@ from typing import IO, Any, ClassVar
 
 from sqlalchemy import Connection, Engine, create_engine, pool
 from sqlalchemy.engine import URL
+from sqlalchemy.engine.reflection import Inspector
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.types import Text, TypeEngine
 
 from slipway import pitr
 from slipway.errors import BadInput, Refused, SlipwayError
@@ -223,6 +225,24 @@ class Dialect:
     failures: ClassVar[tuple[type[BaseException], ...]] = (ToolFailed, OSError)
     # The database is a file: the URL names a path (relative to the project).
     file_based: ClassVar[bool] = False
+
+    # The schema as slipway compares it (see slipway.schema): every trigger as
+    # table.trigger, the catalog's rows in one query (None: no digest), and what this
+    # dialect has besides tables, views and triggers.
+    triggers_sql: ClassVar[str | None] = None
+    # The rendered SQL is linted by squawk (PostgreSQL's linter); else by slipway's own
+    # rules for the dialect (slipway.sqlrules).
+    squawk_lints: ClassVar[bool] = False
+    catalog_sql: ClassVar[str | None] = None
+
+    @classmethod
+    def schema_extras(cls, insp: Inspector) -> dict[str, Any]:
+        return {}
+
+    @classmethod
+    def long_text(cls) -> TypeEngine[Any]:
+        """A column type for text of any length (the ledger's recorded schema)."""
+        return Text()
 
     @classmethod
     def check_url(cls, url: URL, source: str) -> None:
@@ -564,6 +584,14 @@ def lock_key(name: str) -> int:
     """A stable signed 64-bit advisory-lock key for a name."""
     digest = hashlib.sha256(f"slipway:{name}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def dialect_named(name: str) -> type[Dialect]:
+    """The dialect SQLAlchemy's dialect ``name`` belongs to."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise BadInput(f"unsupported database '{name}'") from None
 
 
 def supported() -> tuple[str, ...]:

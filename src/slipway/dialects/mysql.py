@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, pool, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.types import TypeEngine
 
 from slipway import mytables, pitr, schema, targeted
 from slipway.artifacts import private_file
@@ -49,6 +50,37 @@ class MySQL(Dialect):
 
     name = "mysql"
     names = ("mysql", "mariadb")
+
+    @classmethod
+    def long_text(cls) -> TypeEngine[Any]:
+        # TEXT holds 64 KiB here; the MySQL types are loaded only where they are used.
+        from sqlalchemy.dialects.mysql import LONGTEXT
+
+        return LONGTEXT()
+
+    triggers_sql = (
+        "SELECT CONCAT(event_object_table, '.', trigger_name) "
+        "FROM information_schema.triggers WHERE trigger_schema = DATABASE()"
+    )
+    catalog_sql = """
+SELECT 'c', table_name, column_name, column_type, is_nullable, extra, column_default
+FROM information_schema.columns WHERE table_schema = DATABASE()
+UNION ALL
+SELECT 'i', table_name, index_name, column_name, CAST(seq_in_index AS CHAR),
+       CAST(non_unique AS CHAR), ''
+FROM information_schema.statistics WHERE table_schema = DATABASE()
+UNION ALL
+SELECT 'k', table_name, constraint_name, column_name, referenced_table_name,
+       referenced_column_name, CAST(ordinal_position AS CHAR)
+FROM information_schema.key_column_usage WHERE table_schema = DATABASE()
+UNION ALL
+SELECT 't', event_object_table, trigger_name, action_timing, event_manipulation, '',
+       action_statement
+FROM information_schema.triggers WHERE trigger_schema = DATABASE()
+UNION ALL
+SELECT 'v', table_name, '', '', '', '', view_definition
+FROM information_schema.views WHERE table_schema = DATABASE()
+"""
     recovery = pitr.BinaryLog()
     extra = "mysql"
     transactional_ddl = False

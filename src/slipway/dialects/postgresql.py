@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import URL
+from sqlalchemy.engine.reflection import Inspector
 from sqlalchemy.exc import DBAPIError
 
 from slipway import pgtables, pitr, targeted
@@ -48,6 +49,49 @@ class PostgreSQL(Dialect):
     name = "postgresql"
     names = ("postgresql",)
     aliases = ("postgres",)
+    squawk_lints = True
+    triggers_sql = (
+        "SELECT c.relname || '.' || t.tgname FROM pg_trigger t "
+        "JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE NOT t.tgisinternal AND n.nspname = current_schema()"
+    )
+    catalog_sql = """
+SELECT 'c', c.relname, c.relkind::text, a.attname, format_type(a.atttypid, a.atttypmod),
+       a.attnotnull::text || a.attidentity::text || a.attgenerated::text,
+       pg_get_expr(d.adbin, d.adrelid)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
+WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
+UNION ALL
+SELECT 'i', c.relname, '', '', '', '', pg_get_indexdef(i.indexrelid)
+FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema()
+UNION ALL
+SELECT 'k', c.relname, k.conname, '', '', '', pg_get_constraintdef(k.oid)
+FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema()
+UNION ALL
+SELECT 't', c.relname, t.tgname, '', '', '', pg_get_triggerdef(t.oid)
+FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE NOT t.tgisinternal AND n.nspname = current_schema()
+UNION ALL
+SELECT 'e', n.nspname || '.' || t.typname, e.enumlabel, '', '', '', e.enumsortorder::text
+FROM pg_enum e JOIN pg_type t ON t.oid = e.enumtypid
+JOIN pg_namespace n ON n.oid = t.typnamespace
+"""
+
+    @classmethod
+    def schema_extras(cls, insp: Inspector) -> dict[str, Any]:
+        return {
+            "enums": sorted(
+                [e["name"], list(e["labels"])]
+                for e in insp.get_enums(schema="*")  # type: ignore[attr-defined]
+            ),
+            "sequences": sorted(insp.get_sequence_names()),
+        }
+
     dumps_alone = True  # pg_dump alone
     recovery = pitr.WalArchive()
     extra = "postgresql"

@@ -34,6 +34,8 @@ class SQLite(Dialect):
 
     name = "sqlite"
     names = ("sqlite",)
+    triggers_sql = "SELECT tbl_name || '.' || name FROM sqlite_master WHERE type = 'trigger'"
+    catalog_sql = "SELECT type, tbl_name, name, sql FROM sqlite_master"
     transactional_ddl = True
     backup_suffix = ".sqlite3"
     backup_by_tool = False  # the sqlite3 module's backup, in this process
