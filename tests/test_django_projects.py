@@ -255,3 +255,28 @@ def test_sequence_repair_reaches_a_django_projects_identity_columns(
     assert repaired.code == 0, repaired.stderr
     pg.execute("INSERT INTO catalog_author (name) VALUES ('next')")
     assert pg.scalar("SELECT id FROM catalog_author WHERE name = 'next'") == 6
+
+
+def test_a_librarys_migration_changed_by_an_upgrade_does_not_refuse_the_release(
+    lite: ThrowawayDB, tmp_path: Path
+) -> None:
+    """A Django upgrade rewrites django.contrib's migration files (formatting, say):
+    they are the library's, not the team's; the team's own applied files stay guarded."""
+    folder = bookshelf(tmp_path)
+    assert release(folder, lite, "--to", "catalog:0002_book_slug").code == 0
+    lite.execute(
+        "UPDATE slipway_checksum SET sha256 = 'an older Django', file_sha256 = 'its bytes' "
+        "WHERE revision = 'auth:0001_initial'"
+    )
+    lite.execute(
+        "UPDATE slipway_checksum SET sha256 = 'edited', file_sha256 = 'edited' "
+        "WHERE revision = 'catalog:0001_initial'"
+    )
+    refused = release(folder, lite)
+    assert refused.code == 3, refused.stderr
+    assert "catalog:0001_initial" in refused.stderr
+    assert "auth:0001_initial" not in refused.stderr
+    lite.execute("DELETE FROM slipway_checksum WHERE revision = 'catalog:0001_initial'")
+    released = release(folder, lite)
+    assert released.code == 0, released.stderr
+    assert recorded(lite)[-1] == "sessions:0001_initial"

@@ -112,7 +112,7 @@ def revision_states(
     for rev in project.all_revisions():
         seen = recorded.get(rev.id, {})
         if rev.id in applied:
-            edited = "sha256" in seen and not rev.matches(seen["sha256"])
+            edited = "sha256" in seen and project.owns(rev) and not rev.matches(seen["sha256"])
             state = "edited" if edited else "applied"
         else:
             state = "failed" if rev.id == failed else "pending"

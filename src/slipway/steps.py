@@ -93,7 +93,13 @@ def preflight(run: Run, *, gate: bool = True, backup_early: bool = False) -> Sta
                 recorded = ledger.recorded_checksums(conn)
                 for rev in run.project.applied(state.current):
                     was = recorded.get(rev.id)
-                    if was is not None and not rev.matches(was.sha256, was.file_sha256):
+                    # A library's migrations change with the library (a Django upgrade
+                    # reformats its own): the team's are the ones that must not.
+                    if (
+                        was is not None
+                        and run.project.owns(rev)
+                        and not rev.matches(was.sha256, was.file_sha256)
+                    ):
                         raise Refused(
                             f"revision {rev.id} ({run.relpath(rev.path)}) was edited after it was "
                             "applied: its sha256 differs from the one recorded",

@@ -308,7 +308,8 @@ class Backend(abc.ABC):
 
     def owns(self, rev: Revision) -> bool:
         """The revision is the team's own (not a library's, installed beside the project):
-        the lint gate judges only those; a library's findings are reported."""
+        the lint gate judges only those (a library's findings are reported), and only
+        those must never change once applied (a library's change with its upgrades)."""
         return True
 
     # the adopted history -------------------------------------------------------------
