@@ -4,15 +4,17 @@ through dj-database-url, released with ``backend: django`` at defaults."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import ROOT, ThrowawayDB, slipway, throwaway
+from conftest import ROOT, ThrowawayDB, held, slipway, throwaway, wait_for_log
 
 BOOKSHELF = ROOT / "examples" / "bookshelf"
 
@@ -280,3 +282,89 @@ def test_a_librarys_migration_changed_by_an_upgrade_does_not_refuse_the_release(
     released = release(folder, lite)
     assert released.code == 0, released.stderr
     assert recorded(lite)[-1] == "sessions:0001_initial"
+
+
+def test_a_django_migration_waits_for_its_lock_in_short_tries(
+    pg: ThrowawayDB, tmp_path: Path
+) -> None:
+    """lock_timeout through Django's own connection: each try blocks the application
+    at most 0.3 s, the retries are logged, and the migration lands once the lock frees."""
+    folder = bookshelf(tmp_path)
+    assert release(folder, pg).code == 0
+    (folder / "slipway.yml").write_text(
+        textwrap.dedent(
+            """\
+            defaults:
+              backend: django
+              django_settings: bookshelf.settings
+            environments:
+              test:
+                database_url_env: DATABASE_URL
+                lock_timeouts_s: [0.3, 0.3, 60]
+                lock_retry_pause_s: 0.1
+            """
+        )
+    )
+    (folder / "catalog" / "migrations" / "0004_book_pages.py").write_text(
+        textwrap.dedent(
+            """\
+            from django.db import migrations, models
+
+
+            class Migration(migrations.Migration):
+                dependencies = [("catalog", "0003_fill_book_slugs")]
+                operations = [
+                    migrations.AddField("book", "pages", models.IntegerField(null=True)),
+                ]
+            """
+        )
+    )
+    argv = [sys.executable, "-m", "slipway", "db", "release", "--env", "test", "--json"]
+    env = {**os.environ, "DATABASE_URL": database_url(pg)}
+    with held(pg, "LOCK TABLE catalog_book IN ROW EXCLUSIVE MODE", wait_s=120) as unlock:
+        proc = subprocess.Popen(
+            argv, cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        wait_for_log(
+            folder / "artifacts",
+            "catalog:0004_book_pages waited longer than 0.3s for a lock; retrying",
+        )
+        unlock.set()
+        out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    apply = next(s for s in json.loads(out)["steps"] if s["name"] == "apply")
+    assert "lock retries" in apply["detail"]
+    assert recorded(pg)[-1] == "catalog:0004_book_pages"
+
+
+def test_a_non_atomic_django_migration_owns_its_transactions(
+    pg: ThrowawayDB, tmp_path: Path
+) -> None:
+    """atomic = False, as Django's AddIndexConcurrently needs: CREATE INDEX CONCURRENTLY
+    runs outside any transaction, and the lint gate takes it as the safe way."""
+    folder = bookshelf(tmp_path)
+    assert release(folder, pg).code == 0
+    (folder / "catalog" / "migrations" / "0004_author_name_index.py").write_text(
+        textwrap.dedent(
+            """\
+            from django.contrib.postgres.operations import AddIndexConcurrently
+            from django.db import migrations, models
+
+
+            class Migration(migrations.Migration):
+                atomic = False
+                dependencies = [("catalog", "0003_fill_book_slugs")]
+                operations = [
+                    AddIndexConcurrently(
+                        "author", models.Index(fields=["name"], name="author_name_idx")
+                    ),
+                ]
+            """
+        )
+    )
+    done = release(folder, pg)
+    assert done.code == 0, done.stderr
+    upgrade = Path(done.report["sql"]["upgrade"]["path"]).read_text()
+    assert "CREATE INDEX CONCURRENTLY" in upgrade
+    assert "BEGIN;" not in upgrade.split("-- revision catalog:0004_author_name_index")[1]
+    assert pg.scalar("SELECT count(*) FROM pg_indexes WHERE indexname = 'author_name_idx'") == 1
