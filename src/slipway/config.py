@@ -517,6 +517,7 @@ def load_settings(
         _options(section, where)  # each section on its own: the error names where
         merged |= dict(section)
     options = _options(merged, f"{path}: environment '{env}'")
+    from slipway.backends import backend_class  # the backends read Settings: not above
 
     if db_url is not None:
         url, source = parse_url(db_url, source=db_url_source), db_url_source
@@ -530,8 +531,6 @@ def load_settings(
                 f"environment '{env}' takes its database URL from ${var}, which is not set",
                 hint=f"export {var}=... or pass --db-url",
             )
-        from slipway.backends import backend_class  # the backends read Settings
-
         raw = backend_class(options.backend).url_from_app(raw)
         url, source = parse_url(raw, source=f"${var}"), f"${var}"
     elif options.database_url is not None:
@@ -562,27 +561,11 @@ def load_settings(
             ) from None
         return p if p.is_absolute() else base / p
 
-    if options.backend == "django":
-        project_file = _path("manage_py")
-        if not project_file.is_file():
-            raise BadInput(
-                f"backend: django, but {project_file} does not exist",
-                hint="keep slipway.yml beside the project's manage.py, or set manage_py",
-            )
-    elif options.backend == "aerich":
-        project_file = _path("aerich_pyproject")
-        if not project_file.is_file():
-            raise BadInput(
-                f"backend: aerich, but {project_file} does not exist",
-                hint="keep slipway.yml beside the pyproject.toml 'aerich init' wrote, or set "
-                "aerich_pyproject",
-            )
-    else:
-        project_file = alembic_ini if alembic_ini is not None else _path("alembic_ini")
-        if not project_file.is_file():
-            raise BadInput(
-                f"Alembic ini file {project_file} does not exist", hint="pass --alembic-ini PATH"
-            )
+    tool = backend_class(options.backend)
+    given = alembic_ini if tool.project_setting == "alembic_ini" else None
+    project_file = given if given is not None else _path(tool.project_setting)
+    if not project_file.is_file():
+        raise BadInput(tool.missing_project(project_file), hint=tool.missing_project_hint)
     return Settings(
         env=env,
         url=url,

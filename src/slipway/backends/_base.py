@@ -132,6 +132,14 @@ class Backend(abc.ABC):
     name: ClassVar[str]
     #: How the team joins two heads, named in the refusal of a graph with several.
     merge_hint: ClassVar[str]
+    #: The setting (of slipway.config.Options) naming the file that says where the
+    #: project's migrations are, and what to do when it is missing.
+    project_setting: ClassVar[str]
+    missing_project_hint: ClassVar[str]
+
+    @classmethod
+    def missing_project(cls, path: Path) -> str:
+        return f"backend: {cls.name}, but {path} does not exist"
 
     def __init__(self, settings: Settings, *, run_revisions: bool = True) -> None:
         self.settings = settings

@@ -121,6 +121,10 @@ class Project(Backend):
     """A Tortoise ORM project with aerich's migrations, read from its pyproject.toml."""
 
     name = "aerich"
+    project_setting = "aerich_pyproject"
+    missing_project_hint = (
+        "keep slipway.yml beside the pyproject.toml 'aerich init' wrote, or set aerich_pyproject"
+    )
     merge_hint = "keep one migration per number in each app's folder"
 
     def __init__(self, settings: Settings, *, run_revisions: bool = True) -> None:

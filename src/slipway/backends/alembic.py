@@ -208,6 +208,12 @@ class Project(Backend):
 
     name = "alembic"
     merge_hint = "merge them with 'alembic merge heads' and release the merge revision"
+    project_setting = "alembic_ini"
+    missing_project_hint = "pass --alembic-ini PATH"
+
+    @classmethod
+    def missing_project(cls, path: Path) -> str:
+        return f"Alembic ini file {path} does not exist"
 
     def __init__(self, settings: Settings, *, run_revisions: bool = True) -> None:
         super().__init__(settings, run_revisions=run_revisions)

@@ -119,6 +119,8 @@ class Project(Backend):
     MigrationExecutor."""
 
     name = "django"
+    project_setting = "manage_py"
+    missing_project_hint = "keep slipway.yml beside the project's manage.py, or set manage_py"
     merge_hint = (
         "merge them with 'python manage.py makemigrations --merge' and release the merge migration"
     )
