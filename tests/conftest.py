@@ -470,6 +470,40 @@ class Release:
         )
 
 
+def local_inventory(tmp_path: Path, **variables: str) -> Path:
+    """This machine as the database host (local connection), the project run from a
+    checkout with this repository's virtualenv, as `make release` does."""
+    import yaml
+
+    inv = tmp_path / "inventory"
+    (inv / "group_vars").mkdir(parents=True)
+    (inv / "hosts.yml").write_text(
+        "all:\n  children:\n    db_migrator:\n      hosts:\n        localhost:\n"
+        "          ansible_connection: local\n"
+        "          ansible_python_interpreter: '{{ ansible_playbook_python }}'\n"
+    )
+    defaults = {
+        "slipway_db_env": "test",
+        "slipway_db_source_venv": str(ROOT / ".venv"),
+        "slipway_db_root": str(tmp_path / "srv"),
+        "slipway_db_backup_dir": str(tmp_path / "srv" / "backups"),
+        "slipway_db_become": False,
+    }
+    (inv / "group_vars" / "all.yml").write_text(yaml.safe_dump(defaults | variables))
+    return inv
+
+
+def migrate_playbook(inv: Path, fetched: Path) -> subprocess.CompletedProcess[str]:
+    """playbooks/migrate.yml against ``inv``; the application's DATABASE_URL is not set
+    (slipway gets the vaulted URL on stdin)."""
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    return subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "ansible-playbook"), "playbooks/migrate.yml",
+         "-i", str(inv), "-e", f"slipway_db_fetch_dir={fetched}"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+
+
 def wait_for_log(artifacts: Path, text: str, timeout: float = 120) -> Path:
     """The run log (artifacts/<run id>/run.log) that says ``text``, once it does."""
     deadline = time.monotonic() + timeout

@@ -12,7 +12,16 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import ROOT, ThrowawayDB, create_database, drop_database, slipway, throwaway
+from conftest import (
+    ROOT,
+    ThrowawayDB,
+    create_database,
+    drop_database,
+    local_inventory,
+    migrate_playbook,
+    slipway,
+    throwaway,
+)
 
 TASKLIST = ROOT / "examples" / "tasklist"
 
@@ -190,3 +199,16 @@ def test_aerich_migrations_written_for_a_server_release_there_and_roll_back(
     assert failed.report["outcome"] == "rolled_back"
     assert recorded(server) == at
     assert server.contents() == before
+
+
+def test_the_migrate_playbook_releases_an_aerich_project(lite: ThrowawayDB, tmp_path: Path) -> None:
+    folder = tasklist(tmp_path)
+    inv = local_inventory(
+        tmp_path,
+        slipway_db_database_url=f"sqlite:///{lite.url.database}",
+        slipway_db_source_dir=str(folder),
+        slipway_db_backend="aerich",
+    )
+    done = migrate_playbook(inv, tmp_path / "fetched")
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert recorded(lite)[-1] == "2_20261207222001_fill_priority.py"

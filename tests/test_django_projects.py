@@ -14,7 +14,16 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import ROOT, ThrowawayDB, held, slipway, throwaway, wait_for_log
+from conftest import (
+    ROOT,
+    ThrowawayDB,
+    held,
+    local_inventory,
+    migrate_playbook,
+    slipway,
+    throwaway,
+    wait_for_log,
+)
 
 BOOKSHELF = ROOT / "examples" / "bookshelf"
 
@@ -170,40 +179,17 @@ def test_django_settings_naming_another_database_are_refused_before_anything_run
 
 
 def inventory(tmp_path: Path, folder: Path, db: ThrowawayDB) -> Path:
-    """This machine as the database host (local connection), the project run from its
-    checkout with this repository's virtualenv, as `make release` does."""
-    inv = tmp_path / "inventory"
-    (inv / "group_vars").mkdir(parents=True)
-    (inv / "hosts.yml").write_text(
-        "all:\n  children:\n    db_migrator:\n      hosts:\n        localhost:\n"
-        "          ansible_connection: local\n"
-        "          ansible_python_interpreter: '{{ ansible_playbook_python }}'\n"
+    return local_inventory(
+        tmp_path,
+        slipway_db_database_url=database_url(db),
+        slipway_db_source_dir=str(folder),
+        slipway_db_backend="django",
+        slipway_db_django_settings="bookshelf.settings",
     )
-    (inv / "group_vars" / "all.yml").write_text(
-        textwrap.dedent(
-            f"""\
-            slipway_db_env: test
-            slipway_db_database_url: {database_url(db)}
-            slipway_db_source_dir: {folder}
-            slipway_db_source_venv: {ROOT / ".venv"}
-            slipway_db_root: {tmp_path / "srv"}
-            slipway_db_backup_dir: {tmp_path / "srv" / "backups"}
-            slipway_db_become: false
-            slipway_db_backend: django
-            slipway_db_django_settings: bookshelf.settings
-            """
-        )
-    )
-    return inv
 
 
 def playbook(inv: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    return subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "ansible-playbook"), "playbooks/migrate.yml", "-i", str(inv),
-         "-e", f"slipway_db_fetch_dir={tmp_path / 'fetched'}"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
+    return migrate_playbook(inv, tmp_path / "fetched")
 
 
 def test_the_migrate_playbook_releases_a_django_project_and_rolls_a_failure_back(
