@@ -34,7 +34,8 @@ def djdb(request: pytest.FixtureRequest, tmp_path: Path):
 
 
 def bookshelf(tmp_path: Path) -> Path:
-    """The example, copied as a team's checkout would be (no database, no artifacts)."""
+    """The example, copied as a team's checkout would be (no database, no artifacts); the
+    settings module is the one its manage.py names."""
     folder = tmp_path / "bookshelf"
     shutil.copytree(
         BOOKSHELF,
@@ -46,7 +47,6 @@ def bookshelf(tmp_path: Path) -> Path:
             """\
             defaults:
               backend: django
-              django_settings: bookshelf.settings
             environments:
               test:
                 database_url_env: DATABASE_URL

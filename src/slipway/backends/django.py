@@ -18,6 +18,7 @@ statement.
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import logging
 import os
@@ -61,11 +62,34 @@ def _key(revision: str) -> Key:
 _ready: str | None = None
 
 
-def _setup(root: Path, module: str | None) -> None:
-    """``django.setup()`` once per process, with the project's folder importable, as
-    ``manage.py`` does."""
+def _manage_py_default(manage_py: Path) -> str | None:
+    """The settings module manage.py names (``os.environ.setdefault(
+    "DJANGO_SETTINGS_MODULE", "mysite.settings")``, as startproject writes it), read
+    without running it."""
+    try:
+        tree = ast.parse(manage_py.read_bytes(), filename=str(manage_py))
+    except (OSError, SyntaxError, ValueError):
+        return None
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "setdefault"
+            and len(node.args) == 2
+            and all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in node.args)
+            and node.args[0].value == "DJANGO_SETTINGS_MODULE"  # type: ignore[attr-defined]
+        ):
+            return str(node.args[1].value)  # type: ignore[attr-defined]
+    return None
+
+
+def _setup(manage_py: Path, module: str | None) -> None:
+    """``django.setup()`` once per process, with the project's folder importable and the
+    settings module manage.py would use (unless slipway.yml or the environment names
+    one), as ``manage.py`` does."""
     global _ready
-    module = module or os.environ.get("DJANGO_SETTINGS_MODULE")
+    root = manage_py.parent
+    module = module or os.environ.get("DJANGO_SETTINGS_MODULE") or _manage_py_default(manage_py)
     if not module:
         raise BadInput(
             "backend: django, but no settings module is named",
@@ -134,7 +158,7 @@ class Project(Backend):
             # environment's settings say they do, written as dj-database-url reads it.
             plain = settings.url.set(drivername=settings.url.get_backend_name())
             os.environ[var] = plain.render_as_string(hide_password=False)
-        _setup(self.root, settings.options.django_settings)
+        _setup(settings.project_file, settings.options.django_settings)
         from django.db import connections
         from django.db.migrations.loader import MigrationLoader
 
