@@ -354,3 +354,33 @@ def test_a_non_atomic_django_migration_owns_its_transactions(
     assert "CREATE INDEX CONCURRENTLY" in upgrade
     assert "BEGIN;" not in upgrade.split("-- revision catalog:0004_author_name_index")[1]
     assert pg.scalar("SELECT count(*) FROM pg_indexes WHERE indexname = 'author_name_idx'") == 1
+
+
+def test_what_manage_py_prepares_before_its_command_is_honoured(
+    lite: ThrowawayDB, tmp_path: Path
+) -> None:
+    """cookiecutter-django's manage.py puts the apps' folder on the import path (and
+    names the settings) just before it runs the command: slipway runs it that far."""
+    folder = bookshelf(tmp_path)
+    (folder / "apps").mkdir()
+    shutil.move(folder / "catalog", folder / "apps" / "catalog")
+    (folder / "manage.py").write_text(
+        textwrap.dedent(
+            """\
+            import os
+            import sys
+            from pathlib import Path
+
+            if __name__ == "__main__":
+                os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bookshelf.settings")
+                from django.core.management import execute_from_command_line
+
+                sys.path.append(str(Path(__file__).parent.resolve() / "apps"))
+                execute_from_command_line(sys.argv)
+            """
+        )
+    )
+    done = release(folder, lite)
+    assert done.code == 0, done.stderr
+    assert recorded(lite)[-1] == "sessions:0001_initial"
+    assert "catalog:0003_fill_book_slugs" in recorded(lite)

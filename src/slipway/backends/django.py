@@ -22,6 +22,7 @@ import ast
 import datetime as dt
 import logging
 import os
+import runpy
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -83,12 +84,53 @@ def _manage_py_default(manage_py: Path) -> str | None:
     return None
 
 
+class _BeforeTheCommand(Exception):
+    """manage.py reached the point where it would run a management command."""
+
+
+def _stop(*_args: Any, **_kw: Any) -> None:
+    raise _BeforeTheCommand
+
+
+def _prepare_as_manage_py(manage_py: Path) -> None:
+    """Run manage.py up to the management command it would run, and no further: what it
+    prepares first (the settings module's default, folders added to the import path,
+    a .env file loaded) is what the project's settings expect. A manage.py that fails
+    before that point is left: its settings default is then read from its text."""
+    import django.core.management as management
+
+    saved = management.execute_from_command_line, sys.argv
+    management.execute_from_command_line = _stop
+    sys.argv = [str(manage_py), "help"]
+    try:
+        runpy.run_path(str(manage_py), run_name="__main__")
+    except _BeforeTheCommand:
+        pass
+    except (Exception, SystemExit) as err:  # noqa: BLE001 - the settings say what fails
+        log.debug("manage.py stopped before its command: %s", err)
+    finally:
+        management.execute_from_command_line, sys.argv = saved
+
+
 def _setup(manage_py: Path, module: str | None) -> None:
     """``django.setup()`` once per process, with the project's folder importable and the
     settings module manage.py would use (unless slipway.yml or the environment names
     one), as ``manage.py`` does."""
     global _ready
     root = manage_py.parent
+    try:
+        import django
+    except ImportError as err:
+        raise BadInput(
+            "backend: django, but Django is not installed beside slipway",
+            hint="install slipway into the project's environment",
+        ) from err
+    if module:
+        os.environ["DJANGO_SETTINGS_MODULE"] = module
+    if _ready is None:
+        if str(root) not in sys.path:
+            sys.path.insert(0, str(root))
+        _prepare_as_manage_py(manage_py)
     module = module or os.environ.get("DJANGO_SETTINGS_MODULE") or _manage_py_default(manage_py)
     if not module:
         raise BadInput(
@@ -100,23 +142,9 @@ def _setup(manage_py: Path, module: str | None) -> None:
         if _ready != module:
             raise BadInput(f"Django is already set up with {_ready} in this process, not {module}")
         return
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))
     os.environ["DJANGO_SETTINGS_MODULE"] = module
     try:
-        import django
-
         django.setup()
-    except ImportError as err:
-        if err.name == "django":
-            raise BadInput(
-                "backend: django, but Django is not installed beside slipway",
-                hint="install slipway into the project's environment",
-            ) from err
-        raise BadInput(
-            f"Django settings {module} cannot be loaded: {type(err).__name__}: {first_line(err)}",
-            hint="run slipway where 'python manage.py check' works",
-        ) from err
     except Exception as err:
         raise BadInput(
             f"Django settings {module} cannot be loaded: {type(err).__name__}: {first_line(err)}",
