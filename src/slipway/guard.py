@@ -140,7 +140,9 @@ class Guard:
                 event.remove(Engine, "before_execute", self._on_execute)
                 event.remove(Engine, "engine_connect", self._on_connect)
                 for engine in self._redirected:
-                    engine.dispose(close=False)
+                    # Closed, not left to the garbage collector: each is a session on
+                    # the scratch server, and a stairway walk opens one per step.
+                    engine.dispose(close=True)
                 self._redirected.clear()
 
     # events -----------------------------------------------------------------------
