@@ -22,7 +22,7 @@ import importlib.util
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -31,7 +31,8 @@ import sqlparse
 from sqlalchemy import JSON, Connection, Engine, column, inspect, select, table
 from sqlalchemy.engine import URL
 
-from slipway.backends._base import Backend, Rendered, Revision
+from slipway.backends._base import Rendered, Revision
+from slipway.backends._line import Key, LineBackend, id_key, key_id
 from slipway.config import Settings
 from slipway.dialects import dialect_for
 from slipway.errors import BadInput, env_error, first_line
@@ -44,17 +45,6 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 TABLE = "aerich"
-
-Key = tuple[str, str]  # app, file stem
-
-
-def _id(key: Key) -> str:
-    return f"{key[0]}:{key[1]}"
-
-
-def _key(revision: str) -> Key:
-    app, _, stem = revision.partition(":")
-    return app, stem
 
 
 def _number(stem: str) -> int | None:
@@ -117,7 +107,7 @@ def _load(path: Path) -> ModuleType:
     return module
 
 
-class Project(Backend):
+class Project(LineBackend):
     """A Tortoise ORM project with aerich's migrations, read from its pyproject.toml."""
 
     name = "aerich"
@@ -157,9 +147,7 @@ class Project(Backend):
             )
         self._check_same_database()
         self._modules: dict[Key, ModuleType] = {}
-        self._rendered: dict[tuple[str | None, str, bool], dict[str, Rendered]] = {}
-        self._line = self._read_line()
-        self._index = {key: i for i, key in enumerate(self._line)}
+        self._read_line()
 
     def _tortoise_config(self, dotted: str) -> dict[str, Any]:
         module_name, _, attribute = dotted.rpartition(".")
@@ -211,20 +199,8 @@ class Project(Backend):
         apps = {app for app, _ in self._files}
         return [k for k in recorded if k[0] in apps]
 
-    def _read_line(self) -> list[Key]:
-        applied: list[Key] = []
-        dialect = dialect_for(self.settings.url)
-        if dialect.database_exists():
-            engine = dialect.create_engine()
-            try:
-                with engine.connect() as conn:
-                    applied = [k for k in self._known(self._recorded(conn)) if k in self._files]
-            except Exception:  # noqa: BLE001, S110 - the command's own read says why
-                pass
-            finally:
-                engine.dispose()
-        seen = set(applied)
-        return applied + [k for k in self._files if k not in seen]
+    def _in_order(self) -> Iterable[Key]:
+        return self._files  # each app's files by number, the apps in name order
 
     @classmethod
     def url_from_app(cls, raw: str) -> str:
@@ -265,42 +241,18 @@ class Project(Backend):
         numbers: dict[tuple[str, int], list[Key]] = {}
         for key in self._files:
             numbers.setdefault((key[0], _number(key[1]) or 0), []).append(key)
-        twice = sorted(_id(k) for keys in numbers.values() if len(keys) > 1 for k in keys)
-        return tuple(twice) if twice else (_id(self._line[-1]),)
-
-    def knows(self, revision: str) -> bool:
-        return _key(revision) in self._index
+        twice = sorted(key_id(k) for keys in numbers.values() if len(keys) > 1 for k in keys)
+        return tuple(twice) if twice else (key_id(self._line[-1]),)
 
     def _revision(self, key: Key) -> Revision:
-        i = self._index[key]
-        below = (_id(self._line[i - 1]),) if i > 0 else ()
+        below = self._below(key)
         return Revision(
-            id=_id(key),
+            id=key_id(key),
             path=self._files[key],
             message=key[1].split("_", 2)[-1],
             down_revision=below[0] if below else None,
             parents=below,
         )
-
-    def revision(self, revision: str) -> Revision:
-        if not self.knows(revision):
-            raise BadInput(f"migration {revision} is not among the aerich migrations")
-        return self._revision(_key(revision))
-
-    def all_revisions(self) -> list[Revision]:
-        return [self._revision(k) for k in self._line]
-
-    def _at(self, current: str | tuple[str, ...] | None) -> int:
-        if not current:
-            return -1
-        named = (current,) if isinstance(current, str) else current
-        return max(self._index[_key(r)] for r in named)
-
-    def applied(self, current: str | tuple[str, ...] | None) -> list[Revision]:
-        return [self._revision(k) for k in self._line[: self._at(current) + 1]]
-
-    def pending(self, current: str | None, target: str) -> list[Revision]:
-        return [self._revision(k) for k in self._line[self._at(current) + 1 : self._at(target) + 1]]
 
     def _module(self, key: Key) -> ModuleType:
         if key not in self._modules:
@@ -315,16 +267,12 @@ class Project(Backend):
         return self._modules[key]
 
     def declared(self, revision: str, attribute: str) -> tuple[Any, Path | None]:
-        key = _key(revision)
+        key = id_key(revision)
         if key not in self._files:
             return None, None
         return getattr(self._module(key), attribute, None), self._files[key]
 
     # the database's position ---------------------------------------------------------------
-    def current(self, conn: Connection) -> tuple[str, ...]:
-        known = self._known(self._recorded(conn))
-        return (_id(known[-1]),) if known else ()
-
     def probe(self, engine: Engine, guard: Guard) -> tuple[str, ...]:
         with guard.active(), engine.connect() as conn:
             return self.current(conn)
@@ -354,12 +302,6 @@ class Project(Backend):
             t.insert().values(app=key[0], version=f"{key[1]}.py", content=self._content(key))
         )
 
-    def stamp(self, conn: Connection, revision: str) -> None:
-        have = set(self._recorded(conn))
-        for key in self._line[: self._at(revision) + 1]:
-            if key not in have:
-                self._record(conn, key)
-
     # SQL ------------------------------------------------------------------------------------------
     def _sql(self, key: Key, *, up: bool) -> str:
         function = getattr(self._module(key), "upgrade" if up else "downgrade", None)
@@ -374,35 +316,21 @@ class Project(Backend):
             raise LookupError(f"{self._files[key].name} has no downgrade SQL (aerich refuses it)")
         return sql
 
-    def rendered(
-        self, start: str | None, revisions: list[Revision], *, up: bool
-    ) -> dict[str, Rendered]:
-        if not revisions:
-            return {}
-        cache_key = (start, revisions[-1].id, up)
-        if cache_key not in self._rendered:
-            out: dict[str, Rendered] = {}
-            for rev in revisions:
-                key = _key(rev.id)
-                try:
-                    body = self._sql(key, up=up).strip()
-                except BadInput:
-                    raise
-                except Exception as err:  # noqa: BLE001 - kept as the revision's error
-                    out[rev.id] = Rendered("", [], err)
-                    continue
-                atomic = getattr(self._module(key), "RUN_IN_TRANSACTION", True)
-                sql = f"BEGIN;\n{body}\nCOMMIT;\n" if atomic else f"{body}\n"
-                out[rev.id] = Rendered(f"-- {rev.id}\n{sql}", [])
-            self._rendered[cache_key] = out
-        return self._rendered[cache_key]
-
-    def rendered_already(
-        self, start: str | None, revisions: list[Revision], *, up: bool
-    ) -> dict[str, Rendered] | None:
-        if not revisions:
-            return {}
-        return self._rendered.get((start, revisions[-1].id, up))
+    def _render_all(self, revisions: list[Revision], *, up: bool) -> dict[str, Rendered]:
+        out: dict[str, Rendered] = {}
+        for rev in revisions:
+            key = id_key(rev.id)
+            try:
+                body = self._sql(key, up=up).strip()
+            except BadInput:
+                raise
+            except Exception as err:  # noqa: BLE001 - kept as the revision's error
+                out[rev.id] = Rendered("", [], err)
+                continue
+            atomic = getattr(self._module(key), "RUN_IN_TRANSACTION", True)
+            sql = f"BEGIN;\n{body}\nCOMMIT;\n" if atomic else f"{body}\n"
+            out[rev.id] = Rendered(f"-- {rev.id}\n{sql}", [])
+        return out
 
     # running -------------------------------------------------------------------------------------
     def migrate(
@@ -417,26 +345,14 @@ class Project(Backend):
         on_step: Callable[[str, bool], None] | None = None,
     ) -> None:
         self.running = None
-        work = dialect_for(url).create_engine() if url != self.settings.url else engine
-        try:
-            with guard.active(), work.connect() as conn:
-                if conn.in_transaction():
-                    conn.commit()
-                applied = set(self._known(self._recorded(conn)))
-                if conn.in_transaction():
-                    conn.commit()
-                end = self._at(destination)
-                if rev is not None and not up:
-                    keys = [_key(rev.id)] if _key(rev.id) in applied else []
-                elif up:
-                    keys = [k for k in self._line[: end + 1] if k not in applied]
-                else:
-                    keys = [k for k in reversed(self._line[end + 1 :]) if k in applied]
-                for key in keys:
-                    self._step(conn, guard, key, up=up, on_step=on_step)
-        finally:
-            if work is not engine:
-                work.dispose()
+        # ``engine`` reaches ``url`` (the target, or the scratch copy of stairway and
+        # the rehearsal): slipway's own connection runs the files' SQL.
+        with guard.active(), engine.connect() as conn:
+            applied = set(self._known(self._recorded(conn)))
+            if conn.in_transaction():
+                conn.commit()
+            for key in self._to_run(applied, up=up, destination=destination, rev=rev):
+                self._step(conn, guard, key, up=up, on_step=on_step)
 
     def _step(
         self,
@@ -447,7 +363,7 @@ class Project(Backend):
         up: bool,
         on_step: Callable[[str, bool], None] | None,
     ) -> None:
-        name = _id(key)
+        name = key_id(key)
         self.running = name
         if on_step:
             on_step(name, False)

@@ -24,7 +24,7 @@ import logging
 import os
 import runpy
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, column, inspect, select, table
 from sqlalchemy.engine import URL
 
-from slipway.backends._base import Backend, Rendered, Revision
+from slipway.backends._base import Rendered, Revision
+from slipway.backends._line import Key, LineBackend, id_key, key_id
 from slipway.config import Settings
 from slipway.dialects import dialect_for
 from slipway.errors import BadInput, env_error, first_line
@@ -44,22 +45,12 @@ log = logging.getLogger(__name__)
 TABLE = "django_migrations"
 _CANNOT = "-- THIS OPERATION CANNOT BE WRITTEN AS SQL"
 
-Key = tuple[str, str]
-
 
 class NeedsLiveDatabase(Exception):
     """A migration step that cannot be written as SQL (RunPython): it runs only live."""
 
 
-def _id(key: Key) -> str:
-    return f"{key[0]}:{key[1]}"
-
-
-def _key(revision: str) -> Key:
-    app, _, name = revision.partition(":")
-    return app, name
-
-
+# The settings module this process set Django up with.
 _ready: str | None = None
 
 
@@ -166,7 +157,7 @@ def _url_of(settings_dict: dict[str, Any], vendor: str) -> URL:
     )
 
 
-class Project(Backend):
+class Project(LineBackend):
     """A Django project: its apps' migrations, through MigrationLoader and
     MigrationExecutor."""
 
@@ -223,9 +214,7 @@ class Project(Backend):
         self._replaced: dict[Key, Key] = {
             old: key for key, mig in self.loader.replacements.items() for old in mig.replaces
         }
-        self._rendered: dict[tuple[str | None, str, bool], dict[str, Rendered]] = {}
-        self._line = self._read_line()
-        self._index = {key: i for i, key in enumerate(self._line)}
+        self._read_line()
 
     # the line ----------------------------------------------------------------------
     def _recorded(self, conn: Connection) -> list[Key]:
@@ -246,28 +235,18 @@ class Project(Backend):
                 out.append(key)
         return out
 
-    def _read_line(self) -> list[Key]:
-        applied: list[Key] = []
-        dialect = dialect_for(self.settings.url)
-        if dialect.database_exists():
-            engine = dialect.create_engine()
-            try:
-                with engine.connect() as conn:
-                    applied = [
-                        k for k in self._known(self._recorded(conn)) if k in self.graph.nodes
-                    ]
-            except Exception as err:  # noqa: BLE001 - the command's own read says why
-                log.debug("the applied migrations could not be read: %s", err)
-            finally:
-                engine.dispose()
-        seen = set(applied)
-        line = list(applied)
+    def _in_order(self) -> Iterable[Key]:
+        seen: set[Key] = set()
         for leaf in sorted(self.graph.leaf_nodes()):
             for key in self.graph.forwards_plan(leaf):
                 if key not in seen:
                     seen.add(key)
-                    line.append(key)
-        return line
+                    yield key
+
+    def _record(self, conn: Connection, key: Key) -> None:
+        t = table(TABLE, column("app"), column("name"), column("applied"))
+        now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        conn.execute(t.insert().values(app=key[0], name=key[1], applied=now))
 
     # where the project is ----------------------------------------------------------
     @property
@@ -295,47 +274,23 @@ class Project(Backend):
         conflicts = self.loader.detect_conflicts()
         if conflicts:
             return tuple(sorted(f"{app}:{n}" for app, names in conflicts.items() for n in names))
-        return (_id(self._line[-1]),)
-
-    def knows(self, revision: str) -> bool:
-        return _key(revision) in self._index
+        return (key_id(self._line[-1]),)
 
     def _revision(self, key: Key) -> Revision:
         migration = self.graph.nodes[key]
         module = sys.modules[type(migration).__module__]
-        i = self._index[key]
-        below = (_id(self._line[i - 1]),) if i > 0 else ()
+        below = self._below(key)
         return Revision(
-            id=_id(key),
+            id=key_id(key),
             path=Path(module.__file__ or ""),
             message=key[1],
             down_revision=below[0] if below else None,
             parents=below,
-            dependencies=tuple(_id(p.key) for p in self.graph.node_map[key].parents),
+            dependencies=tuple(key_id(p.key) for p in self.graph.node_map[key].parents),
         )
 
-    def revision(self, revision: str) -> Revision:
-        if not self.knows(revision):
-            raise BadInput(f"migration {revision} is not in the migration graph")
-        return self._revision(_key(revision))
-
-    def all_revisions(self) -> list[Revision]:
-        return [self._revision(k) for k in self._line]
-
-    def _at(self, current: str | tuple[str, ...] | None) -> int:
-        if not current:
-            return -1
-        named = (current,) if isinstance(current, str) else current
-        return max(self._index[_key(r)] for r in named)
-
-    def applied(self, current: str | tuple[str, ...] | None) -> list[Revision]:
-        return [self._revision(k) for k in self._line[: self._at(current) + 1]]
-
-    def pending(self, current: str | None, target: str) -> list[Revision]:
-        return [self._revision(k) for k in self._line[self._at(current) + 1 : self._at(target) + 1]]
-
     def declared(self, revision: str, attribute: str) -> tuple[Any, Path | None]:
-        key = _key(revision)
+        key = id_key(revision)
         if key not in self.graph.nodes:
             return None, None
         migration = self.graph.nodes[key]
@@ -349,10 +304,6 @@ class Project(Backend):
         return rev.path.resolve().is_relative_to(self.root.resolve())
 
     # the database's position -----------------------------------------------------------
-    def current(self, conn: Connection) -> tuple[str, ...]:
-        known = self._known(self._recorded(conn))
-        return (_id(known[-1]),) if known else ()
-
     def probe(self, engine: Engine, guard: Guard) -> tuple[str, ...]:
         with guard.active(), self._watched(self.settings.url, guard) as wrapper:
             wrapper.ensure_connection()
@@ -365,15 +316,6 @@ class Project(Backend):
             f"{type(err).__name__}: {redact(first_line(err), self.settings.secrets)}",
             hint="run 'python manage.py showmigrations' with the same settings to see why",
         )
-
-    def stamp(self, conn: Connection, revision: str) -> None:
-        """``migrate --fake`` up to ``revision``: every migration below it recorded."""
-        have = set(self._recorded(conn))
-        t = table(TABLE, column("app"), column("name"), column("applied"))
-        now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-        for key in self._line[: self._at(revision) + 1]:
-            if key not in have:
-                conn.execute(t.insert().values(app=key[0], name=key[1], applied=now))
 
     # Django's connection, watched -------------------------------------------------------
     @contextmanager
@@ -434,23 +376,6 @@ class Project(Backend):
             wrapper.settings_dict.update(saved)
 
     # SQL -------------------------------------------------------------------------------------
-    def rendered(
-        self, start: str | None, revisions: list[Revision], *, up: bool
-    ) -> dict[str, Rendered]:
-        if not revisions:
-            return {}
-        key = (start, revisions[-1].id, up)
-        if key not in self._rendered:
-            self._rendered[key] = self._render_all(revisions, up=up)
-        return self._rendered[key]
-
-    def rendered_already(
-        self, start: str | None, revisions: list[Revision], *, up: bool
-    ) -> dict[str, Rendered] | None:
-        if not revisions:
-            return {}
-        return self._rendered.get((start, revisions[-1].id, up))
-
     def _render_all(self, revisions: list[Revision], *, up: bool) -> dict[str, Rendered]:
         """Django's ``sqlmigrate`` of each revision (``--backwards`` downward), on a
         connection to the target (its schema editor reads the catalog for some steps;
@@ -461,13 +386,13 @@ class Project(Backend):
             guard = Guard(self.settings.url, secrets=self.settings.secrets)
             with guard.active(), self._watched(self.settings.url, guard) as wrapper:
                 for rev in revisions:
-                    out[rev.id] = self._render_one(wrapper, _key(rev.id), up=up)
+                    out[rev.id] = self._render_one(wrapper, id_key(rev.id), up=up)
             return out
         with dialect.scratch("render") as url:
             guard = Guard(url, secrets=self.settings.secrets)
             with guard.active(), self._watched(url, guard) as wrapper:
                 for rev in revisions:
-                    out[rev.id] = self._render_one(wrapper, _key(rev.id), up=up)
+                    out[rev.id] = self._render_one(wrapper, id_key(rev.id), up=up)
         return out
 
     def _render_one(self, wrapper: Any, key: Key, *, up: bool) -> Rendered:
@@ -488,9 +413,9 @@ class Project(Backend):
         error = None
         if _CANNOT in statements:
             error = NeedsLiveDatabase(
-                f"{_id(key)} has a step that cannot be written as SQL (RunPython)"
+                f"{key_id(key)} has a step that cannot be written as SQL (RunPython)"
             )
-        return Rendered(f"-- {_id(key)}\n{sql}", [], error)
+        return Rendered(f"-- {key_id(key)}\n{sql}", [], error)
 
     # running -------------------------------------------------------------------------------
     def migrate(
@@ -515,7 +440,7 @@ class Project(Backend):
         def progress(action: str, migration: Any = None, fake: bool = False) -> None:
             if migration is None:
                 return
-            name = _id((migration.app_label, migration.name))
+            name = key_id((migration.app_label, migration.name))
             if action.endswith("_start"):
                 self.running = name
                 if on_step:
@@ -525,14 +450,8 @@ class Project(Backend):
 
         with guard.active(), self._watched(url, guard) as wrapper:
             executor = MigrationExecutor(wrapper, progress_callback=progress)
-            applied = set(self._known([k for k in executor.loader.applied_migrations]))
-            end = self._at(destination)
-            if rev is not None and not up:
-                keys = [_key(rev.id)] if _key(rev.id) in applied else []
-            elif up:
-                keys = [k for k in self._line[: end + 1] if k not in applied]
-            else:
-                keys = [k for k in reversed(self._line[end + 1 :]) if k in applied]
+            applied = set(self._known(list(executor.loader.applied_migrations)))
+            keys = self._to_run(applied, up=up, destination=destination, rev=rev)
             plan = [(self.graph.nodes[k], not up) for k in keys]
             if not plan:
                 return
