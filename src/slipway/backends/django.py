@@ -25,7 +25,7 @@ import os
 import runpy
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -381,28 +381,26 @@ class Project(LineBackend):
         connection to the target (its schema editor reads the catalog for some steps;
         it runs nothing), or to a scratch database while the target does not exist."""
         dialect = dialect_for(self.settings.url)
-        out: dict[str, Rendered] = {}
-        if dialect.database_exists():
-            guard = Guard(self.settings.url, secrets=self.settings.secrets)
-            with guard.active(), self._watched(self.settings.url, guard) as wrapper:
-                for rev in revisions:
-                    out[rev.id] = self._render_one(wrapper, id_key(rev.id), up=up)
-            return out
-        with dialect.scratch("render") as url:
+        where = (
+            nullcontext(self.settings.url)
+            if dialect.database_exists()
+            else dialect.scratch("render")
+        )
+        with where as url:
             guard = Guard(url, secrets=self.settings.secrets)
             with guard.active(), self._watched(url, guard) as wrapper:
-                for rev in revisions:
-                    out[rev.id] = self._render_one(wrapper, id_key(rev.id), up=up)
-        return out
+                # the graph read once serves every revision: collect_sql asks it for
+                # the state before each one
+                self.loader.connection = wrapper
+                try:
+                    return {r.id: self._render_one(wrapper, id_key(r.id), up=up) for r in revisions}
+                finally:
+                    self.loader.connection = None
 
     def _render_one(self, wrapper: Any, key: Key, *, up: bool) -> Rendered:
-        from django.db.migrations.loader import MigrationLoader
-
         migration = self.graph.nodes[key]
-        loader = MigrationLoader(None, ignore_no_migrations=True)
-        loader.connection = wrapper
         try:
-            statements = loader.collect_sql([(migration, not up)])
+            statements = self.loader.collect_sql([(migration, not up)])
         except Exception as err:
             if env_error(err) is not None:
                 raise
