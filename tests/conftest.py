@@ -470,6 +470,25 @@ class Release:
         )
 
 
+def example_checkout(name: str, tmp_path: Path, backend: str) -> Path:
+    """examples/NAME copied as a team's checkout would be (no database, no artifacts),
+    with environment ``test`` reading its URL from DATABASE_URL, the variable the
+    example's own settings read."""
+    import shutil
+
+    folder = tmp_path / name
+    shutil.copytree(
+        ROOT / "examples" / name,
+        folder,
+        ignore=shutil.ignore_patterns("*.sqlite3*", "artifacts", "var", "__pycache__"),
+    )
+    (folder / "slipway.yml").write_text(
+        f"defaults:\n  backend: {backend}\n"
+        "environments:\n  test:\n    database_url_env: DATABASE_URL\n"
+    )
+    return folder
+
+
 def local_inventory(tmp_path: Path, **variables: str) -> Path:
     """This machine as the database host (local connection), the project run from a
     checkout with this repository's virtualenv, as `make release` does."""

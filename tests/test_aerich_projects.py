@@ -17,26 +17,16 @@ from conftest import (
     ThrowawayDB,
     create_database,
     drop_database,
+    example_checkout,
     local_inventory,
     migrate_playbook,
     slipway,
     throwaway,
 )
 
-TASKLIST = ROOT / "examples" / "tasklist"
-
 
 def tasklist(tmp_path: Path) -> Path:
-    folder = tmp_path / "tasklist"
-    shutil.copytree(
-        TASKLIST,
-        folder,
-        ignore=shutil.ignore_patterns("*.sqlite3*", "artifacts", "var", "__pycache__"),
-    )
-    (folder / "slipway.yml").write_text(
-        "defaults:\n  backend: aerich\nenvironments:\n  test:\n    database_url_env: DATABASE_URL\n"
-    )
-    return folder
+    return example_checkout("tasklist", tmp_path, "aerich")
 
 
 def release(folder: Path, db: ThrowawayDB, *args: str):

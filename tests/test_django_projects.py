@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from conftest import (
-    ROOT,
     ThrowawayDB,
+    example_checkout,
     held,
     local_inventory,
     migrate_playbook,
@@ -24,8 +24,6 @@ from conftest import (
     throwaway,
     wait_for_log,
 )
-
-BOOKSHELF = ROOT / "examples" / "bookshelf"
 
 
 @pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
@@ -36,24 +34,7 @@ def djdb(request: pytest.FixtureRequest, tmp_path: Path):
 def bookshelf(tmp_path: Path) -> Path:
     """The example, copied as a team's checkout would be (no database, no artifacts); the
     settings module is the one its manage.py names."""
-    folder = tmp_path / "bookshelf"
-    shutil.copytree(
-        BOOKSHELF,
-        folder,
-        ignore=shutil.ignore_patterns("db.sqlite3", "artifacts", "var", "__pycache__"),
-    )
-    (folder / "slipway.yml").write_text(
-        textwrap.dedent(
-            """\
-            defaults:
-              backend: django
-            environments:
-              test:
-                database_url_env: DATABASE_URL
-            """
-        )
-    )
-    return folder
+    return example_checkout("bookshelf", tmp_path, "django")
 
 
 def database_url(db: ThrowawayDB) -> str:
